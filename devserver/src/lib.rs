@@ -1,0 +1,1 @@
+//! placeholder: the Vault test double lands here.
