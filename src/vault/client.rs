@@ -93,6 +93,8 @@ pub enum ClientBuildError {
 
 impl Client {
     pub fn new(settings: &Settings) -> Result<Client, ClientBuildError> {
+        // reqwest is built without a provider of its own; ring is ours. Already installed is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut headers = HeaderMap::new();
         // Sent by every official client; Vault Agent/Proxy listeners may require it (contract §7).
         headers.insert("X-Vault-Request", HeaderValue::from_static("true"));
