@@ -237,14 +237,18 @@ impl Client {
         }
     }
 
-    /// 204 on success; 200 with a warning when the accessor is unknown, which is just as good.
+    /// 204 on success; 200 with a warning when the accessor is unknown, and 400 `token not found`
+    /// when the token vanished between look-up and revoke (contract §5): gone either way.
     pub async fn revoke_accessor(&self, token: &Token, accessor: &str) -> Result<(), VaultError> {
-        self.call_empty(
-            &REVOKE_ACCESSOR,
-            token,
-            Some(json!({ "accessor": accessor })),
-        )
-        .await
+        let body = Some(json!({ "accessor": accessor }));
+        match self.call_empty(&REVOKE_ACCESSOR, token, body).await {
+            Err(VaultError::Status {
+                status: 400,
+                errors,
+                ..
+            }) if errors.iter().any(|e| e.contains("token not found")) => Ok(()),
+            other => other,
+        }
     }
 
     async fn call<T: DeserializeOwned>(
