@@ -1,12 +1,16 @@
 //! The anti-sprawl sweep: revoke every live token with our display name whose accessor is not
-//! the one in the file. Candidates are the accessors we recorded when minting and, where the
-//! token may list them, every accessor on the server, looked up with bounded concurrency.
+//! the one in the file. The accessors we recorded when minting are ours by construction and are
+//! revoked straight away, one request each; where the token may list accessors, every other
+//! accessor on the server is looked up and revoked if stale. The list is streamed through a
+//! bounded number of concurrent requests, so memory stays flat however many tokens the server holds.
 
 use super::{Context, LOCK_WAIT, fail_line};
 use crate::decide::{Verdict, allows, is_stale, judge};
 use crate::runlog::{Outcome, Report, escape};
 use crate::secret::Token;
+use crate::vault::{AccessorList, Revoked, VaultError};
 use futures_util::stream::{self, StreamExt};
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 const ACCESSORS: &str = "auth/token/accessors";
@@ -42,6 +46,22 @@ impl SweepReport {
     }
 }
 
+/// One unit of sweep work.
+enum Job {
+    /// A recorded accessor: minted by us and not the one in the file, so stale by definition.
+    Recorded(String),
+    /// A listed accessor: stale only if the server says it carries our name.
+    Listed(String),
+}
+
+enum Fate {
+    Revoked,
+    /// Already gone: unknown to the server, or revoked by someone else meanwhile.
+    Gone,
+    NotStale,
+    Failed,
+}
+
 /// Sweeps with `token`'s authority, keeping `keep_accessor`. Never fails: trouble is reported.
 pub async fn sweep(ctx: &Context<'_>, token: &Token, keep_accessor: &str) -> SweepReport {
     let mut report = SweepReport::default();
@@ -50,7 +70,8 @@ pub async fn sweep(ctx: &Context<'_>, token: &Token, keep_accessor: &str) -> Swe
             Some("the current token's accessor is unknown, so nothing was swept".into());
         return report;
     }
-    let recorded = ctx.minted.load();
+    let mut recorded = ctx.minted.load();
+    recorded.remove(keep_accessor);
     let paths = [ACCESSORS, LOOKUP_ACCESSOR, REVOKE_ACCESSOR].map(String::from);
     let caps = match ctx.client.capabilities_self(token, &paths).await {
         Ok(caps) => caps,
@@ -63,19 +84,18 @@ pub async fn sweep(ctx: &Context<'_>, token: &Token, keep_accessor: &str) -> Swe
         }
     };
     let can = |path: &str, needed: &[&str]| caps.get(path).is_some_and(|c| allows(c, needed));
-    if !can(LOOKUP_ACCESSOR, &["update"]) || !can(REVOKE_ACCESSOR, &["update"]) {
-        report.problem =
-            Some("the token may not look up or revoke by accessor, so nothing was swept".into());
+    if !can(REVOKE_ACCESSOR, &["update"]) {
+        report.problem = Some("the token may not revoke by accessor, so nothing was swept".into());
         return report;
     }
 
-    let mut candidates: BTreeSet<String> = recorded.clone();
     // Listing needs sudo (contract §4); without it the recorded accessors are the fast path.
-    if can(ACCESSORS, &["list", "sudo"]) {
+    let mut listed = None;
+    if can(ACCESSORS, &["list", "sudo"]) && can(LOOKUP_ACCESSOR, &["update"]) {
         match ctx.client.list_accessors(token).await {
-            Ok(all) => {
+            Ok(list) => {
                 report.listed = true;
-                candidates.extend(all);
+                listed = Some(list);
             }
             Err(e) => {
                 report.problem = Some(format!(
@@ -85,63 +105,88 @@ pub async fn sweep(ctx: &Context<'_>, token: &Token, keep_accessor: &str) -> Swe
             }
         }
     }
-    candidates.remove(keep_accessor);
 
-    enum Fate {
-        Revoked,
-        Unknown,
-        NotStale,
-        Failed,
-    }
-    let results: Vec<(String, Fate)> = stream::iter(candidates)
-        .map(|accessor| async move {
-            let fate = match ctx.client.lookup_accessor(token, &accessor).await {
-                Ok(None) => Fate::Unknown,
-                Ok(Some(info)) if is_stale(&info, &ctx.our_name, keep_accessor) => {
-                    match ctx.client.revoke_accessor(token, &accessor).await {
-                        Ok(()) => Fate::Revoked,
-                        Err(e) => {
-                            tracing::warn!(
-                                "revoking a stale token failed: {}",
-                                escape(&e.to_string(), 300)
-                            );
-                            Fate::Failed
-                        }
-                    }
+    // The listed accessors, as the answer arrives; a list that breaks off ends the stream and
+    // leaves its error here.
+    let list_error: RefCell<Option<VaultError>> = RefCell::new(None);
+    let listed_jobs = stream::unfold(listed, |list| async {
+        let mut list: AccessorList = list?;
+        loop {
+            match list.next().await {
+                Ok(Some(accessor)) if accessor == keep_accessor || recorded.contains(&accessor) => {
                 }
-                Ok(Some(_)) => Fate::NotStale,
+                Ok(Some(accessor)) => return Some((Job::Listed(accessor), Some(list))),
+                Ok(None) => return None,
                 Err(e) => {
-                    tracing::debug!("accessor look-up failed: {}", escape(&e.to_string(), 300));
-                    Fate::Failed
+                    *list_error.borrow_mut() = Some(e);
+                    return None;
                 }
-            };
-            (accessor, fate)
-        })
-        .buffer_unordered(ctx.settings.sweep_concurrency)
-        .collect()
-        .await;
+            }
+        }
+    });
+    let jobs = stream::iter(recorded.iter().cloned().map(Job::Recorded)).chain(listed_jobs);
 
     let mut forget = BTreeSet::new();
-    for (accessor, fate) in results {
-        report.examined += 1;
-        match fate {
-            Fate::Revoked => {
-                report.revoked += 1;
+    jobs.map(|job| run(ctx, token, keep_accessor, job))
+        .buffer_unordered(ctx.settings.sweep_concurrency.max(1))
+        .for_each(|(job, fate)| {
+            report.examined += 1;
+            match fate {
+                Fate::Revoked => report.revoked += 1,
+                Fate::Failed => report.failed += 1,
+                Fate::Gone | Fate::NotStale => {}
+            }
+            // A recorded accessor that is gone for good need not be tried again.
+            if let (Job::Recorded(accessor), Fate::Revoked | Fate::Gone) = (job, fate) {
                 forget.insert(accessor);
             }
-            Fate::Unknown => {
-                forget.insert(accessor);
-            }
-            Fate::NotStale => {}
-            Fate::Failed => report.failed += 1,
-        }
+            async {}
+        })
+        .await;
+
+    if let Some(e) = list_error.into_inner() {
+        report.problem = Some(format!(
+            "the accessor list broke off after {} accessor(s) ({})",
+            report.examined,
+            escape(&e.to_string(), 300)
+        ));
     }
-    // Only recorded accessors need forgetting; the rest were never in the record.
-    forget.retain(|a| recorded.contains(a));
     if let Err(e) = ctx.minted.remove(&forget) {
         tracing::warn!("{e}");
     }
     report
+}
+
+async fn run(ctx: &Context<'_>, token: &Token, keep_accessor: &str, job: Job) -> (Job, Fate) {
+    let fate = match &job {
+        Job::Recorded(accessor) => revoke(ctx, token, accessor).await,
+        Job::Listed(accessor) => match ctx.client.lookup_accessor(token, accessor).await {
+            Ok(None) => Fate::Gone,
+            Ok(Some(info)) if is_stale(&info, &ctx.our_name, keep_accessor) => {
+                revoke(ctx, token, accessor).await
+            }
+            Ok(Some(_)) => Fate::NotStale,
+            Err(e) => {
+                tracing::debug!("accessor look-up failed: {}", escape(&e.to_string(), 300));
+                Fate::Failed
+            }
+        },
+    };
+    (job, fate)
+}
+
+async fn revoke(ctx: &Context<'_>, token: &Token, accessor: &str) -> Fate {
+    match ctx.client.revoke_accessor(token, accessor).await {
+        Ok(Revoked::Now) => Fate::Revoked,
+        Ok(Revoked::AlreadyGone) => Fate::Gone,
+        Err(e) => {
+            tracing::warn!(
+                "revoking a stale token failed: {}",
+                escape(&e.to_string(), 300)
+            );
+            Fate::Failed
+        }
+    }
 }
 
 /// `vault-token-renew sweep`: sweep with the file's token, which must be ours.

@@ -1,8 +1,9 @@
 //! The HTTP client: one method per endpoint, bounded retries with jittered backoff, bounded bodies.
 
+use super::accessor_list::AccessorList;
 use super::error::{Failure, VaultError};
 use super::tls::{self, TlsError};
-use super::types::{AuthBlock, Envelope, ErrorBody, Keys, RenewAuth, TokenInfo};
+use super::types::{AuthBlock, Envelope, ErrorBody, RenewAuth, TokenInfo};
 use crate::secret::Token;
 use crate::settings::Settings;
 use reqwest::header::{HeaderMap, HeaderValue};
@@ -10,12 +11,14 @@ use reqwest::{Method, StatusCode, Url};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
 /// Largest body we read from an ordinary endpoint; a bigger one is a broken or hostile server.
 const BODY_LIMIT: usize = 1 << 20;
-/// The accessor list of a large server (100,000 tokens ≈ 2.7 MB) needs more room.
+/// The accessor list is streamed, never held; this only bounds how long a hostile server can
+/// keep the sweep busy (64 MiB ≈ 2.4 million accessors).
 const LIST_BODY_LIMIT: usize = 64 << 20;
 /// No retry is started after this much time, and no request outlives `RUN_DEADLINE`, so a run
 /// ends within about a minute however the server misbehaves.
@@ -30,6 +33,9 @@ pub struct Client {
     retries: u32,
     timeout: Duration,
     started: Instant,
+    /// Set by a 429 (or 503) answer: no request starts before then, so concurrent sweep workers
+    /// back off together instead of each spending its retries against a rate limit.
+    paused_until: Mutex<Option<Instant>>,
 }
 
 /// One endpoint: its verb, path, whether repeating it is harmless, and how big its answer may be.
@@ -64,6 +70,14 @@ const LIST_ACCESSORS: Endpoint = Endpoint {
 };
 const LOOKUP_ACCESSOR: Endpoint = ep(Method::POST, "auth/token/lookup-accessor", true);
 const REVOKE_ACCESSOR: Endpoint = ep(Method::POST, "auth/token/revoke-accessor", true);
+
+/// What a revoke by accessor found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    Now,
+    /// Unknown accessor, or revoked meanwhile by someone else: nothing left to do.
+    AlreadyGone,
+}
 
 #[derive(Debug)]
 pub struct Renewed {
@@ -116,7 +130,13 @@ impl Client {
             // A redirect (a standby pointing at the active node) would carry the token to another
             // host; refuse it and say which address to use instead.
             .redirect(reqwest::redirect::Policy::none());
-        let http = tls::configure(builder, &settings.tls)?
+        let mut builder = tls::configure(builder, &settings.tls)?;
+        if settings.vault_addr.scheme() == "http" {
+            // No TLS can ever be used (redirects are refused), so skip loading and parsing the
+            // system trust store: that alone is about half of a happy-path run's time.
+            builder = builder.tls_certs_only([]);
+        }
+        let http = builder
             .build()
             .map_err(|e| ClientBuildError::Http(e.to_string()))?;
         let mut base = settings.vault_addr.clone();
@@ -124,12 +144,16 @@ impl Client {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
+        let base = base.join("v1/").map_err(|e| {
+            ClientBuildError::Http(format!("cannot form the API address from {base}: {e}"))
+        })?;
         Ok(Client {
             http,
             base,
             retries: settings.retries,
             timeout: settings.timeout,
             started: Instant::now(),
+            paused_until: Mutex::new(None),
         })
     }
 
@@ -199,14 +223,24 @@ impl Client {
             .collect()
     }
 
-    /// Every accessor in the namespace. An empty list is a 404 with `{"errors":[]}` (contract §4).
-    pub async fn list_accessors(&self, token: &Token) -> Result<Vec<String>, VaultError> {
-        match self
-            .call::<Envelope<Keys, IgnoredAny>>(&LIST_ACCESSORS, token, None)
-            .await
-        {
-            Ok(env) => Ok(env.data.map(|k| k.keys).unwrap_or_default()),
-            Err(VaultError::Status { status: 404, .. }) => Ok(Vec::new()),
+    /// Every accessor in the namespace, streamed from the answer as the caller reads it. An
+    /// empty list is a 404 with `{"errors":[]}` (contract §4).
+    pub async fn list_accessors(&self, token: &Token) -> Result<AccessorList, VaultError> {
+        let ep = &LIST_ACCESSORS;
+        // The body is read while the sweep works through it, which takes longer than one
+        // request may: bound each read by the timeout, and the whole by the run's deadline.
+        let whole = RUN_DEADLINE.saturating_sub(self.started.elapsed());
+        let started = self
+            .with_retries(ep, async || self.start(ep, token, None, Some(whole)).await)
+            .await;
+        match started {
+            Ok(response) => Ok(AccessorList::new(
+                response,
+                ep.path,
+                ep.body_limit,
+                self.timeout,
+            )),
+            Err(VaultError::Status { status: 404, .. }) => Ok(AccessorList::empty(ep.path)),
             Err(e) => Err(e),
         }
     }
@@ -237,17 +271,24 @@ impl Client {
         }
     }
 
-    /// 204 on success; 200 with a warning when the accessor is unknown, and 400 `token not found`
-    /// when the token vanished between look-up and revoke (contract §5): gone either way.
-    pub async fn revoke_accessor(&self, token: &Token, accessor: &str) -> Result<(), VaultError> {
+    /// 204 when this call revoked it; 200 with a warning when the accessor is unknown, and 400
+    /// `token not found` when the token vanished between look-up and revoke (contract §5): gone
+    /// either way, but not by us.
+    pub async fn revoke_accessor(
+        &self,
+        token: &Token,
+        accessor: &str,
+    ) -> Result<Revoked, VaultError> {
         let body = Some(json!({ "accessor": accessor }));
-        match self.call_empty(&REVOKE_ACCESSOR, token, body).await {
+        match self.send_with_retries(&REVOKE_ACCESSOR, token, body).await {
+            Ok(bytes) if bytes.is_empty() => Ok(Revoked::Now),
+            Ok(_) => Ok(Revoked::AlreadyGone),
             Err(VaultError::Status {
                 status: 400,
                 errors,
                 ..
-            }) if errors.iter().any(|e| e.contains("token not found")) => Ok(()),
-            other => other,
+            }) if errors.iter().any(|e| e.contains("token not found")) => Ok(Revoked::AlreadyGone),
+            Err(e) => Err(e),
         }
     }
 
@@ -285,11 +326,32 @@ impl Client {
         token: &Token,
         body: Option<Value>,
     ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
-        let mut attempt = 0;
+        self.with_retries(ep, async || {
+            let response = self.start(ep, token, body.as_ref(), None).await?;
+            read_body(ep, response).await.map_err(|e| (e, None))
+        })
+        .await
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or the retries or their time run out.
+    async fn with_retries<T>(
+        &self,
+        ep: &Endpoint,
+        attempt: impl AsyncFn() -> Result<T, (VaultError, Option<Duration>)>,
+    ) -> Result<T, VaultError> {
+        let mut tries = 0;
         loop {
-            match self.send_once(ep, token, body.as_ref()).await {
-                Ok(bytes) => return Ok(bytes),
+            self.wait_out_pause().await;
+            match attempt().await {
+                Ok(value) => return Ok(value),
                 Err((error, retry_after)) => {
+                    let throttled = matches!(
+                        error,
+                        VaultError::Status {
+                            status: 429 | 503,
+                            ..
+                        }
+                    );
                     // A mint is repeated only if it certainly never reached the server, so a
                     // lost answer can never become a second, stranded admin token.
                     let may_retry = if ep.idempotent {
@@ -297,37 +359,54 @@ impl Client {
                     } else {
                         error.never_reached_server()
                     };
-                    if !may_retry
-                        || attempt >= self.retries
-                        || self.started.elapsed() > RETRY_BUDGET
+                    if !may_retry || tries >= self.retries || self.started.elapsed() > RETRY_BUDGET
                     {
                         return Err(error);
                     }
-                    let wait = backoff(attempt, retry_after);
+                    let wait = backoff(tries, retry_after);
                     tracing::debug!(
                         endpoint = ep.path,
-                        attempt,
+                        attempt = tries,
                         ?wait,
                         "retrying after: {error}"
                     );
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
+                    if throttled {
+                        self.pause_for(wait);
+                    } else {
+                        tokio::time::sleep(wait).await;
+                    }
+                    tries += 1;
                 }
             }
         }
     }
 
-    async fn send_once(
+    /// Holds every request of this client back until `wait` from now (the later pause wins).
+    fn pause_for(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut paused = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+        if paused.is_none_or(|p| p < until) {
+            *paused = Some(until);
+        }
+    }
+
+    async fn wait_out_pause(&self) {
+        let until = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(until) = until.filter(|u| *u > Instant::now()) {
+            tokio::time::sleep_until(until.into()).await;
+        }
+    }
+
+    /// Sends one request and waits for its status; a success's body is left to the caller, a
+    /// failure's is read (bounded) into the error.
+    async fn start(
         &self,
         ep: &Endpoint,
         token: &Token,
         body: Option<&Value>,
-    ) -> Result<Zeroizing<Vec<u8>>, (VaultError, Option<Duration>)> {
-        let mut url = self
-            .base
-            .join("v1/")
-            .and_then(|u| u.join(ep.path))
-            .expect("static endpoint paths join");
+        timeout: Option<Duration>,
+    ) -> Result<reqwest::Response, (VaultError, Option<Duration>)> {
+        let mut url = self.base.join(ep.path).expect("static endpoint paths join");
         if ep.path == LIST_ACCESSORS.path {
             url.set_query(Some("list=true"));
         }
@@ -348,40 +427,57 @@ impl Client {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let transport = |e: reqwest::Error| {
-            let failure = if e.is_connect() {
-                Failure::Connect
-            } else if e.is_timeout() {
-                Failure::Timeout
-            } else {
-                Failure::Other
-            };
-            VaultError::Transport {
-                endpoint: ep.path,
-                failure,
-                detail: describe_reqwest(&e),
-            }
-        };
-        let mut response = request.send().await.map_err(|e| (transport(e), None))?;
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| (transport_error(ep.path, &e), None))?;
         let status = response.status();
-        let retry_after = retry_after(response.headers());
-        let mut bytes = Zeroizing::new(Vec::new());
-        while let Some(chunk) = response.chunk().await.map_err(|e| (transport(e), None))? {
-            if bytes.len() + chunk.len() > ep.body_limit {
-                return Err((
-                    VaultError::Decode {
-                        endpoint: ep.path,
-                        detail: format!("the body is larger than {} bytes", ep.body_limit),
-                    },
-                    None,
-                ));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
         if status.is_success() {
-            return Ok(bytes);
+            return Ok(response);
         }
+        let retry_after = retry_after(response.headers());
+        let bytes = read_body(ep, response).await.map_err(|e| (e, None))?;
         Err((error_from(ep.path, status, &bytes, token), retry_after))
+    }
+}
+
+/// The whole body, refusing one larger than the endpoint's limit.
+async fn read_body(
+    ep: &Endpoint,
+    mut response: reqwest::Response,
+) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+    let mut bytes = Zeroizing::new(Vec::new());
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| transport_error(ep.path, &e))?
+    {
+        if bytes.len() + chunk.len() > ep.body_limit {
+            return Err(VaultError::Decode {
+                endpoint: ep.path,
+                detail: format!("the body is larger than {} bytes", ep.body_limit),
+            });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+pub(super) fn transport_error(endpoint: &'static str, e: &reqwest::Error) -> VaultError {
+    let failure = if e.is_connect() {
+        Failure::Connect
+    } else if e.is_timeout() {
+        Failure::Timeout
+    } else {
+        Failure::Other
+    };
+    VaultError::Transport {
+        endpoint,
+        failure,
+        detail: describe_reqwest(e),
     }
 }
 

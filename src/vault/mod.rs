@@ -1,9 +1,11 @@
 //! A small typed layer over the Vault/OpenBao endpoints in `../shared/docs/vault-api-contract.md`.
 
+mod accessor_list;
 mod client;
 mod error;
 mod tls;
 pub mod types;
 
-pub use client::{Client, MintRequest, Minted, Renewed};
+pub use accessor_list::AccessorList;
+pub use client::{Client, MintRequest, Minted, Renewed, Revoked};
 pub use error::{Failure, VaultError};
