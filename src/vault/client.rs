@@ -29,7 +29,8 @@ const BACKOFF_CAP: Duration = Duration::from_secs(8);
 
 pub struct Client {
     http: reqwest::Client,
-    base: Url,
+    /// Each endpoint's full URL, parsed once: a sweep sends the same two 100,000 times.
+    urls: Vec<(&'static str, Url)>,
     retries: u32,
     timeout: Duration,
     started: Instant,
@@ -70,6 +71,17 @@ const LIST_ACCESSORS: Endpoint = Endpoint {
 };
 const LOOKUP_ACCESSOR: Endpoint = ep(Method::POST, "auth/token/lookup-accessor", true);
 const REVOKE_ACCESSOR: Endpoint = ep(Method::POST, "auth/token/revoke-accessor", true);
+/// The sweep's two first: the URL lookup scans this list.
+const ENDPOINTS: [&Endpoint; 8] = [
+    &LOOKUP_ACCESSOR,
+    &REVOKE_ACCESSOR,
+    &LOOKUP_SELF,
+    &RENEW_SELF,
+    &CREATE_ORPHAN,
+    &REVOKE_SELF,
+    &CAPABILITIES_SELF,
+    &LIST_ACCESSORS,
+];
 
 /// What a revoke by accessor found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,12 +156,22 @@ impl Client {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
-        let base = base.join("v1/").map_err(|e| {
-            ClientBuildError::Http(format!("cannot form the API address from {base}: {e}"))
-        })?;
+        let api = |path: &str| {
+            base.join("v1/").and_then(|v1| v1.join(path)).map_err(|e| {
+                ClientBuildError::Http(format!("cannot form the API address from {base}: {e}"))
+            })
+        };
+        let mut urls = Vec::with_capacity(ENDPOINTS.len());
+        for ep in ENDPOINTS {
+            let mut url = api(ep.path)?;
+            if ep.path == LIST_ACCESSORS.path {
+                url.set_query(Some("list=true"));
+            }
+            urls.push((ep.path, url));
+        }
         Ok(Client {
             http,
-            base,
+            urls,
             retries: settings.retries,
             timeout: settings.timeout,
             started: Instant::now(),
@@ -406,10 +428,12 @@ impl Client {
         body: Option<&Value>,
         timeout: Option<Duration>,
     ) -> Result<reqwest::Response, (VaultError, Option<Duration>)> {
-        let mut url = self.base.join(ep.path).expect("static endpoint paths join");
-        if ep.path == LIST_ACCESSORS.path {
-            url.set_query(Some("list=true"));
-        }
+        let url = self
+            .urls
+            .iter()
+            .find(|(path, _)| *path == ep.path)
+            .map(|(_, url)| url.clone())
+            .expect("every endpoint is in ENDPOINTS");
         let mut token_header = HeaderValue::from_str(token.expose()).map_err(|_| {
             (
                 VaultError::Decode {
