@@ -121,6 +121,9 @@ pub struct GlobalArgs {
     /// Accessor look-ups in flight at once during a sweep [env: VAULT_TOKEN_RENEW_SWEEP_CONCURRENCY] [default: 8]
     #[arg(long, global = true, value_name = "N")]
     pub sweep_concurrency: Option<usize>,
+    /// Write Prometheus textfile metrics here after every run (opt-in) [env: VAULT_TOKEN_RENEW_METRICS_FILE]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
     /// More detail on stderr (-v debug, -vv trace); tokens are never shown
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

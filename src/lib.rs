@@ -6,6 +6,7 @@ pub mod commands;
 pub mod config;
 pub mod decide;
 pub mod lock;
+pub mod metrics;
 pub mod runlog;
 pub mod secret;
 pub mod settings;
@@ -23,6 +24,7 @@ use std::process::ExitCode;
 pub const EXIT_USAGE: u8 = 2;
 
 pub fn run() -> anyhow::Result<ExitCode> {
+    let started = std::time::SystemTime::now();
     let cli = Cli::parse();
     init_tracing(cli.global.verbose);
     let env = Env::from_process();
@@ -39,7 +41,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
     let ctx = match Context::new(&settings) {
         Ok(ctx) => ctx,
         Err(report) => {
-            runlog::emit(&report, &settings.log_file);
+            finish(&report, &settings, started);
             return Ok(report.outcome.into());
         }
     };
@@ -52,8 +54,25 @@ pub fn run() -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(code));
         }
     };
-    runlog::emit(&report, &settings.log_file);
+    finish(&report, &settings, started);
     Ok(report.outcome.into())
+}
+
+/// The end of every renew, mint and sweep run: the log line, then the metrics file if configured.
+fn finish(report: &runlog::Report, settings: &Settings, started: std::time::SystemTime) {
+    runlog::emit(report, &settings.log_file);
+    if let Some(path) = &settings.metrics_file {
+        let user = metrics::user_label();
+        let run = metrics::Run {
+            report,
+            started,
+            finished: std::time::SystemTime::now(),
+            user: &user,
+        };
+        if let Err(e) = metrics::record(path, &run) {
+            eprintln!("warning: {e}");
+        }
+    }
 }
 
 fn is_loopback(url: &reqwest::Url) -> bool {

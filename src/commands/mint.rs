@@ -56,7 +56,8 @@ pub async fn mint(ctx: &Context<'_>, env: &Env) -> Report {
                 ctx.file.path().display(),
                 installed.sweep.summary()
             ),
-        ),
+        )
+        .with_token(installed.ttl_secs, installed.period_secs),
         Err(MintError::NoPolicies) => Report::new(
             Outcome::Fail,
             format!(
