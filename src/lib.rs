@@ -5,8 +5,10 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod decide;
+pub mod generate;
 pub mod lock;
 pub mod metrics;
+pub mod oidc;
 pub mod runlog;
 pub mod secret;
 pub mod settings;
@@ -27,6 +29,11 @@ pub fn run() -> anyhow::Result<ExitCode> {
     let started = std::time::SystemTime::now();
     let cli = Cli::parse();
     init_tracing(cli.global.verbose);
+    // Needs no settings: packagers run it in a build sandbox with no VAULT_ADDR.
+    if let Some(Command::Generate(args)) = &cli.command {
+        generate::run(args)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let env = Env::from_process();
     let settings = Settings::resolve(&cli.global, &env)?;
     if settings.vault_addr.scheme() == "http" && !is_loopback(&settings.vault_addr) {
@@ -48,7 +55,8 @@ pub fn run() -> anyhow::Result<ExitCode> {
     let report = match cli.command.unwrap_or(Command::Renew) {
         Command::Renew => runtime.block_on(commands::renew(&ctx)),
         Command::Sweep => runtime.block_on(commands::sweep_command(&ctx)),
-        Command::Mint => runtime.block_on(commands::mint(&ctx, &env)),
+        Command::Mint(args) => runtime.block_on(commands::mint(&ctx, &env, &args)),
+        Command::Generate(_) => unreachable!("handled before the settings are resolved"),
         Command::Status(args) => {
             let code = runtime.block_on(commands::status(&ctx, &args.check_paths, args.json));
             return Ok(ExitCode::from(code));
