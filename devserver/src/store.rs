@@ -90,7 +90,13 @@ pub(crate) fn sanitize_display_name(given: &str) -> String {
     }
     let full: String = format!("token-{given}")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     full.strip_suffix('-').map(str::to_string).unwrap_or(full)
 }
@@ -199,9 +205,13 @@ impl Store {
         let (generated, accessor) = self.new_ids(spec.token_type);
         let id = match &spec.id {
             Some(id) if self.tokens.contains_key(id) => {
-                return Err(format!("a token with the requested id already exists; choose another id"));
+                return Err(
+                    "a token with the requested id already exists; choose another id".into(),
+                );
             }
-            Some(id) if id.is_empty() => return Err("id must not be empty; omit it to generate one".into()),
+            Some(id) if id.is_empty() => {
+                return Err("id must not be empty; omit it to generate one".into());
+            }
             Some(id) => id.clone(),
             None => generated,
         };
@@ -211,7 +221,11 @@ impl Store {
             self.new_entity(sanitize_policies(&spec.identity_policies, false))
         };
         let now = self.now();
-        let ttl = if spec.period > 0 { spec.period } else { spec.ttl };
+        let ttl = if spec.period > 0 {
+            spec.period
+        } else {
+            spec.ttl
+        };
         Ok(self.insert(Entry {
             id,
             accessor,
@@ -362,7 +376,10 @@ mod tests {
     #[test]
     fn display_name_sanitising_examples_from_contract_section_3() {
         assert_eq!(sanitize_display_name("devvm-wizard"), "token-devvm-wizard");
-        assert_eq!(sanitize_display_name("devvm_wizard@host"), "token-devvm-wizard-host");
+        assert_eq!(
+            sanitize_display_name("devvm_wizard@host"),
+            "token-devvm-wizard-host"
+        );
         assert_eq!(sanitize_display_name("foo."), "token-foo");
         assert_eq!(sanitize_display_name("foo.."), "token-foo-");
         assert_eq!(sanitize_display_name("MiXed"), "token-MiXed");
@@ -377,6 +394,10 @@ mod tests {
             ["default", "sops-admin", "vault-admin"]
         );
         assert_eq!(sanitize_policies(&p(&["root", "ci"]), true), ["root"]);
-        assert_eq!(sanitize_policies(&p(&["a,b"]), false), ["a,b"], "a comma string is one name");
+        assert_eq!(
+            sanitize_policies(&p(&["a,b"]), false),
+            ["a,b"],
+            "a comma string is one name"
+        );
     }
 }

@@ -164,7 +164,11 @@ impl Store {
     /// `data` keys copied to the top level.
     pub(crate) fn capabilities_self(&mut self, caller: &str, body: &Value) -> Reply {
         let mut paths: Vec<String> = match body.get("paths") {
-            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
             Some(Value::String(s)) => s.split(',').map(|p| p.trim().to_string()).collect(),
             _ => Vec::new(),
         };
@@ -182,7 +186,10 @@ impl Store {
         let acl = self.acl(&self.tokens[caller]);
         let mut data = serde_json::Map::new();
         for p in &paths {
-            data.insert(p.clone(), json!(acl.capability_names(p.trim_start_matches('/'))));
+            data.insert(
+                p.clone(),
+                json!(acl.capability_names(p.trim_start_matches('/'))),
+            );
         }
         if paths.len() == 1 {
             data.insert("capabilities".into(), data[&paths[0]].clone());

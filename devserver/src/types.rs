@@ -146,7 +146,10 @@ pub struct State {
 }
 
 impl State {
-    pub fn by_display_name<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a TokenView> + 'a {
+    pub fn by_display_name<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a TokenView> + 'a {
         self.tokens.iter().filter(move |t| t.display_name == name)
     }
 

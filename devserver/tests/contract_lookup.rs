@@ -17,21 +17,37 @@ fn lookup_self_get_is_200_for_a_default_only_token_but_post_is_403() {
     // §1: default grants only `read`; POST is `update` → ACL denial with the multierror text.
     let denied = post(&s.url(), "auth/token/lookup-self", &t.token, json!({}));
     assert_eq!(denied.status, 403);
-    assert_eq!(denied.error(), "1 error occurred:\n\t* permission denied\n\n");
+    assert_eq!(
+        denied.error(),
+        "1 error occurred:\n\t* permission denied\n\n"
+    );
 }
 
 #[test]
 fn lookup_self_post_is_200_when_a_policy_grants_update() {
     let s = DevServer::start().unwrap();
-    s.add_policy("lookup-upd", &[("auth/token/lookup-self", &["read", "update"])]);
-    let t = s.add_token(TokenSpec { policies: vec!["lookup-upd".into()], ..Default::default() });
-    assert_eq!(post(&s.url(), "auth/token/lookup-self", &t.token, json!({})).status, 200);
+    s.add_policy(
+        "lookup-upd",
+        &[("auth/token/lookup-self", &["read", "update"])],
+    );
+    let t = s.add_token(TokenSpec {
+        policies: vec!["lookup-upd".into()],
+        ..Default::default()
+    });
+    assert_eq!(
+        post(&s.url(), "auth/token/lookup-self", &t.token, json!({})).status,
+        200
+    );
 }
 
 #[test]
 fn lookup_self_envelope_and_data_fields_match_section_1_table() {
     let s = DevServer::start().unwrap();
-    let t = s.add_token(TokenSpec::login("kubernetes-woodpecker-default", &["ci", "terraform-state"], &[]));
+    let t = s.add_token(TokenSpec::login(
+        "kubernetes-woodpecker-default",
+        &["ci", "terraform-state"],
+        &[],
+    ));
     let v = get(&s.url(), "auth/token/lookup-self", &t.token).json();
     // Envelope: secret-lease fields are false/0, warnings null, auth null.
     assert_eq!(v["lease_id"], "");
@@ -55,7 +71,14 @@ fn lookup_self_envelope_and_data_fields_match_section_1_table() {
     assert!(d["ttl"].as_u64().unwrap() <= 8 * 3600 && d["ttl"].as_u64().unwrap() > 8 * 3600 - 5);
     assert!(d["creation_time"].is_u64() && d["creation_ttl"] == 8 * 3600);
     // §1: only after a renewal / only with an entity that has policies.
-    for absent in ["period", "last_renewal", "last_renewal_time", "identity_policies", "external_namespace_policies", "role"] {
+    for absent in [
+        "period",
+        "last_renewal",
+        "last_renewal_time",
+        "identity_policies",
+        "external_namespace_policies",
+        "role",
+    ] {
         assert!(d.get(absent).is_none(), "{absent} must be absent: {d}");
     }
 }
@@ -64,8 +87,16 @@ fn lookup_self_envelope_and_data_fields_match_section_1_table() {
 fn period_key_absent_for_non_periodic_and_present_for_periodic() {
     let s = DevServer::start().unwrap();
     let plain = s.add_token(TokenSpec::default());
-    let periodic = s.add_token(TokenSpec::periodic("devvm-wizard", &["vault-admin"], 2_764_800));
-    assert!(get(&s.url(), "auth/token/lookup-self", &plain.token).json()["data"].get("period").is_none());
+    let periodic = s.add_token(TokenSpec::periodic(
+        "devvm-wizard",
+        &["vault-admin"],
+        2_764_800,
+    ));
+    assert!(
+        get(&s.url(), "auth/token/lookup-self", &plain.token).json()["data"]
+            .get("period")
+            .is_none()
+    );
     let d = get(&s.url(), "auth/token/lookup-self", &periodic.token).json()["data"].clone();
     assert_eq!(d["period"], 2_764_800);
     assert_eq!(d["display_name"], "token-devvm-wizard");
@@ -88,7 +119,10 @@ fn identity_policies_and_external_namespace_policies_appear_together_and_stay_ou
 
 #[test]
 fn root_token_never_expires_and_has_null_expire_time() {
-    let s = DevServer::builder().seed(vault_devserver::Seed::Demo).start().unwrap();
+    let s = DevServer::builder()
+        .seed(vault_devserver::Seed::Demo)
+        .start()
+        .unwrap();
     let d = get(&s.url(), "auth/token/lookup-self", "root").json()["data"].clone();
     assert_eq!(d["policies"], json!(["root"]));
     assert!(d["expire_time"].is_null());
@@ -101,18 +135,30 @@ fn unknown_missing_revoked_and_expired_tokens_are_403_permission_denied() {
     let s = DevServer::start().unwrap();
     let url = s.url();
     let missing = req(&url, "GET", "/v1/auth/token/lookup-self", None, None);
-    assert_eq!((missing.status, missing.error()), (403, "permission denied".to_string()));
+    assert_eq!(
+        (missing.status, missing.error()),
+        (403, "permission denied".to_string())
+    );
     let unknown = get(&url, "auth/token/lookup-self", "s.nope");
-    assert_eq!((unknown.status, unknown.error()), (403, "permission denied".to_string()));
+    assert_eq!(
+        (unknown.status, unknown.error()),
+        (403, "permission denied".to_string())
+    );
 
-    let t = s.add_token(TokenSpec { ttl: 60, ..Default::default() });
+    let t = s.add_token(TokenSpec {
+        ttl: 60,
+        ..Default::default()
+    });
     assert_eq!(get(&url, "auth/token/lookup-self", &t.token).status, 200);
     s.advance_clock(Duration::from_secs(61));
     assert_eq!(get(&url, "auth/token/lookup-self", &t.token).status, 403);
     assert!(!s.token_alive(&t.token));
 
     let r = s.add_token(TokenSpec::default());
-    assert_eq!(post(&url, "auth/token/revoke-self", &r.token, json!({})).status, 204);
+    assert_eq!(
+        post(&url, "auth/token/revoke-self", &r.token, json!({})).status,
+        204
+    );
     assert_eq!(get(&url, "auth/token/lookup-self", &r.token).status, 403);
     assert!(s.lookup(&r.token).unwrap().revoked);
 }
@@ -120,9 +166,14 @@ fn unknown_missing_revoked_and_expired_tokens_are_403_permission_denied() {
 #[test]
 fn clock_counts_ttl_down() {
     let s = DevServer::start().unwrap();
-    let t = s.add_token(TokenSpec { ttl: 3600, ..Default::default() });
+    let t = s.add_token(TokenSpec {
+        ttl: 3600,
+        ..Default::default()
+    });
     s.advance_clock(Duration::from_secs(600));
-    let ttl = get(&s.url(), "auth/token/lookup-self", &t.token).json()["data"]["ttl"].as_u64().unwrap();
+    let ttl = get(&s.url(), "auth/token/lookup-self", &t.token).json()["data"]["ttl"]
+        .as_u64()
+        .unwrap();
     assert!((2990..=3000).contains(&ttl), "ttl {ttl}");
 }
 
@@ -140,8 +191,20 @@ fn bearer_header_works_and_x_vault_token_wins() {
         out
     };
     assert!(raw(&format!("Authorization: Bearer {}\r\n", t.token)).starts_with("HTTP/1.1 200"));
-    assert!(raw(&format!("X-Vault-Token: {}\r\nAuthorization: Bearer s.bogus\r\n", t.token)).starts_with("HTTP/1.1 200"));
-    assert!(raw(&format!("X-Vault-Token: s.bogus\r\nAuthorization: Bearer {}\r\n", t.token)).starts_with("HTTP/1.1 403"));
+    assert!(
+        raw(&format!(
+            "X-Vault-Token: {}\r\nAuthorization: Bearer s.bogus\r\n",
+            t.token
+        ))
+        .starts_with("HTTP/1.1 200")
+    );
+    assert!(
+        raw(&format!(
+            "X-Vault-Token: s.bogus\r\nAuthorization: Bearer {}\r\n",
+            t.token
+        ))
+        .starts_with("HTTP/1.1 403")
+    );
 }
 
 #[test]
@@ -149,23 +212,43 @@ fn unknown_paths_are_404_with_empty_errors_and_wrong_verbs_are_405() {
     let s = DevServer::start().unwrap();
     let admin = {
         s.add_policy("vault-admin", ADMIN);
-        s.add_token(TokenSpec { policies: vec!["vault-admin".into()], ..Default::default() })
+        s.add_token(TokenSpec {
+            policies: vec!["vault-admin".into()],
+            ..Default::default()
+        })
     };
     let nf = get(&s.url(), "secret/nothing-here", &admin.token);
     assert_eq!(nf.status, 404);
     assert_eq!(nf.json(), json!({"errors": []}));
     // ACL allows read on auth/token/* but create-orphan has no read handler.
-    assert_eq!(get(&s.url(), "auth/token/create-orphan", &admin.token).status, 405);
+    assert_eq!(
+        get(&s.url(), "auth/token/create-orphan", &admin.token).status,
+        405
+    );
 }
 
 #[test]
 fn lookup_with_body_token_and_bad_token() {
     let s = DevServer::start().unwrap();
     s.add_policy("vault-admin", ADMIN);
-    let admin = s.add_token(TokenSpec { policies: vec!["vault-admin".into()], ..Default::default() });
+    let admin = s.add_token(TokenSpec {
+        policies: vec!["vault-admin".into()],
+        ..Default::default()
+    });
     let other = s.add_token(TokenSpec::login("oidc-bob", &[], &[]));
-    let v = post(&s.url(), "auth/token/lookup", &admin.token, json!({"token": other.token})).json();
+    let v = post(
+        &s.url(),
+        "auth/token/lookup",
+        &admin.token,
+        json!({"token": other.token}),
+    )
+    .json();
     assert_eq!(v["data"]["display_name"], "oidc-bob");
-    let bad = post(&s.url(), "auth/token/lookup", &admin.token, json!({"token": "s.unknown"}));
+    let bad = post(
+        &s.url(),
+        "auth/token/lookup",
+        &admin.token,
+        json!({"token": "s.unknown"}),
+    );
     assert_eq!((bad.status, bad.error()), (403, "bad token".to_string()));
 }

@@ -7,7 +7,13 @@ use serde_json::json;
 use vault_devserver::{DevServer, Seed};
 
 fn login(s: &DevServer, mount: &str, user: &str, password: &str) -> Resp {
-    req(&s.url(), "POST", &format!("/v1/auth/{mount}/login/{user}"), None, Some(&json!({"password": password}).to_string()))
+    req(
+        &s.url(),
+        "POST",
+        &format!("/v1/auth/{mount}/login/{user}"),
+        None,
+        Some(&json!({"password": password}).to_string()),
+    )
 }
 
 #[test]
@@ -15,7 +21,10 @@ fn oidc_style_login_is_admin_through_identity_policies_only() {
     let s = DevServer::builder().seed(Seed::Demo).start().unwrap();
     let v = login(&s, "oidc", "alice", "alice").json();
     let a = &v["auth"];
-    assert_eq!(a["policies"], json!(["default", "sops-admin", "vault-admin"]));
+    assert_eq!(
+        a["policies"],
+        json!(["default", "sops-admin", "vault-admin"])
+    );
     assert_eq!(a["token_policies"], json!(["default"]));
     assert_eq!(a["identity_policies"], json!(["sops-admin", "vault-admin"]));
     assert_eq!(a["metadata"], json!({"username": "alice"}));
@@ -28,8 +37,12 @@ fn oidc_style_login_is_admin_through_identity_policies_only() {
     assert_eq!(d["path"], "auth/oidc/login/alice");
     assert_eq!(d["policies"], json!(["default"]));
     // It can heal: sudo on create-orphan via its identity policy (§3 Scenario A).
-    let r = post(&s.url(), "auth/token/create-orphan", token,
-        json!({"policies": ["vault-admin", "sops-admin"], "period": "768h", "display_name": "devvm-wizard"}));
+    let r = post(
+        &s.url(),
+        "auth/token/create-orphan",
+        token,
+        json!({"policies": ["vault-admin", "sops-admin"], "period": "768h", "display_name": "devvm-wizard"}),
+    );
     assert_eq!(r.status, 200);
 }
 
@@ -41,7 +54,12 @@ fn kubernetes_style_login_is_weak() {
     let d = get(&s.url(), "auth/token/lookup-self", token).json()["data"].clone();
     assert_eq!(d["display_name"], "kubernetes-woodpecker-default");
     assert_eq!(d["policies"], json!(["ci", "default", "terraform-state"]));
-    let r = post(&s.url(), "auth/token/create-orphan", token, json!({"policies": ["vault-admin"], "period": "768h"}));
+    let r = post(
+        &s.url(),
+        "auth/token/create-orphan",
+        token,
+        json!({"policies": ["vault-admin"], "period": "768h"}),
+    );
     assert_eq!(r.status, 403);
 }
 
@@ -51,22 +69,38 @@ fn display_name_is_not_sanitised_and_username_lower_cased() {
     s.add_userpass_user("oidc", "Alice@Example.com", "pw", &[], &["vault-admin"]);
     let v = login(&s, "oidc", "alice@example.com", "pw").json();
     let token = v["auth"]["client_token"].as_str().unwrap();
-    assert_eq!(s.lookup(token).unwrap().display_name, "oidc-alice@example.com");
-    assert_eq!(v["auth"]["lease_duration"], 2_764_800, "the mount default TTL, 32 days");
+    assert_eq!(
+        s.lookup(token).unwrap().display_name,
+        "oidc-alice@example.com"
+    );
+    assert_eq!(
+        v["auth"]["lease_duration"], 2_764_800,
+        "the mount default TTL, 32 days"
+    );
 }
 
 #[test]
 fn wrong_password_is_400_and_unknown_mount_404() {
     let s = DevServer::builder().seed(Seed::Demo).start().unwrap();
     let r = login(&s, "oidc", "alice", "wrong");
-    assert_eq!((r.status, r.error()), (400, "invalid username or password".to_string()));
+    assert_eq!(
+        (r.status, r.error()),
+        (400, "invalid username or password".to_string())
+    );
     assert_eq!(login(&s, "ldap", "alice", "alice").status, 404);
 }
 
 #[test]
 fn demo_seed_has_root_token_and_policies() {
-    let s = DevServer::builder().seed(Seed::Demo).root_token("my-root").start().unwrap();
-    assert_eq!(get(&s.url(), "auth/token/lookup-self", "my-root").status, 200);
+    let s = DevServer::builder()
+        .seed(Seed::Demo)
+        .root_token("my-root")
+        .start()
+        .unwrap();
+    assert_eq!(
+        get(&s.url(), "auth/token/lookup-self", "my-root").status,
+        200
+    );
     assert_eq!(get(&s.url(), "auth/token/lookup-self", "root").status, 403);
     let state = s.state();
     assert_eq!(state.tokens.len(), 1);
