@@ -47,11 +47,12 @@ pub fn token_display_name(given: &str) -> String {
 }
 
 pub(crate) fn state_of(store: &Store) -> State {
+    let now = store.now();
     State {
         tokens: store
             .order
             .iter()
-            .map(|id| store.view(&store.tokens[id]))
+            .map(|id| store.view_at(&store.tokens[id], now))
             .collect(),
     }
 }

@@ -52,7 +52,7 @@ pub(crate) struct Entry {
 pub(crate) struct Store {
     pub(crate) tokens: HashMap<String, Entry>,
     pub(crate) by_accessor: HashMap<String, String>,
-    /// Token ids in creation order: the "storage order" of the accessor list (contract §4).
+    /// Token ids in creation order (for `state()` and `issued_tokens()`).
     pub(crate) order: Vec<String>,
     pub(crate) policies: HashMap<String, Policy>,
     /// entity id → the policies the entity (and its groups) grant (contract §8).
@@ -128,15 +128,27 @@ impl Store {
     /// Not revoked, lease not run out, and every ancestor alive (a parent's revocation or expiry
     /// takes its children with it).
     pub(crate) fn alive(&self, id: &str) -> bool {
-        let now = self.now();
-        let mut cur = self.tokens.get(id);
+        self.alive_at(id, self.now())
+    }
+
+    /// `alive` against a given clock reading: reading the clock can be a real syscall here, so
+    /// bulk callers (the 100k-key accessor list) read it once.
+    pub(crate) fn alive_at(&self, id: &str, now: Duration) -> bool {
+        self.tokens
+            .get(id)
+            .is_some_and(|e| self.entry_alive_at(e, now))
+    }
+
+    /// `alive_at` for an entry in hand (no lookup unless it has a parent).
+    pub(crate) fn entry_alive_at(&self, e: &Entry, now: Duration) -> bool {
+        let mut cur = Some(e);
         while let Some(e) = cur {
             if e.revoked || e.lease.expire.is_some_and(|x| x <= now) {
                 return false;
             }
             cur = e.parent.as_deref().and_then(|p| self.tokens.get(p));
         }
-        self.tokens.contains_key(id)
+        true
     }
 
     /// A live token looked up by its value; expired or revoked ones count as unknown (contract §7).
@@ -340,14 +352,23 @@ impl Store {
     }
 
     pub(crate) fn view(&self, e: &Entry) -> TokenView {
-        let alive = self.alive(&e.id);
+        self.view_at(e, self.now())
+    }
+
+    pub(crate) fn view_at(&self, e: &Entry, now: Duration) -> TokenView {
+        let alive = self.entry_alive_at(e, now);
+        let ttl = e
+            .lease
+            .expire
+            .map(|x| x.saturating_sub(now).as_secs())
+            .unwrap_or(0);
         TokenView {
             accessor: e.accessor.clone(),
             display_name: e.display_name.clone(),
             policies: e.policies.clone(),
             identity_policies: self.identity_policies(e),
             period: e.period,
-            ttl: if alive { self.ttl_left(e) } else { 0 },
+            ttl: if alive { ttl } else { 0 },
             alive,
             revoked: e.revoked,
             path: e.path.clone(),
