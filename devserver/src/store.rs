@@ -232,6 +232,15 @@ impl Store {
         } else {
             self.new_entity(sanitize_policies(&spec.identity_policies, false))
         };
+        let parent = match &spec.parent {
+            Some(p) if !self.tokens.contains_key(p) => {
+                return Err(
+                    "parent token is unknown; seed the parent first and pass its token value"
+                        .into(),
+                );
+            }
+            other => other.clone(),
+        };
         let now = self.now();
         let ttl = if spec.period > 0 {
             spec.period
@@ -246,7 +255,7 @@ impl Store {
             path: spec.path.clone(),
             meta: spec.meta.clone(),
             num_uses: spec.num_uses,
-            parent: None,
+            parent,
             children: Vec::new(),
             created_by: None,
             creation_time: now,

@@ -252,3 +252,27 @@ fn lookup_with_body_token_and_bad_token() {
     );
     assert_eq!((bad.status, bad.error()), (403, "bad token".to_string()));
 }
+
+#[test]
+fn seeded_child_shows_orphan_false_and_dies_with_its_parent() {
+    let s = DevServer::start().unwrap();
+    let parent = s.add_token(TokenSpec::default());
+    let child = s.add_token(TokenSpec {
+        parent: Some(parent.token.clone()),
+        ..Default::default()
+    });
+    let d = get(&s.url(), "auth/token/lookup-self", &child.token).json()["data"].clone();
+    assert_eq!(d["orphan"], false);
+    assert_eq!(
+        s.lookup(&child.token).unwrap().parent.as_deref(),
+        Some(parent.accessor.as_str())
+    );
+    assert_eq!(
+        post(&s.url(), "auth/token/revoke-self", &parent.token, json!({})).status,
+        204
+    );
+    assert_eq!(
+        get(&s.url(), "auth/token/lookup-self", &child.token).status,
+        403
+    );
+}
