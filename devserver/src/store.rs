@@ -247,6 +247,12 @@ impl Store {
         } else {
             spec.ttl
         };
+        // The lease never outlives explicit_max_ttl (contract §2.4).
+        let ttl = match spec.explicit_max_ttl {
+            0 => ttl,
+            max if ttl == 0 => max,
+            max => ttl.min(max),
+        };
         Ok(self.insert(Entry {
             id,
             accessor,
