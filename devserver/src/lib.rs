@@ -29,9 +29,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use axum::http::Method;
 use tokio::sync::watch;
 
+/// The HTTP method type used by [`Fault`] and [`DevServer::requests`].
+pub use axum::http::Method;
 pub use fault::{Fault, FaultKind};
 pub use oidc::OidcRole;
 pub use types::{
@@ -48,11 +49,12 @@ pub fn token_display_name(given: &str) -> String {
 }
 
 pub(crate) fn state_of(store: &Store) -> State {
+    let now = store.now();
     State {
         tokens: store
             .order
             .iter()
-            .map(|id| store.view(&store.tokens[id]))
+            .map(|id| store.view_at(&store.tokens[id], now))
             .collect(),
     }
 }
