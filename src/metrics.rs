@@ -180,11 +180,7 @@ fn carried(text: &str) -> Carried {
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let name_end = line.find(['{', ' ']).unwrap_or(line.len());
         let name = &line[..name_end];
-        let Some(value) = line
-            .rsplit(' ')
-            .next()
-            .and_then(|v| v.parse::<f64>().ok())
-        else {
+        let Some(value) = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) else {
             continue;
         };
         if value.is_finite() && value >= 0.0 {
@@ -218,7 +214,9 @@ fn number(v: f64) -> String {
 }
 
 fn secs(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs() as f64
+    t.duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs() as f64
 }
 
 /// Temp file in the same directory, then rename: node_exporter never reads a half-written file,
@@ -229,10 +227,9 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         _ => Path::new("."),
     };
     fs::create_dir_all(dir)?;
-    let name = path.file_name().map_or_else(
-        || "metrics".into(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let name = path
+        .file_name()
+        .map_or_else(|| "metrics".into(), |n| n.to_string_lossy().into_owned());
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut f = fs::OpenOptions::new()
@@ -283,7 +280,11 @@ mod tests {
         let lines = text.lines().map(|l| Ok(l.to_owned()));
         let scrape = prometheus_parse::Scrape::parse(lines).expect("valid exposition format");
         let sample_lines = text.lines().filter(|l| !l.starts_with('#')).count();
-        assert_eq!(scrape.samples.len(), sample_lines, "every sample parsed:\n{text}");
+        assert_eq!(
+            scrape.samples.len(),
+            sample_lines,
+            "every sample parsed:\n{text}"
+        );
         scrape
     }
 
@@ -311,7 +312,10 @@ mod tests {
         let first = render(&run_at(&ok, 1_000_000), &Carried::default());
         let s = parse(&first);
         assert_eq!(value(&s, "last_run_timestamp_seconds", None), 1_000_000.0);
-        assert_eq!(value(&s, "last_success_timestamp_seconds", None), 1_000_000.0);
+        assert_eq!(
+            value(&s, "last_success_timestamp_seconds", None),
+            1_000_000.0
+        );
         assert_eq!(
             value(&s, "token_expire_timestamp_seconds", None),
             3_764_800.0
@@ -322,7 +326,11 @@ mod tests {
         assert_eq!(value(&s, "last_run_duration_seconds", None), 0.25);
         assert_eq!(value(&s, "heals_total", None), 0.0);
         assert_eq!(
-            value(&s, "build_info", Some(("version", env!("CARGO_PKG_VERSION")))),
+            value(
+                &s,
+                "build_info",
+                Some(("version", env!("CARGO_PKG_VERSION")))
+            ),
             1.0
         );
 
@@ -354,7 +362,10 @@ mod tests {
         let s = parse(&fourth);
         assert_eq!(value(&s, "heals_total", None), 1.0);
         assert_eq!(value(&s, "failures_total", None), 2.0);
-        assert_eq!(value(&s, "last_success_timestamp_seconds", None), 1_100_000.0);
+        assert_eq!(
+            value(&s, "last_success_timestamp_seconds", None),
+            1_100_000.0
+        );
     }
 
     #[test]
@@ -380,7 +391,10 @@ mod tests {
                     || x.labels.get("user") == Some("we\\\"ird\\\\name\\n")),
             "{text}"
         );
-        assert_eq!(text.lines().filter(|l| l.contains("_heals_total{")).count(), 1);
+        assert_eq!(
+            text.lines().filter(|l| l.contains("_heals_total{")).count(),
+            1
+        );
     }
 
     #[test]

@@ -151,7 +151,10 @@ async fn auth_url(
             detail: "the auth URL is not an http(s) URL".into(),
         }),
         None => Err(OidcError::RedirectRefused {
-            role: opts.role.clone().unwrap_or_else(|| "(the mount's default)".into()),
+            role: opts
+                .role
+                .clone()
+                .unwrap_or_else(|| "(the mount's default)".into()),
             redirect_uri: redirect_uri.to_owned(),
         }),
     }
@@ -250,7 +253,9 @@ async fn send(
         .map_err(|e| fail(format!("the answer broke off: {}", root_cause(&e))))?
     {
         if bytes.len() + chunk.len() > BODY_LIMIT {
-            return Err(fail(format!("the answer is larger than {BODY_LIMIT} bytes")));
+            return Err(fail(format!(
+                "the answer is larger than {BODY_LIMIT} bytes"
+            )));
         }
         bytes.extend_from_slice(&chunk);
     }

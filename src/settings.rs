@@ -675,7 +675,10 @@ mod tests {
     #[test]
     fn metrics_file_is_opt_in_and_expands_home() {
         let e = env(&[("VAULT_ADDR", "http://x")]);
-        assert_eq!(Settings::resolve(&no_config(), &e).unwrap().metrics_file, None);
+        assert_eq!(
+            Settings::resolve(&no_config(), &e).unwrap().metrics_file,
+            None
+        );
         let e = env(&[
             ("VAULT_ADDR", "http://x"),
             ("VAULT_TOKEN_RENEW_METRICS_FILE", "~/m/vtr.prom"),

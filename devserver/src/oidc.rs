@@ -104,10 +104,20 @@ impl Store {
     /// `POST auth/<mount>/oidc/auth_url` (the plugin's `authURL`). `host` is the Host header, so
     /// the provider URL points back at this double however it was reached.
     pub(crate) fn oidc_auth_url(&mut self, mount: &str, body: &Value, host: &str) -> Reply {
-        let field = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let field = |k: &str| {
+            body.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
         let mut role = field("role").to_lowercase();
         if role.is_empty() {
-            role = self.oidc.default_roles.get(mount).cloned().unwrap_or_default();
+            role = self
+                .oidc
+                .default_roles
+                .get(mount)
+                .cloned()
+                .unwrap_or_default();
         }
         if role.is_empty() {
             return Reply::bad_request("missing role");
@@ -218,7 +228,11 @@ impl Store {
     }
 
     fn hex_id(&mut self) -> String {
-        let (a, b, c) = (self.rng.next_u64(), self.rng.next_u64(), self.rng.next_u64());
+        let (a, b, c) = (
+            self.rng.next_u64(),
+            self.rng.next_u64(),
+            self.rng.next_u64(),
+        );
         format!("{a:016x}{b:016x}{:08x}", c >> 32)
     }
 }
@@ -304,14 +318,23 @@ mod tests {
             "http://localhost:8250/oidc/callback".to_string(),
             "https://vault.example.com/ui/vault/auth/oidc/oidc/callback".to_string(),
         ];
-        assert!(valid_redirect("http://localhost:41234/oidc/callback", &allowed));
+        assert!(valid_redirect(
+            "http://localhost:41234/oidc/callback",
+            &allowed
+        ));
         assert!(!valid_redirect("http://localhost:8250/other", &allowed));
-        assert!(!valid_redirect("http://127.0.0.1:8250/oidc/callback", &allowed));
+        assert!(!valid_redirect(
+            "http://127.0.0.1:8250/oidc/callback",
+            &allowed
+        ));
         assert!(valid_redirect(
             "https://vault.example.com/ui/vault/auth/oidc/oidc/callback",
             &allowed
         ));
-        assert!(!valid_redirect("https://evil.example.com/oidc/callback", &allowed));
+        assert!(!valid_redirect(
+            "https://evil.example.com/oidc/callback",
+            &allowed
+        ));
     }
 
     fn store() -> Store {
@@ -333,7 +356,10 @@ mod tests {
             "127.0.0.1:1",
         );
         assert_eq!(r.status, 200);
-        let url = r.body.unwrap()["data"]["auth_url"].as_str().unwrap().to_string();
+        let url = r.body.unwrap()["data"]["auth_url"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let query = url.split_once('?').unwrap().1;
         let location = s.oidc_authorize("oidc", query).unwrap();
         assert!(location.starts_with(REDIRECT), "{location}");
@@ -342,16 +368,25 @@ mod tests {
     }
 
     fn errors(r: &Reply) -> String {
-        r.body.as_ref().unwrap()["errors"][0].as_str().unwrap_or("").to_string()
+        r.body.as_ref().unwrap()["errors"][0]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
 
     #[test]
     fn the_whole_flow_yields_a_login_token_named_after_the_user_claim() {
         let mut s = store();
         let (state, code) = start(&mut s, "cn");
-        let r = s.oidc_callback("oidc", &format!("state={state}&code={code}&client_nonce=cn"));
+        let r = s.oidc_callback(
+            "oidc",
+            &format!("state={state}&code={code}&client_nonce=cn"),
+        );
         assert_eq!(r.status, 200);
-        let token = r.body.unwrap()["auth"]["client_token"].as_str().unwrap().to_string();
+        let token = r.body.unwrap()["auth"]["client_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let e = &s.tokens[&token];
         assert_eq!(e.display_name, "oidc-alice@example.com");
         assert_eq!(e.path, "auth/oidc/oidc/callback");
@@ -378,18 +413,30 @@ mod tests {
         let mut s = store();
         let (state, code) = start(&mut s, "cn");
         let r = s.oidc_callback("oidc", &format!("state={state}&code={code}&client_nonce=x"));
-        assert_eq!((r.status, errors(&r).as_str()), (400, "invalid client_nonce"));
+        assert_eq!(
+            (r.status, errors(&r).as_str()),
+            (400, "invalid client_nonce")
+        );
 
         let (state, _) = start(&mut s, "cn");
-        let r = s.oidc_callback("oidc", &format!("state={state}&code=forged&client_nonce=cn"));
+        let r = s.oidc_callback(
+            "oidc",
+            &format!("state={state}&code=forged&client_nonce=cn"),
+        );
         assert_eq!(r.status, 400);
         assert!(errors(&r).contains("Error exchanging oidc code"), "{r:?}");
 
         let (state, code) = start(&mut s, "cn");
         s.clock.advance(STATE_TIMEOUT + Duration::from_secs(1));
-        let r = s.oidc_callback("oidc", &format!("state={state}&code={code}&client_nonce=cn"));
+        let r = s.oidc_callback(
+            "oidc",
+            &format!("state={state}&code={code}&client_nonce=cn"),
+        );
         assert_eq!(r.status, 400);
-        assert!(errors(&r).contains("Expired or missing OAuth state"), "{r:?}");
+        assert!(
+            errors(&r).contains("Expired or missing OAuth state"),
+            "{r:?}"
+        );
     }
 
     #[test]
@@ -398,11 +445,17 @@ mod tests {
         let url = |s: &mut Store, body: Value| s.oidc_auth_url("oidc", &body, "h:1");
         assert_eq!(errors(&url(&mut s, json!({}))), "missing redirect_uri");
         assert_eq!(
-            errors(&url(&mut s, json!({"role": "nope", "redirect_uri": REDIRECT}))),
+            errors(&url(
+                &mut s,
+                json!({"role": "nope", "redirect_uri": REDIRECT})
+            )),
             "role \"nope\" could not be found"
         );
         let r = url(&mut s, json!({"redirect_uri": "http://evil.example/cb"}));
-        assert_eq!(r.status, 200, "an unauthorised redirect is an empty URL, not an error");
+        assert_eq!(
+            r.status, 200,
+            "an unauthorised redirect is an empty URL, not an error"
+        );
         assert_eq!(r.body.unwrap()["data"]["auth_url"], "");
         let mut bare = Store::new(1);
         bare.add_oidc_role(OidcRole {
@@ -417,7 +470,10 @@ mod tests {
 
     #[test]
     fn query_round_trip() {
-        let q = format!("redirect_uri={}&state=ab", encode("http://localhost:1/x?y=1 2"));
+        let q = format!(
+            "redirect_uri={}&state=ab",
+            encode("http://localhost:1/x?y=1 2")
+        );
         let p = parse_query(&q);
         assert_eq!(p["redirect_uri"], "http://localhost:1/x?y=1 2");
         assert_eq!(p["state"], "ab");

@@ -75,26 +75,26 @@ async fn mint_with(ctx: &Context<'_>, env: &Env, given: Option<(&Token, String)>
     let (authority, source): (Token, String) = match (given, from_env) {
         (Some((token, source)), _) => (token.clone(), source),
         (None, from_env) => match from_env {
-        Some((var, value)) => match parse_token(value.as_bytes()) {
-            Ok(token) => (token, format!("${var}")),
-            Err(_) => {
-                return Report::new(
-                    Outcome::Fail,
-                    format!(
-                        "${var} does not hold a token (non-printable characters); set it to a token"
-                    ),
-                );
-            }
-        },
-        None => match ctx.file.read() {
-            Ok(snapshot) => (snapshot.token, ctx.file.path().display().to_string()),
-            Err(e) => {
-                return Report::new(
-                    Outcome::Fail,
-                    format!("no authority to mint with: VAULT_TOKEN is unset and {e}"),
-                );
-            }
-        },
+            Some((var, value)) => match parse_token(value.as_bytes()) {
+                Ok(token) => (token, format!("${var}")),
+                Err(_) => {
+                    return Report::new(
+                        Outcome::Fail,
+                        format!(
+                            "${var} does not hold a token (non-printable characters); set it to a token"
+                        ),
+                    );
+                }
+            },
+            None => match ctx.file.read() {
+                Ok(snapshot) => (snapshot.token, ctx.file.path().display().to_string()),
+                Err(e) => {
+                    return Report::new(
+                        Outcome::Fail,
+                        format!("no authority to mint with: VAULT_TOKEN is unset and {e}"),
+                    );
+                }
+            },
         },
     };
     match mint_and_install(ctx, &authority, &current).await {

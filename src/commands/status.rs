@@ -441,7 +441,9 @@ mod tests {
                 vec!["create".into(), "sudo".into()],
             )]),
             error: None,
-            last_log_lines: vec!["2026-11-29T03:00:00Z OK renewed (dn=token-devvm-alice ttl=2764800s)".into()],
+            last_log_lines: vec![
+                "2026-11-29T03:00:00Z OK renewed (dn=token-devvm-alice ttl=2764800s)".into(),
+            ],
             timer: Some(Timer {
                 installed: true,
                 active_state: "active".into(),
@@ -477,8 +479,14 @@ mod tests {
                 "values start in one column: {row:?}"
             );
         }
-        assert!(text.contains("time left          31d 23h (expires 2026-12-31T10:00:00Z)"), "{text}");
-        assert!(text.contains("in 13h 2m (2026-11-30T03:00:00Z, timer active)"), "{text}");
+        assert!(
+            text.contains("time left          31d 23h (expires 2026-12-31T10:00:00Z)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("in 13h 2m (2026-11-30T03:00:00Z, timer active)"),
+            "{text}"
+        );
         assert!(!text.contains("what to do"), "{text}");
     }
 
@@ -493,10 +501,16 @@ mod tests {
         st.state = "foreign";
         st.advice = Some("run `vault-token-renew` to heal it".into());
         let text = render(&st, Style { color: true }, now());
-        assert!(text.contains("\x1b[1;31mUNHEALTHY (foreign)\x1b[0m"), "{text}");
+        assert!(
+            text.contains("\x1b[1;31mUNHEALTHY (foreign)\x1b[0m"),
+            "{text}"
+        );
         assert!(text.contains("\x1b[32mOK\x1b[0m renewed"), "{text}");
         let last = text.lines().last().unwrap();
-        assert!(last.contains("what to do:") && last.contains("heal it"), "{last}");
+        assert!(
+            last.contains("what to do:") && last.contains("heal it"),
+            "{last}"
+        );
     }
 
     #[test]
