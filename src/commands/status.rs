@@ -265,12 +265,13 @@ fn render(st: &Status, style: Style, now: SystemTime) -> String {
         let mark = if st.state == "ours" {
             style.good("ours")
         } else {
-            style.bad("NOT ours")
+            format!(
+                "{}; ours is {}",
+                style.bad("NOT ours"),
+                st.expected_display_name
+            )
         };
-        rows.push((
-            "display name",
-            format!("{name} ({mark}; ours is {})", st.expected_display_name),
-        ));
+        rows.push(("display name", format!("{name} ({mark})")));
         rows.push(("policies", st.policies.join(", ")));
         rows.push((
             "identity policies",
