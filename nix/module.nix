@@ -313,6 +313,9 @@ in
           }
         ];
 
+        # On PATH for `vault-token-renew status`, `mint` and friends, with the same config file.
+        home.packages = [ cfg.package ];
+
         xdg.configFile."vault-token-renew/config.toml".source =
           (pkgs.formats.toml { }).generate "vault-token-renew-config.toml" settings;
 

@@ -80,6 +80,7 @@ in
       };
 
       home-manager.useGlobalPkgs = true;
+      home-manager.useUserPackages = true;
       home-manager.users.alice = {
         imports = [ self.homeModules.default ];
         home.stateVersion = "26.05";
@@ -276,12 +277,12 @@ in
       with subtest("(5) watch.enable: a login is healed by the path unit alone"):
           machine.systemctl(f"reset-failed {SERVICE}", "alice")
           machine.systemctl("start vault-token-renew.path", "alice")
-          healed_before = sum(" HEALED: " in l for l in log_lines())
+          healed_before = sum(" HEALED: " in entry for entry in log_lines())
           login("oidc")
           machine.wait_until_succeeds(
               f"test $(grep -c ' HEALED: ' {LOG}) -gt {healed_before}", timeout=60
           )
-          healed_line = [l for l in log_lines() if " HEALED: " in l][-1]
+          healed_line = [entry for entry in log_lines() if " HEALED: " in entry][-1]
           assert "from foreign dn=oidc-alice" in healed_line, healed_line
           assert file_token()["display_name"] == OUR_DN
           # The heal's own swap may trigger one more run (systemd versions differ), which must find
