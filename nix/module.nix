@@ -17,33 +17,11 @@ let
   configPath = "${config.xdg.configHome}/vault-token-renew/config.toml";
   bin = lib.getExe' cfg.package "vault-token-renew";
 
-  # One argument of an Exec line in systemd's own syntax (systemd.service(5) "Command lines"):
-  # `%` starts a specifier and `$` a variable, both are doubled; anything beyond a plain word is
-  # double-quoted with C-style escapes.
-  escapeExecArg =
-    arg:
-    let
-      literal = lib.replaceStrings [ "%" "$" ] [ "%%" "$$" ] arg;
-    in
-    if builtins.match "[A-Za-z0-9_./:=@+,-]+" literal != null then
-      literal
-    else
-      "\"" + lib.replaceStrings [ "\\" "\"" "\n" ] [ "\\\\" "\\\"" "\\n" ] literal + "\"";
-
-  # One `Environment=` assignment; specifiers are expanded there, variables are not.
-  escapeEnvironment =
-    name: value:
-    let
-      assignment = "${name}=${lib.replaceStrings [ "%" ] [ "%%" ] value}";
-    in
-    if builtins.match "[A-Za-z0-9_./:=@+,-]+" assignment != null then
-      assignment
-    else
-      "\"" + lib.replaceStrings [ "\\" "\"" "\n" ] [ "\\\\" "\\\"" "\\n" ] assignment + "\"";
+  escape = import ./systemd-escape.nix { inherit lib; };
 
   # Appended to every command of ours: the config file this module wrote (so the timer never
   # depends on the user manager's XDG_CONFIG_HOME), then the user's extra arguments.
-  execSuffix = lib.concatMapStrings (arg: " " + escapeExecArg arg) (
+  execSuffix = lib.concatMapStrings (arg: " " + escape.execArg arg) (
     [
       "--config"
       configPath
@@ -326,7 +304,7 @@ in
             services.vault-token-renew = {
               # A switch must never run a renew as a side effect; the timer (and the path unit) own that.
               Unit.X-SwitchMethod = "keep-old";
-              Service.Environment = lib.mapAttrsToList escapeEnvironment environment;
+              Service.Environment = lib.mapAttrsToList escape.environment environment;
             };
           }
         ];
