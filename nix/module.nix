@@ -311,29 +311,15 @@ in
       }
 
       (lib.mkIf cfg.linger {
-        # Between writeBoundary (side effects allowed) and reloadSystemd, so a manager started by the
-        # linger sees the new units. Idempotent through logind's marker file; PATH is minimal during
-        # activation, hence absolute paths (the host's loginctl first: same version as its logind).
-        home.activation.vaultTokenRenewLinger = lib.hm.dag.entryBetween [ "reloadSystemd" ] [ "writeBoundary" ] ''
-          if [[ -e /var/lib/systemd/linger/${lib.escapeShellArg user} ]]; then
-            verboseEcho "vault-token-renew: lingering is already enabled for ${user}"
-          else
-            vaultTokenRenewLoginctl=${pkgs.systemd}/bin/loginctl
-            for candidate in /run/current-system/sw/bin/loginctl /usr/bin/loginctl /bin/loginctl; do
-              if [[ -x $candidate ]]; then
-                vaultTokenRenewLoginctl=$candidate
-                break
-              fi
-            done
-            if ! run "$vaultTokenRenewLoginctl" --no-ask-password enable-linger ${lib.escapeShellArg user}; then
-              warnEcho "vault-token-renew: could not enable lingering for ${user} (denied: no polkit, or a stricter rule)."
-              warnEcho "Without it the renew timer only runs while you are logged in. Run once:"
-              warnEcho "  sudo loginctl enable-linger ${lib.escapeShellArg user}"
-              warnEcho "(on NixOS: users.users.${user}.linger = true;)"
-            fi
-            unset vaultTokenRenewLoginctl candidate
-          fi
-        '';
+        # Before reloadSystemd, so a user manager started by the linger gets the new units.
+        home.activation.vaultTokenRenewLinger =
+          lib.hm.dag.entryBetween [ "reloadSystemd" ] [ "writeBoundary" ]
+            (
+              import ./linger-activation.nix {
+                inherit lib user;
+                fallbackLoginctl = "${pkgs.systemd}/bin/loginctl";
+              }
+            );
       })
     ]
   );

@@ -46,6 +46,13 @@ in
     ;
 
   boolToString = b: if b then "true" else "false";
+  concatMapStringsSep = sep: f: list: builtins.concatStringsSep sep (map f list);
+  escapeShellArg =
+    arg:
+    if builtins.match "[[:alnum:],._+:@%/-]+" arg != null then
+      arg
+    else
+      "'${builtins.replaceStrings [ "'" ] [ "'\\''" ] arg}'";
   hasPrefix = prefix: s: builtins.substring 0 (builtins.stringLength prefix) s == prefix;
 
   mkOption = attrs: attrs // { _type = "option"; };
