@@ -66,7 +66,15 @@ let
     {
       option = kindOptions.${unit.kind};
       inherit (unit) name;
-      value = lib.mapAttrs (_section: lib.mapAttrs (_key: substituteValue)) sections;
+      value = lib.mapAttrs (
+        section: keys:
+        let
+          rendered = lib.mapAttrs (_key: substituteValue) keys;
+        in
+        # home-manager makes the `.wants`/`.requires` links by mapping over Install.WantedBy and
+        # Install.RequiredBy, so those must be lists; a one-element list writes the same line.
+        if section == "Install" then lib.mapAttrs (_key: lib.toList) rendered else rendered
+      ) sections;
     }
   ) unitFiles;
 in

@@ -29,7 +29,7 @@ let
     };
 
   withWatch = evaluate { };
-  withoutWatch = evaluate { services.vault-token-renew.watch.enable = false; };
+  withoutWatch = evaluate { services.vault-token-renew.watch.enable = lib.mkForce false; };
 
   files = withWatch.config.xdg.configFile;
   unitFile = name: files."systemd/user/${name}".source;
@@ -57,7 +57,7 @@ let
       what = "linger = false adds no activation step";
     }
     {
-      ok = (evaluate { services.vault-token-renew.linger = true; }).config.home.activation ? vaultTokenRenewLinger;
+      ok = (evaluate { services.vault-token-renew.linger = lib.mkForce true; }).config.home.activation ? vaultTokenRenewLinger;
       what = "linger = true adds the activation step";
     }
   ];

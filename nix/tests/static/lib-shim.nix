@@ -46,6 +46,7 @@ in
     ;
 
   boolToString = b: if b then "true" else "false";
+  toList = x: if builtins.isList x then x else [ x ];
   concatMapStringsSep = sep: f: list: builtins.concatStringsSep sep (map f list);
   escapeShellArg =
     arg:
