@@ -122,6 +122,7 @@ in
           return machine.succeed(f"export VAULT_TOKEN=root BAO_TOKEN=root; {cmd}")
 
 
+      # (machine.systemctl does not check the exit status; these helpers do.)
       def alice_cmd(cmd):
           inner = "export XDG_RUNTIME_DIR=/run/user/1000; " + cmd
           return f"su -l alice --shell /bin/sh -c {shlex.quote(inner)}"
@@ -189,7 +190,7 @@ in
           machine.succeed("journalctl -u home-manager-alice.service --no-pager | grep -q 'Activating vaultTokenRenewLinger'")
           machine.fail("journalctl -u home-manager-alice.service --no-pager | grep -q 'sudo loginctl enable-linger'")
           # Paths (1)-(3) start the service by hand; the path unit would race them.
-          machine.systemctl("stop vault-token-renew.path", "alice")
+          as_alice("systemctl --user stop vault-token-renew.path")
 
       with subtest("seed the server: policies, an OIDC-like and a kubernetes-like userpass mount, identity"):
           machine.wait_for_unit("dev-server.service")
@@ -275,8 +276,8 @@ in
           machine.wait_until_succeeds(f"grep -qx {SERVICE} ${hookFile}")
 
       with subtest("(5) watch.enable: a login is healed by the path unit alone"):
-          machine.systemctl(f"reset-failed {SERVICE}", "alice")
-          machine.systemctl("start vault-token-renew.path", "alice")
+          as_alice(f"systemctl --user reset-failed {SERVICE}")
+          as_alice("systemctl --user start vault-token-renew.path")
           healed_before = sum(" HEALED: " in entry for entry in log_lines())
           login("oidc")
           machine.wait_until_succeeds(
@@ -297,7 +298,7 @@ in
       with subtest("(6) linger denied: activation prints the sudo command and does not fail"):
           machine.succeed("loginctl disable-linger alice")
           machine.wait_until_fails("test -e /var/lib/systemd/linger/alice")
-          machine.systemctl("restart home-manager-alice.service")
+          machine.succeed("systemctl restart home-manager-alice.service")
           machine.wait_for_unit("home-manager-alice.service")
           machine.succeed(
               "journalctl -u home-manager-alice.service --no-pager | grep -q 'sudo loginctl enable-linger alice'"
