@@ -30,11 +30,15 @@ in
     commonArgs
     // {
       inherit cargoArtifacts;
-      cargoClippyExtraArgs = "--all-targets -- --deny warnings";
+      # Every workspace member (the renewer and its test double), tests and examples included.
+      cargoClippyExtraArgs = "--workspace --all-targets -- --deny warnings";
     }
   );
 
-  fmt = craneLib.cargoFmt { inherit src; };
+  fmt = craneLib.cargoFmt {
+    inherit src;
+    cargoExtraArgs = "--all";
+  };
 
   # Every test of the workspace, including those that talk to the vault-devserver double on
   # loopback (the build sandbox has a loopback interface).
