@@ -115,16 +115,19 @@ in
       PERIOD = 768 * 3600
       OUR_DN = "token-${displayName}"
       SERVICE = "vault-token-renew.service"
+      # Explicit, rather than trusting that every shell read /etc/profile.
+      SERVER = "export VAULT_ADDR=${address} BAO_ADDR=${address}; "
+      ROOT = SERVER + "export VAULT_TOKEN=root BAO_TOKEN=root; "
 
 
       def as_root(cmd):
           """A command with the server's root token (seeding and accessor look-ups)."""
-          return machine.succeed(f"export VAULT_TOKEN=root BAO_TOKEN=root; {cmd}")
+          return machine.succeed(ROOT + cmd)
 
 
       # (machine.systemctl does not check the exit status; these helpers do.)
       def alice_cmd(cmd):
-          inner = "export XDG_RUNTIME_DIR=/run/user/1000; " + cmd
+          inner = SERVER + "export XDG_RUNTIME_DIR=/run/user/1000; " + cmd
           return f"su -l alice --shell /bin/sh -c {shlex.quote(inner)}"
 
 
@@ -143,7 +146,7 @@ in
 
       def accessor_alive(accessor):
           return machine.execute(
-              f"export VAULT_TOKEN=root BAO_TOKEN=root; {CLI} token lookup -accessor {accessor} >/dev/null 2>&1"
+              ROOT + f"{CLI} token lookup -accessor {accessor} >/dev/null 2>&1"
           )[0] == 0
 
 
@@ -195,7 +198,7 @@ in
       with subtest("seed the server: policies, an OIDC-like and a kubernetes-like userpass mount, identity"):
           machine.wait_for_unit("dev-server.service")
           machine.wait_for_open_port(8200)
-          machine.wait_until_succeeds(f"{CLI} status")
+          machine.wait_until_succeeds(SERVER + f"{CLI} status")
           as_root(f"""{CLI} policy write vault-admin - <<'EOF'
       path "auth/token/*" {{ capabilities = ["create", "read", "update", "delete", "list", "sudo"] }}
       path "sys/capabilities-self" {{ capabilities = ["update"] }}
