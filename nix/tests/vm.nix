@@ -225,7 +225,7 @@ in
           assert minted["display_name"] == OUR_DN, minted
           assert minted["orphan"] is True, minted
           assert minted["period"] == PERIOD, minted
-          assert sorted(minted["policies"]) == ["default", "sops-admin", "vault-admin"], minted
+          assert {"sops-admin", "vault-admin"} <= set(minted["policies"]), minted
           machine.sleep(3)
           before = file_token()["ttl"]
           assert before <= PERIOD - 3, before
@@ -256,7 +256,7 @@ in
           assert healed["display_name"] == OUR_DN, healed
           assert healed["accessor"] not in (minted["accessor"], oidc["accessor"]), healed
           assert healed["period"] == PERIOD and healed["orphan"] is True, healed
-          assert sorted(healed["policies"]) == ["default", "sops-admin", "vault-admin"], healed
+          assert {"sops-admin", "vault-admin"} <= set(healed["policies"]), healed
           assert not accessor_alive(minted["accessor"]), "the stale copy from (1) must be revoked"
           assert accessor_alive(oidc["accessor"]), "the person's login token must stay valid"
           as_alice(f"test $(stat -c %a {TOKEN_FILE}) = 600")
