@@ -64,6 +64,10 @@ pub enum OidcError {
     TimedOut(Duration),
     #[error("the identity provider refused the login: {0}")]
     Provider(String),
+    #[error(
+        "the provider posted its answer (response_mode=form_post), which mint --oidc does not support; use `VAULT_TOKEN=$(vault login -method=oidc -token-only) vault-token-renew mint`"
+    )]
+    FormPost,
     #[error("cannot read a random nonce: {0}")]
     Random(std::io::Error),
 }
@@ -171,7 +175,9 @@ async fn serve_one(
         Ok(Ok(head)) => head,
         _ => return None,
     };
-    let target = head.split(' ').nth(1).unwrap_or("");
+    let mut words = head.split(' ');
+    let method = words.next().unwrap_or("");
+    let target = words.next().unwrap_or("");
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     if path != "/oidc/callback" {
         let _ = respond(&mut stream, "404 Not Found", "Not the OIDC callback.").await;
@@ -179,7 +185,10 @@ async fn serve_one(
     }
     let params = parse_query(query);
     let get = |k: &str| params.get(k).map(String::as_str).unwrap_or("");
-    let result = if !get("error").is_empty() {
+    let result = if method != "GET" {
+        // A provider configured for response_mode=form_post POSTs here; only the query mode is supported.
+        Err(OidcError::FormPost)
+    } else if !get("error").is_empty() {
         Err(OidcError::Provider(escape(
             &format!("{}: {}", get("error"), get("error_description")),
             300,

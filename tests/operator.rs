@@ -108,14 +108,7 @@ fn mint_oidc_logs_in_with_a_test_browser_and_never_writes_the_login_token() {
     w.write_token(&k8s.token);
 
     let (child, lines, reader) = spawn(&w, &["mint", "--oidc", "--oidc-port", "0", "--no-browser"]);
-    let auth_url = loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the binary prints the login URL");
-        if let Some(url) = line.trim().strip_prefix("http://") {
-            break format!("http://{url}");
-        }
-    };
+    let (auth_url, _) = login_urls(&lines);
     assert!(
         auth_url.contains("/_provider/oidc/authorize?"),
         "{auth_url}"
@@ -176,6 +169,69 @@ fn mint_oidc_logs_in_with_a_test_browser_and_never_writes_the_login_token() {
         "{line}"
     );
     assert_eq!(w.log_lines().len(), 1, "one run, one line");
+}
+
+/// Waits for the login URL on the child's stderr; returns it and the loopback callback URL.
+fn login_urls(lines: &mpsc::Receiver<String>) -> (String, String) {
+    let auth_url = loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the binary prints the login URL");
+        if let Some(url) = line.trim().strip_prefix("http://") {
+            break format!("http://{url}");
+        }
+    };
+    let port = auth_url
+        .split("redirect_uri=http%3A%2F%2Flocalhost%3A")
+        .nth(1)
+        .and_then(|rest| rest.split('%').next())
+        .expect("a loopback redirect_uri")
+        .to_owned();
+    (auth_url, format!("http://localhost:{port}/oidc/callback"))
+}
+
+#[test]
+fn mint_oidc_reports_a_provider_refusal_and_a_form_post() {
+    for (request, expected) in [
+        (
+            "GET /oidc/callback?error=access_denied&error_description=user+said+no HTTP/1.1",
+            "the identity provider refused the login: access_denied: user said no",
+        ),
+        ("POST /oidc/callback HTTP/1.1", "response_mode=form_post"),
+    ] {
+        let w = World::new();
+        let (child, lines, reader) =
+            spawn(&w, &["mint", "--oidc", "--oidc-port", "0", "--no-browser"]);
+        let (_, callback) = login_urls(&lines);
+        // A stray request first (a browser's favicon): the login keeps waiting.
+        let base = callback.trim_end_matches("/oidc/callback");
+        assert_eq!(browser_get(&format!("{base}/favicon.ico")).0, 404);
+        let authority = base.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(authority).unwrap();
+        write!(
+            stream,
+            "{request}\r\nHost: {authority}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut page = String::new();
+        stream.read_to_string(&mut page).unwrap();
+        assert!(page.contains("Login failed"), "{page}");
+
+        let run = finish(&w, child, reader);
+        assert_eq!(run.code, 4, "{run:?}");
+        let line = w.last_log_line();
+        assert!(
+            line.contains("FAIL: OIDC login failed") && line.contains(expected),
+            "{line}"
+        );
+        assert!(w.file_content().is_none(), "nothing was written");
+        assert_eq!(
+            w.server
+                .request_count(Method::GET, "auth/oidc/oidc/callback"),
+            0,
+            "nothing reached the server's callback"
+        );
+    }
 }
 
 #[test]

@@ -37,6 +37,13 @@ pub async fn mint(ctx: &Context<'_>, env: &Env, args: &MintArgs) -> Report {
             );
         }
     };
+    // The client's run deadline (about a minute) started before the person opened the browser;
+    // the unattended part gets a fresh client, and so a full deadline, of its own.
+    let fresh = match Context::new(ctx.settings) {
+        Ok(fresh) => fresh,
+        Err(report) => return report,
+    };
+    let ctx = &fresh;
     let source = format!("an OIDC login on auth/{}", opts.mount);
     let report = mint_with(ctx, env, Some((&login.token, source))).await;
     // The login token was only ever in memory; revoke it so no admin-capable login outlives the mint.
