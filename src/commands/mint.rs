@@ -79,9 +79,9 @@ async fn mint_with(ctx: &Context<'_>, env: &Env, given: Option<(&Token, String)>
             .filter(|v| !v.trim().is_empty())
             .map(|v| (*var, v.trim()))
     });
-    let (authority, source): (Token, String) = match (given, from_env) {
-        (Some((token, source)), _) => (token.clone(), source),
-        (None, from_env) => match from_env {
+    let (authority, source): (Token, String) = match given {
+        Some((token, source)) => (token.clone(), source),
+        None => match from_env {
             Some((var, value)) => match parse_token(value.as_bytes()) {
                 Ok(token) => (token, format!("${var}")),
                 Err(_) => {
