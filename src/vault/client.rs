@@ -179,6 +179,16 @@ impl Client {
         })
     }
 
+    /// The configured HTTP client (TLS, namespace, timeouts, no redirects) and the URL of a
+    /// `/v1/` path, for the OIDC flow's unauthenticated calls to per-mount paths (`oidc.rs`).
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(crate) fn v1_url(&self, path: &str) -> Result<Url, url::ParseError> {
+        self.base.join("v1/")?.join(path)
+    }
+
     pub async fn lookup_self(&self, token: &Token) -> Result<TokenInfo, VaultError> {
         let env: Envelope<TokenInfo, IgnoredAny> = self.call(&LOOKUP_SELF, token, None).await?;
         env.data.ok_or_else(|| missing(&LOOKUP_SELF, "data"))
@@ -444,10 +454,28 @@ impl Client {
             )
         })?;
         token_header.set_sensitive(true);
+        let left = RUN_DEADLINE.saturating_sub(self.started.elapsed());
+        if left < Duration::from_millis(100) {
+            let detail = format!(
+                "the run's {}s deadline passed before this request",
+                RUN_DEADLINE.as_secs()
+            );
+            let failure = Failure::Timeout;
+            let endpoint = ep.path;
+            return Err((
+                VaultError::Transport {
+                    endpoint,
+                    failure,
+                    detail,
+                },
+                None,
+            ));
+        }
         let mut request = self
             .http
             .request(ep.method.clone(), url)
-            .header("X-Vault-Token", token_header);
+            .header("X-Vault-Token", token_header)
+            .timeout(self.timeout.min(left));
         if let Some(body) = body {
             request = request.json(body);
         }
