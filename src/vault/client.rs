@@ -29,6 +29,8 @@ const BACKOFF_CAP: Duration = Duration::from_secs(8);
 
 pub struct Client {
     http: reqwest::Client,
+    /// `<address>/v1/`
+    v1: Url,
     /// Each endpoint's full URL, parsed once: a sweep sends the same two 100,000 times.
     urls: Vec<(&'static str, Url)>,
     retries: u32,
@@ -156,14 +158,13 @@ impl Client {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
-        let api = |path: &str| {
-            base.join("v1/").and_then(|v1| v1.join(path)).map_err(|e| {
-                ClientBuildError::Http(format!("cannot form the API address from {base}: {e}"))
-            })
+        let bad = |e: url::ParseError| {
+            ClientBuildError::Http(format!("cannot form the API address from {base}: {e}"))
         };
+        let v1 = base.join("v1/").map_err(bad)?;
         let mut urls = Vec::with_capacity(ENDPOINTS.len());
         for ep in ENDPOINTS {
-            let mut url = api(ep.path)?;
+            let mut url = v1.join(ep.path).map_err(bad)?;
             if ep.path == LIST_ACCESSORS.path {
                 url.set_query(Some("list=true"));
             }
@@ -171,6 +172,7 @@ impl Client {
         }
         Ok(Client {
             http,
+            v1,
             urls,
             retries: settings.retries,
             timeout: settings.timeout,
@@ -186,7 +188,7 @@ impl Client {
     }
 
     pub(crate) fn v1_url(&self, path: &str) -> Result<Url, url::ParseError> {
-        self.base.join("v1/")?.join(path)
+        self.v1.join(path)
     }
 
     pub async fn lookup_self(&self, token: &Token) -> Result<TokenInfo, VaultError> {
