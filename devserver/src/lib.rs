@@ -20,6 +20,7 @@ mod router;
 mod seed;
 mod server;
 mod store;
+mod tls;
 mod token_create;
 mod token_ops;
 mod types;
@@ -72,6 +73,7 @@ pub struct Builder {
     bench_tokens: usize,
     bench_display_name: String,
     test_controls: bool,
+    tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 impl Default for Builder {
@@ -84,6 +86,7 @@ impl Default for Builder {
             bench_tokens: 0,
             bench_display_name: "devvm-wizard".into(),
             test_controls: true,
+            tls: None,
         }
     }
 }
@@ -119,7 +122,17 @@ impl Builder {
         self
     }
 
+    /// Serve https with this PEM certificate chain and key (the control API too).
+    pub fn tls(mut self, cert: &std::path::Path, key: &std::path::Path) -> Self {
+        self.tls = Some((cert.into(), key.into()));
+        self
+    }
+
     pub fn start(self) -> std::io::Result<DevServer> {
+        let tls = match &self.tls {
+            Some((cert, key)) => Some(tls::acceptor(cert, key)?),
+            None => None,
+        };
         let mut store = Store::new(self.rng_seed);
         if self.seed == Seed::Demo {
             seed::demo(&mut store, &self.root_token);
@@ -141,6 +154,7 @@ impl Builder {
             .enable_all()
             .thread_name("vault-devserver")
             .build()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let (stop_tx, stop_rx) = watch::channel(false);
         let app = axum::Router::new()
             .fallback(server::handle)
@@ -150,7 +164,7 @@ impl Builder {
             .spawn(move || {
                 rt.block_on(async move {
                     match tokio::net::TcpListener::from_std(listener) {
-                        Ok(l) => server::serve(l, app, stop_rx).await,
+                        Ok(l) => server::serve(l, app, tls, stop_rx).await,
                         Err(e) => eprintln!("vault-devserver: cannot serve on {local}: {e}"),
                     }
                 });
@@ -160,6 +174,7 @@ impl Builder {
         Ok(DevServer {
             shared,
             addr: local,
+            scheme,
             stop: Some(stop_tx),
             thread: Some(thread),
         })
@@ -170,6 +185,7 @@ impl Builder {
 pub struct DevServer {
     shared: Arc<Shared>,
     addr: SocketAddr,
+    scheme: &'static str,
     stop: Option<watch::Sender<bool>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -184,9 +200,9 @@ impl DevServer {
         Builder::default()
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT` (`https://` when serving TLS)
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     pub fn addr(&self) -> SocketAddr {

@@ -11,6 +11,7 @@ const USAGE: &str = "\
 usage:
   vault-devserver [--listen 127.0.0.1:8200] [--seed demo|empty] [--root-token ID] [--test-controls]
                   [--tokens N] [--seed-display-name NAME] [--rng-seed N]
+                  [--tls-cert PEM --tls-key PEM]
   vault-devserver login --addr URL --mount MOUNT --username USER --password PASS --token-file PATH
 
 serve: prints `listening on http://ADDR` once ready, then serves until killed.
@@ -20,6 +21,7 @@ serve: prints `listening on http://ADDR` once ready, then serves until killed.
   --test-controls   enable the /_test/... control API
   --tokens N        seed N unrelated login tokens plus 3 stale periodic `token-<NAME>` copies
   --seed-display-name NAME   the NAME of those copies (default: <short hostname>-<user>)
+  --tls-cert PEM --tls-key PEM   serve https (certificate chain and private key, PEM)
 login: userpass login, then store the token as the Vault CLI's token helper does
   (<file>.tmp, mode 0600, no newline, renamed over <file>). Never prints the token.
 exit codes: 0 ok, 2 usage error, 1 runtime failure";
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         .test_controls(false);
     let mut tokens = 0usize;
     let mut stale_name = None;
+    let (mut tls_cert, mut tls_key) = (None::<String>, None::<String>);
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = |name: &str| {
@@ -90,6 +93,8 @@ fn main() -> ExitCode {
                         .map_err(|_| format!("--tokens {v:?} is not a count"))?;
                 }
                 "--seed-display-name" => stale_name = Some(value(flag)?),
+                "--tls-cert" => tls_cert = Some(value(flag)?),
+                "--tls-key" => tls_key = Some(value(flag)?),
                 "--rng-seed" => {
                     let v = value(flag)?;
                     let n = v
@@ -105,6 +110,13 @@ fn main() -> ExitCode {
             return usage_error(&e);
         }
     }
+    match (&tls_cert, &tls_key) {
+        (Some(cert), Some(key)) => {
+            builder = builder.tls(cert.as_ref(), key.as_ref());
+        }
+        (None, None) => {}
+        _ => return usage_error("--tls-cert and --tls-key go together"),
+    }
     if tokens > 0 {
         let name = stale_name.unwrap_or_else(default_display_name);
         builder = builder.bench_tokens(tokens, &name);
@@ -112,9 +124,12 @@ fn main() -> ExitCode {
     let server = match builder.start() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!(
-                "vault-devserver: cannot start: {e}; is the address already in use? Pick another with --listen."
-            );
+            let hint = if tls_cert.is_some() {
+                "check the TLS files, or whether the address is already in use (--listen)"
+            } else {
+                "is the address already in use? Pick another with --listen"
+            };
+            eprintln!("vault-devserver: cannot start: {e}; {hint}.");
             return ExitCode::from(1);
         }
     };

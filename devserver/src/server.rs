@@ -41,6 +41,7 @@ struct ConnKill(Arc<Notify>);
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     app: axum::Router,
+    tls: Option<crate::tls::TlsAcceptor>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
@@ -53,30 +54,44 @@ pub(crate) async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let kill = Arc::new(Notify::new());
-            let k = kill.clone();
-            let svc = hyper::service::service_fn(
-                move |mut req: hyper::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(ConnKill(k.clone()));
-                    let app = app.clone();
-                    async move {
-                        Ok::<_, Infallible>(
-                            app.oneshot(req.map(Body::new))
-                                .await
-                                .unwrap_or_else(|e| match e {}),
-                        )
+            match tls {
+                // A failed handshake is the client's business; it sees the connection close.
+                Some(acceptor) => {
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        connection(stream, app).await
                     }
-                },
-            );
-            let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc);
-            // Dropping the connection future closes the socket with no further bytes written.
-            tokio::select! {
-                _ = conn => {}
-                _ = kill.notified() => {}
+                }
+                None => connection(stream, app).await,
             }
         });
+    }
+}
+
+async fn connection<S>(stream: S, app: axum::Router)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let kill = Arc::new(Notify::new());
+    let k = kill.clone();
+    let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(ConnKill(k.clone()));
+        let app = app.clone();
+        async move {
+            Ok::<_, Infallible>(
+                app.oneshot(req.map(Body::new))
+                    .await
+                    .unwrap_or_else(|e| match e {}),
+            )
+        }
+    });
+    let conn =
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
+    // Dropping the connection future closes the socket with no further bytes written.
+    tokio::select! {
+        _ = conn => {}
+        _ = kill.notified() => {}
     }
 }
 
