@@ -347,11 +347,13 @@ def script_sweep(args, root, n):
 
 
 def make_tls(root):
-    """A throwaway CA-less self-signed certificate for 127.0.0.1 (the client trusts it as CA)."""
+    """A throwaway self-signed certificate for 127.0.0.1, trusted directly by the clients."""
     cert, key = os.path.join(root, "tls.crt"), os.path.join(root, "tls.key")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
                     "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    # A self-signed leaf that is its own trust anchor: rustls refuses a CA as leaf.
+                    "-addext", "basicConstraints=critical,CA:FALSE"],
                    check=True, capture_output=True)
     return {"cert": cert, "key": key, "ca": cert}
 
