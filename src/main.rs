@@ -1,7 +1,11 @@
-// Modules of issue 3 (install/uninstall, unit rendering, failure hook); wired into the CLI once it lands.
-#![allow(dead_code)]
-mod hook;
-mod install;
-mod units;
+use std::process::ExitCode;
 
-fn main() {}
+fn main() -> ExitCode {
+    match vault_token_renew::run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(vault_token_renew::EXIT_USAGE)
+        }
+    }
+}

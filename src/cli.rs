@@ -1,0 +1,127 @@
+//! Command-line syntax only. Values are validated and merged with the environment and the
+//! config file in `settings.rs`.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  OK or HEALED: the file holds our periodic token, renewed or freshly minted
+  2  usage or configuration error: nothing was changed
+  3  DRIFT: a foreign token is in the token file and cannot mint ours; investigate what wrote it
+  4  FAIL: the server was unreachable or erroring, an I/O error, or a mint failed verification
+
+Every renew, mint and sweep appends one line to the log file and writes it to stderr:
+  <RFC 3339 time> OK|HEALED|DRIFT|FAIL ...";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vault-token-renew",
+    version,
+    about = "Keep your own periodic Vault/OpenBao token in ~/.vault-token alive, and refuse to keep anyone else's alive",
+    long_about = "Keep your own periodic, orphan Vault/OpenBao token in ~/.vault-token alive.\n\n\
+A token written there by a `vault login` is noticed (drift guard): if it can mint, a fresh periodic \
+token is minted with its authority, verified and swapped in atomically, and stale copies of ours are \
+revoked; if it cannot, the run fails loudly with DRIFT and changes nothing.\n\n\
+Settings come from flags, then the environment, then the config file \
+($XDG_CONFIG_HOME/vault-token-renew/config.toml), then defaults.",
+    after_help = EXIT_CODES
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Renew our token; heal or refuse a foreign one (the default; what the timer runs)
+    Renew,
+    /// Revoke stale copies of our token (every live token with our display name but another accessor)
+    Sweep,
+    /// Show the token file's health: owner, policies, TTL, capabilities, last log lines
+    Status(StatusArgs),
+    /// Mint and install our periodic token with the authority of VAULT_TOKEN (or of the file's token)
+    Mint,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print machine-readable JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// Path whose capabilities to show (repeatable)
+    #[arg(
+        long = "check-path",
+        value_name = "PATH",
+        default_value = "auth/token/create-orphan"
+    )]
+    pub check_paths: Vec<String>,
+}
+
+/// Settings flags; each overrides its environment variable and config-file key.
+#[derive(Debug, Default, Args)]
+pub struct GlobalArgs {
+    /// Config file [default: $XDG_CONFIG_HOME/vault-token-renew/config.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Server address [env: VAULT_ADDR, BAO_ADDR]
+    #[arg(long, global = true, value_name = "URL")]
+    pub vault_addr: Option<String>,
+    /// Token file [env: VAULT_TOKEN_RENEW_TOKEN_FILE] [default: ~/.vault-token]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// Display name to mint (stored by the server as token-<name>) [env: VAULT_TOKEN_RENEW_DISPLAY_NAME] [default: <short hostname>-<user>]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub display_name: Option<String>,
+    /// Policy to mint our token with (repeatable) [env: VAULT_TOKEN_RENEW_POLICIES, comma-separated]
+    #[arg(long = "policy", global = true, value_name = "POLICY")]
+    pub policies: Vec<String>,
+    /// Policy a token must carry to count as ours (repeatable) [env: VAULT_TOKEN_RENEW_REQUIRE_POLICIES] [default: the minted policies]
+    #[arg(long = "require-policy", global = true, value_name = "POLICY")]
+    pub require_policies: Vec<String>,
+    /// Period of the minted token, e.g. 768h or 32d [env: VAULT_TOKEN_RENEW_PERIOD] [default: 768h]
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub period: Option<String>,
+    /// Log file [env: VAULT_TOKEN_RENEW_LOG_FILE] [default: $XDG_STATE_HOME/vault-token-renew.log]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+    /// Directory for the lock and the record of minted accessors [env: VAULT_TOKEN_RENEW_STATE_DIR] [default: $XDG_STATE_HOME/vault-token-renew]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// PEM CA certificate to verify the server with [env: VAULT_CACERT]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub ca_cert: Option<PathBuf>,
+    /// Directory of PEM CA certificates [env: VAULT_CAPATH]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub ca_path: Option<PathBuf>,
+    /// PEM client certificate for TLS client auth [env: VAULT_CLIENT_CERT]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub client_cert: Option<PathBuf>,
+    /// PEM client key for TLS client auth [env: VAULT_CLIENT_KEY]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub client_key: Option<PathBuf>,
+    /// Name to verify the server certificate against [env: VAULT_TLS_SERVER_NAME]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub tls_server_name: Option<String>,
+    /// Do not verify the server certificate (insecure) [env: VAULT_SKIP_VERIFY]
+    #[arg(long, global = true)]
+    pub tls_skip_verify: bool,
+    /// Namespace (X-Vault-Namespace) [env: VAULT_NAMESPACE]
+    #[arg(long, global = true, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Timeout of one request [env: VAULT_TOKEN_RENEW_TIMEOUT] [default: 10s]
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Retries of a transient failure (connection error, 429, 5xx) [env: VAULT_TOKEN_RENEW_RETRIES] [default: 3]
+    #[arg(long, global = true, value_name = "N")]
+    pub retries: Option<u32>,
+    /// Accessor look-ups in flight at once during a sweep [env: VAULT_TOKEN_RENEW_SWEEP_CONCURRENCY] [default: 8]
+    #[arg(long, global = true, value_name = "N")]
+    pub sweep_concurrency: Option<usize>,
+    /// More detail on stderr (-v debug, -vv trace); tokens are never shown
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}

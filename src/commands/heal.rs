@@ -1,0 +1,135 @@
+//! Mint our periodic token with someone else's authority, verify it, install it with a
+//! compare-and-swap, sweep. Used by the heal (a foreign token in the file) and by `mint`.
+//!
+//! Invariant: once the server has minted a token, it ends up either in the file or revoked.
+//! Its accessor is recorded first of all, so even a kill -9 leaves the next sweep able to find it.
+
+use super::Context;
+use super::sweep::{SweepReport, sweep};
+use crate::decide::{mint_denied, verify_minted};
+use crate::runlog::escape;
+use crate::secret::Token;
+use crate::tokenfile::Current;
+use crate::vault::{MintRequest, Minted, VaultError};
+use std::collections::BTreeMap;
+
+pub struct Installed {
+    pub sweep: SweepReport,
+    pub warnings: Vec<String>,
+}
+
+pub enum MintError {
+    /// No policies configured: we will not mint a token that inherits whatever the caller has.
+    NoPolicies,
+    /// The server refused the mint (403, or 400 for lack of sudo); nothing was created.
+    Denied(VaultError),
+    /// Something failed; the message says what and whether a minted token was revoked.
+    Failed(String),
+}
+
+pub async fn mint_and_install(
+    ctx: &Context<'_>,
+    authority: &Token,
+    expected: &Current,
+) -> Result<Installed, MintError> {
+    let s = ctx.settings;
+    if s.policies.is_empty() {
+        return Err(MintError::NoPolicies);
+    }
+    let request = MintRequest {
+        policies: &s.policies,
+        period_secs: s.period.as_secs(),
+        display_name: &s.display_name,
+        meta: mint_meta(&s.display_name),
+    };
+    let Minted {
+        token,
+        accessor,
+        warnings,
+    } = match ctx.client.create_orphan(authority, &request).await {
+        Ok(minted) => minted,
+        Err(e) if e.status().is_some_and(mint_denied) => return Err(MintError::Denied(e)),
+        Err(e) => {
+            let maybe = if e.never_reached_server() {
+                ""
+            } else {
+                " (if the server minted a token before the answer was lost, the next heal's sweep revokes it)"
+            };
+            return Err(MintError::Failed(format!(
+                "the mint request failed: {}{maybe}",
+                escape(&e.to_string(), 400)
+            )));
+        }
+    };
+
+    if let Err(e) = ctx.minted.add(&accessor) {
+        return Err(discard(ctx, &token, &accessor, &e.to_string()).await);
+    }
+    let info = match ctx.client.lookup_self(&token).await {
+        Ok(info) => info,
+        Err(e) => {
+            return Err(discard(
+                ctx,
+                &token,
+                &accessor,
+                &format!(
+                    "looking up the minted token failed: {}",
+                    escape(&e.to_string(), 300)
+                ),
+            )
+            .await);
+        }
+    };
+    if let Err(why) = verify_minted(
+        &info,
+        &ctx.our_name,
+        &s.require_policies,
+        s.period.as_secs(),
+    ) {
+        return Err(discard(
+            ctx,
+            &token,
+            &accessor,
+            &format!("the minted token failed verification: {why}"),
+        )
+        .await);
+    }
+    if let Err(e) = ctx.file.replace_if_unchanged(expected, &token) {
+        return Err(discard(ctx, &token, &accessor, &e.to_string()).await);
+    }
+    let sweep = sweep(ctx, &token, &info.accessor).await;
+    Ok(Installed { sweep, warnings })
+}
+
+/// Revokes a minted token that will not be installed, and says so.
+async fn discard(ctx: &Context<'_>, token: &Token, accessor: &str, why: &str) -> MintError {
+    match ctx.client.revoke_self(token).await {
+        Ok(()) => {
+            let _ = ctx.minted.remove(&[accessor.to_owned()].into());
+            MintError::Failed(format!("{why}; the minted token was revoked"))
+        }
+        Err(e) => MintError::Failed(format!(
+            "{why}; revoking the minted token also failed ({}): revoke it with `vault token revoke -accessor {}` (the next sweep retries)",
+            escape(&e.to_string(), 200),
+            escape(accessor, 100)
+        )),
+    }
+}
+
+/// Metadata that names the tool, host and user on every token it mints, for whoever audits them.
+fn mint_meta(display_name: &str) -> BTreeMap<String, String> {
+    let host = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    let user = std::env::var("USER").unwrap_or_default();
+    BTreeMap::from([
+        (
+            "minted-by".to_owned(),
+            concat!("vault-token-renew/", env!("CARGO_PKG_VERSION")).to_owned(),
+        ),
+        ("host".to_owned(), host),
+        ("user".to_owned(), user),
+        ("display-name".to_owned(), display_name.to_owned()),
+    ])
+}

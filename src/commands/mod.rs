@@ -1,0 +1,81 @@
+//! The subcommands. Each returns a [`Report`] (the run's one log line); none of them panics or
+//! returns early without one.
+
+mod heal;
+mod mint;
+mod renew;
+mod status;
+mod sweep;
+
+pub use mint::mint;
+pub use renew::renew;
+pub use status::status;
+pub use sweep::sweep_command;
+
+use crate::decide::stored_display_name;
+use crate::runlog::{MAX_FIELD, Outcome, Report, escape};
+use crate::settings::Settings;
+use crate::state::MintedAccessors;
+use crate::tokenfile::TokenFile;
+use crate::vault::{Client, VaultError};
+use std::time::Duration;
+
+/// How long a run waits for another run's lock before giving up.
+pub const LOCK_WAIT: Duration = Duration::from_secs(60);
+
+/// The command a person runs to put our token back by hand.
+pub const MANUAL_MINT: &str =
+    "VAULT_TOKEN=$(vault login -method=oidc -token-only) vault-token-renew mint";
+
+pub struct Context<'a> {
+    pub settings: &'a Settings,
+    pub client: Client,
+    pub file: TokenFile,
+    pub minted: MintedAccessors,
+    /// Our display name as the server stores it (`token-<sanitised>`).
+    pub our_name: String,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(settings: &'a Settings) -> Result<Context<'a>, Report> {
+        let client = Client::new(settings).map_err(|e| {
+            Report::new(Outcome::Fail, format!("{e} — the token file is unchanged"))
+        })?;
+        Ok(Context {
+            settings,
+            client,
+            file: TokenFile::new(settings.token_file.clone()),
+            minted: MintedAccessors::new(&settings.state_dir),
+            our_name: stored_display_name(&settings.display_name),
+        })
+    }
+}
+
+/// A display name from the server, made safe for a log line.
+pub fn dn(name: &str) -> String {
+    escape(name, MAX_FIELD)
+}
+
+/// A FAIL line for a request that went wrong, with what to do next.
+pub fn fail_line(settings: &Settings, what: &str, error: &VaultError) -> Report {
+    let hint = match error {
+        VaultError::Transport { .. } => format!(
+            "check that {} is the right address (VAULT_ADDR) and the server is up",
+            settings.vault_addr
+        ),
+        VaultError::Status { status: 503, .. } => "the server is sealed or has no active node; retry once it is unsealed".into(),
+        VaultError::Status { status: 429, .. } => "the server is rate-limiting; the next run retries".into(),
+        VaultError::Status { status: 307 | 308, .. } => {
+            "the server redirected (a standby?); point VAULT_ADDR at the active node or its load balancer".into()
+        }
+        VaultError::Status { .. } => "the server refused it; see its reason above".into(),
+        VaultError::Decode { .. } => "the server's answer is not what Vault sends; check VAULT_ADDR points at Vault or OpenBao".into(),
+    };
+    Report::new(
+        Outcome::Fail,
+        format!(
+            "{what}: {} — {hint}; the token file is unchanged",
+            escape(&error.to_string(), 600)
+        ),
+    )
+}

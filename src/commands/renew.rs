@@ -1,0 +1,123 @@
+//! `renew`, what the timer runs: renew our token; heal a foreign admin-capable one; refuse a weak one.
+
+use super::heal::{MintError, mint_and_install};
+use super::{Context, LOCK_WAIT, MANUAL_MINT, dn, fail_line};
+use crate::decide::{ForeignReason, Verdict, judge};
+use crate::runlog::{Outcome, Report, escape};
+use crate::tokenfile::Snapshot;
+use crate::vault::types::TokenInfo;
+
+pub async fn renew(ctx: &Context<'_>) -> Report {
+    let _lock = match crate::lock::acquire(&ctx.settings.state_dir, LOCK_WAIT) {
+        Ok(lock) => lock,
+        Err(e) => return Report::new(Outcome::Fail, e.to_string()),
+    };
+    let removed = ctx.file.remove_stale_temp_files();
+    if removed > 0 {
+        tracing::warn!("removed {removed} temp file(s) left by an interrupted run");
+    }
+    let snapshot = match ctx.file.read() {
+        Ok(s) => s,
+        Err(e) => return Report::new(Outcome::Fail, e.to_string()),
+    };
+    if let Some(mode) = snapshot.loose_mode {
+        tracing::warn!(
+            "{} is readable by others (mode {mode:o}); run `chmod 600 {}` — a healed file is always written 0600",
+            ctx.file.path().display(),
+            ctx.file.path().display()
+        );
+    }
+    let info = match ctx.client.lookup_self(&snapshot.token).await {
+        Ok(info) => info,
+        Err(e) if e.is_permission_denied() => {
+            return Report::new(
+                Outcome::Fail,
+                format!(
+                    "the token in {} is not valid ({}) — it expired or was revoked; mint a new one: {MANUAL_MINT}",
+                    ctx.file.path().display(),
+                    escape(&e.server_reason(), 200)
+                ),
+            );
+        }
+        Err(e) => return fail_line(ctx.settings, "looking up the token in the file failed", &e),
+    };
+    match judge(&info, &ctx.our_name, &ctx.settings.require_policies) {
+        Verdict::Ours => renew_ours(ctx, &snapshot, &info).await,
+        Verdict::Foreign(reason) => heal(ctx, &snapshot, &info, reason).await,
+    }
+}
+
+async fn renew_ours(ctx: &Context<'_>, snapshot: &Snapshot, info: &TokenInfo) -> Report {
+    match ctx.client.renew_self(&snapshot.token).await {
+        Ok(renewed) => {
+            let mut line = format!(
+                "renewed (dn={} ttl={}s)",
+                dn(&info.display_name),
+                renewed.ttl
+            );
+            let period = ctx.settings.period.as_secs() as i64;
+            if renewed.ttl < period {
+                line.push_str(&format!(
+                    " — note: the server capped the TTL below the {period}s period (its max TTL is lower); tune auth/token max_lease_ttl"
+                ));
+            }
+            for w in renewed.warnings.iter().take(3) {
+                line.push_str(&format!(" — server warning: {}", escape(w, 200)));
+            }
+            Report::new(Outcome::Ok, line)
+        }
+        Err(e) => fail_line(ctx.settings, "renewing our token failed", &e),
+    }
+}
+
+async fn heal(
+    ctx: &Context<'_>,
+    snapshot: &Snapshot,
+    info: &TokenInfo,
+    reason: ForeignReason,
+) -> Report {
+    let file = ctx.file.path().display();
+    let who = match reason {
+        ForeignReason::WrongName => format!("dn={}", dn(&info.display_name)),
+        ForeignReason::MissingPolicies(missing) => format!(
+            "dn={} without required polic{} {}",
+            dn(&info.display_name),
+            if missing.len() == 1 { "y" } else { "ies" },
+            escape(&missing.join(","), 200)
+        ),
+    };
+    match mint_and_install(ctx, &snapshot.token, &snapshot.current).await {
+        Ok(installed) => {
+            for w in installed.warnings.iter().take(3) {
+                tracing::warn!("server warning on mint: {}", escape(w, 200));
+            }
+            Report::new(
+                Outcome::Healed,
+                format!(
+                    "re-minted periodic token from foreign {who} ({})",
+                    installed.sweep.summary()
+                ),
+            )
+        }
+        Err(MintError::NoPolicies) => Report::new(
+            Outcome::Drift,
+            format!(
+                "{file} is {who} — cannot heal: no policies to mint are configured (set `policies` in {} or pass --policy); investigate what wrote it. Manual re-mint: {MANUAL_MINT}",
+                ctx.settings.config_file.display()
+            ),
+        ),
+        Err(MintError::Denied(e)) => Report::new(
+            Outcome::Drift,
+            format!(
+                "{file} is {who} — heal denied, foreign token lacks create authority ({}); investigate what wrote it. Manual re-mint: {MANUAL_MINT}",
+                escape(&e.server_reason(), 300)
+            ),
+        ),
+        Err(MintError::Failed(why)) => Report::new(
+            Outcome::Fail,
+            format!(
+                "healing {file} (foreign {who}) failed: {why}; this run did not write the token file"
+            ),
+        ),
+    }
+}

@@ -1,0 +1,117 @@
+//! The TOML config file: the same settings the timer uses, for a person running the binary by hand.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Every key the config file may hold. Unknown keys are rejected so a typo never passes silently.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub vault_addr: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub display_name: Option<String>,
+    pub policies: Option<Vec<String>>,
+    pub require_policies: Option<Vec<String>>,
+    pub period: Option<String>,
+    pub log_file: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
+    pub ca_cert: Option<PathBuf>,
+    pub ca_path: Option<PathBuf>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    pub tls_server_name: Option<String>,
+    pub tls_skip_verify: Option<bool>,
+    pub namespace: Option<String>,
+    pub timeout: Option<String>,
+    pub retries: Option<u32>,
+    pub sweep_concurrency: Option<usize>,
+    /// Shell command the failure hook runs (`vault-token-renew on-failure <unit>`).
+    pub on_failure: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    #[error(
+        "cannot read config file {path}: {source}; check its permissions, or pass --config with another file"
+    )]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "config file {path} is invalid: {message}; fix that key (see `vault-token-renew --help` for the keys)"
+    )]
+    Parse { path: PathBuf, message: String },
+}
+
+impl ConfigFile {
+    /// Reads `path`. A missing file is fine only when the caller did not ask for it explicitly.
+    pub fn load(path: &Path, required: bool) -> Result<Option<ConfigFile>, ConfigFileError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(None),
+            Err(source) => {
+                return Err(ConfigFileError::Read {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        };
+        Self::parse(&text)
+            .map(Some)
+            .map_err(|message| ConfigFileError::Parse {
+                path: path.to_owned(),
+                message,
+            })
+    }
+
+    pub fn parse(text: &str) -> Result<ConfigFile, String> {
+        toml::from_str(text).map_err(|e| e.message().to_owned() + &span_hint(text, e.span()))
+    }
+}
+
+fn span_hint(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    match span {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!(" (line {line})")
+        }
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_rejected_and_named() {
+        let err = ConfigFile::parse("vault_addr = \"http://x\"\npolicy = [\"a\"]\n").unwrap_err();
+        assert!(err.contains("policy"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_rejected() {
+        let err = ConfigFile::parse("policies = \"vault-admin\"\n").unwrap_err();
+        assert!(err.contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn full_file_parses() {
+        let file = ConfigFile::parse(
+            r#"
+vault_addr = "https://vault.example:8200"
+token_file = "~/.vault-token"
+display_name = "devvm-alice"
+policies = ["vault-admin", "sops-admin"]
+period = "768h"
+tls_skip_verify = false
+retries = 2
+"#,
+        )
+        .unwrap();
+        assert_eq!(file.policies.unwrap(), ["vault-admin", "sops-admin"]);
+        assert_eq!(file.retries, Some(2));
+    }
+}

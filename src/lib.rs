@@ -1,0 +1,83 @@
+//! vault-token-renew: keep our periodic Vault/OpenBao token in `~/.vault-token` alive, heal an
+//! admin-capable clobber, refuse a weak one. `run` is the whole program; `main.rs` only calls it.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod decide;
+pub mod lock;
+pub mod runlog;
+pub mod secret;
+pub mod settings;
+pub mod state;
+pub mod tokenfile;
+pub mod vault;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use commands::Context;
+use settings::{Env, Settings};
+use std::process::ExitCode;
+
+/// Exit code for usage and configuration errors (nothing was changed).
+pub const EXIT_USAGE: u8 = 2;
+
+pub fn run() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    init_tracing(cli.global.verbose);
+    let env = Env::from_process();
+    let settings = Settings::resolve(&cli.global, &env)?;
+    if settings.vault_addr.scheme() == "http" && !is_loopback(&settings.vault_addr) {
+        tracing::warn!(
+            "{} is plain http to a non-loopback host: tokens cross the network unencrypted; use https",
+            settings.vault_addr
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let ctx = match Context::new(&settings) {
+        Ok(ctx) => ctx,
+        Err(report) => {
+            runlog::emit(&report, &settings.log_file);
+            return Ok(report.outcome.into());
+        }
+    };
+    let report = match cli.command.unwrap_or(Command::Renew) {
+        Command::Renew => runtime.block_on(commands::renew(&ctx)),
+        Command::Sweep => runtime.block_on(commands::sweep_command(&ctx)),
+        Command::Mint => runtime.block_on(commands::mint(&ctx, &env)),
+        Command::Status(args) => {
+            let code = runtime.block_on(commands::status(&ctx, &args.check_paths, args.json));
+            return Ok(ExitCode::from(code));
+        }
+    };
+    runlog::emit(&report, &settings.log_file);
+    Ok(report.outcome.into())
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Diagnostics on stderr, from this crate only: dependencies' trace output is never enabled, so
+/// no library can print a request header. `-v` debug, `-vv` trace; warnings by default.
+fn init_tracing(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::new(format!("warn,vault_token_renew={level}"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .try_init();
+}

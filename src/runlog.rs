@@ -1,0 +1,233 @@
+//! The one line each run leaves: `<RFC 3339 time> OK|HEALED|DRIFT|FAIL …`, appended to the log
+//! file and written to stderr (for journald). Text from the server is escaped and bounded, so a
+//! run is always exactly one line and no control character reaches the log.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Healed,
+    Drift,
+    Fail,
+}
+
+impl Outcome {
+    pub fn word(self) -> &'static str {
+        match self {
+            Outcome::Ok => "OK",
+            Outcome::Healed => "HEALED",
+            Outcome::Drift => "DRIFT",
+            Outcome::Fail => "FAIL",
+        }
+    }
+
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Ok | Outcome::Healed => 0,
+            Outcome::Drift => 3,
+            Outcome::Fail => 4,
+        }
+    }
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(o: Outcome) -> ExitCode {
+        ExitCode::from(o.exit_code())
+    }
+}
+
+/// What one run concluded: the outcome and the rest of its log line (already escaped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub outcome: Outcome,
+    pub message: String,
+}
+
+impl Report {
+    pub fn new(outcome: Outcome, message: impl Into<String>) -> Report {
+        Report {
+            outcome,
+            message: message.into(),
+        }
+    }
+
+    /// `OK renewed …` for OK; `HEALED: …`, `DRIFT: …`, `FAIL: …` for the others (the seed's words).
+    pub fn line(&self, at: SystemTime) -> String {
+        let sep = if self.outcome == Outcome::Ok {
+            " "
+        } else {
+            ": "
+        };
+        let message = one_line(&self.message);
+        let line = format!(
+            "{} {}{}{}",
+            humantime::format_rfc3339_seconds(at),
+            self.outcome.word(),
+            sep,
+            message
+        );
+        bound(&line, MAX_LINE)
+    }
+}
+
+/// Longest line we write; a hostile server cannot make the log grow by more per run.
+pub const MAX_LINE: usize = 2000;
+/// Longest single value from the server that goes into a line.
+pub const MAX_FIELD: usize = 200;
+
+/// Escapes text that came from the server (display names, error text): control characters and
+/// non-ASCII become `\n`, `\t`, `\x1b`, `\u{…}` escapes, backslashes are doubled, and the result
+/// is cut at `max` characters with a `…` marker.
+pub fn escape(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if !c.is_ascii() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+        if out.len() > max {
+            break;
+        }
+    }
+    bound(&out, max)
+}
+
+/// Defence in depth: whatever a caller forgot to escape, a line stays one line.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => escape(&c.to_string(), 16),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+fn bound(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    // The text is ASCII by now (escaped), except for the `—` separators we write ourselves.
+    let mut cut = max.saturating_sub(3);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…", &text[..cut])
+}
+
+/// Writes the line to stderr and appends it to the log file (0600, parent created). A log that
+/// cannot be written is reported on stderr but never changes the run's outcome.
+pub fn emit(report: &Report, log_file: &Path) {
+    let line = report.line(SystemTime::now());
+    eprintln!("{line}");
+    if let Err(e) = append(log_file, &line) {
+        eprintln!(
+            "warning: cannot append to log file {}: {e}; set --log-file or fix its directory's permissions",
+            log_file.display()
+        );
+    }
+}
+
+fn append(log_file: &Path, line: &str) -> std::io::Result<()> {
+    if let Some(dir) = log_file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        crate::state::create_private_dir(dir)?;
+    }
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(log_file)?;
+    // One write call per line keeps concurrent appends from interleaving (O_APPEND).
+    f.write_all(format!("{line}\n").as_bytes())
+}
+
+/// The last `n` lines of the log file, for `status`.
+pub fn tail(log_file: &Path, n: usize) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(log_file) else {
+        return Vec::new();
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| escape(l, MAX_LINE))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn escape_neutralises_control_characters() {
+        assert_eq!(escape("a\nb\rc\td", 100), "a\\nb\\rc\\td");
+        assert_eq!(escape("\x1b[31mred", 100), "\\x1b[31mred");
+        assert_eq!(escape("back\\slash", 100), "back\\\\slash");
+        assert_eq!(escape("é", 100), "\\u{e9}");
+        assert!(
+            !escape("\u{2028}x\u{85}", 100)
+                .chars()
+                .any(|c| c.is_control() || !c.is_ascii())
+        );
+    }
+
+    #[test]
+    fn escape_bounds_length() {
+        let long = "x".repeat(10_000);
+        let e = escape(&long, MAX_FIELD);
+        assert!(e.len() <= MAX_FIELD + '…'.len_utf8());
+        assert!(e.ends_with('…'));
+    }
+
+    #[test]
+    fn lines_have_the_seed_format() {
+        let at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(
+            Report::new(Outcome::Ok, "renewed (dn=token-x ttl=2764800s)").line(at),
+            "2023-11-14T22:13:20Z OK renewed (dn=token-x ttl=2764800s)"
+        );
+        assert_eq!(
+            Report::new(Outcome::Fail, "x").line(at),
+            "2023-11-14T22:13:20Z FAIL: x"
+        );
+        assert_eq!(
+            Report::new(Outcome::Drift, "x").line(at),
+            "2023-11-14T22:13:20Z DRIFT: x"
+        );
+        assert_eq!(
+            Report::new(Outcome::Healed, "x").line(at),
+            "2023-11-14T22:13:20Z HEALED: x"
+        );
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(Outcome::Ok.exit_code(), 0);
+        assert_eq!(Outcome::Healed.exit_code(), 0);
+        assert_eq!(Outcome::Drift.exit_code(), 3);
+        assert_eq!(Outcome::Fail.exit_code(), 4);
+    }
+
+    #[test]
+    fn emit_appends_one_line_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("state/vault-token-renew.log");
+        emit(&Report::new(Outcome::Ok, "one"), &log);
+        emit(&Report::new(Outcome::Fail, "two\nlines"), &log);
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        assert!(text.contains("two\\nlines"), "{text}");
+    }
+}

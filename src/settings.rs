@@ -1,0 +1,682 @@
+//! One validated settings struct, resolved from (highest first) flags, environment, config file, defaults.
+//! Resolution is a pure function of its inputs, so every precedence rule is unit-tested.
+
+use crate::cli::GlobalArgs;
+use crate::config::{ConfigFile, ConfigFileError};
+use reqwest::Url;
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const DEFAULT_PERIOD: Duration = Duration::from_secs(768 * 3600);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_RETRIES: u32 = 3;
+const DEFAULT_SWEEP_CONCURRENCY: usize = 8;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub vault_addr: Url,
+    pub token_file: PathBuf,
+    /// As configured; the server stores it as `token-<sanitised>` (see `decide::stored_display_name`).
+    pub display_name: String,
+    pub policies: Vec<String>,
+    pub require_policies: Vec<String>,
+    pub period: Duration,
+    pub log_file: PathBuf,
+    pub state_dir: PathBuf,
+    pub tls: TlsSettings,
+    pub namespace: Option<String>,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub sweep_concurrency: usize,
+    pub on_failure: Option<String>,
+    pub config_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TlsSettings {
+    pub ca_cert: Option<PathBuf>,
+    pub ca_path: Option<PathBuf>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    pub server_name: Option<String>,
+    pub skip_verify: bool,
+}
+
+/// The process environment as data, so resolution can be tested without touching the real one.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    pub vars: HashMap<String, String>,
+    pub hostname: String,
+}
+
+impl Env {
+    pub fn from_process() -> Env {
+        let vars = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        let hostname = rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned();
+        Env { vars, hostname }
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str)
+    }
+
+    /// `VAULT_<name>`, else `BAO_<name>`; an empty variable counts as unset.
+    fn vault_or_bao(&self, name: &str) -> Option<(String, &str)> {
+        ["VAULT_", "BAO_"].iter().find_map(|prefix| {
+            let var = format!("{prefix}{name}");
+            let value = self.get(&var)?;
+            (!value.is_empty()).then_some((var, value))
+        })
+    }
+
+    fn own(&self, name: &str) -> Option<(String, &str)> {
+        let var = format!("VAULT_TOKEN_RENEW_{name}");
+        let value = self.get(&var)?;
+        (!value.is_empty()).then_some((var, value))
+    }
+}
+
+/// Where a value came from, so an error can name the exact key to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Flag(&'static str),
+    EnvVar(String),
+    ConfigKey(&'static str, PathBuf),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Flag(flag) => write!(f, "--{flag}"),
+            Origin::EnvVar(var) => write!(f, "${var}"),
+            Origin::ConfigKey(key, path) => write!(f, "`{key}` in {}", path.display()),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error(transparent)]
+    ConfigFile(#[from] ConfigFileError),
+    #[error(
+        "no server address: set VAULT_ADDR (or BAO_ADDR), pass --vault-addr, or add `vault_addr` to {config}"
+    )]
+    NoAddress { config: PathBuf },
+    #[error("{origin}: {message}")]
+    Invalid { origin: Origin, message: String },
+    #[error(
+        "cannot find your home directory: set HOME, or pass --token-file, --log-file and --state-dir"
+    )]
+    NoHome,
+}
+
+fn invalid(origin: Origin, message: impl Into<String>) -> SettingsError {
+    SettingsError::Invalid {
+        origin,
+        message: message.into(),
+    }
+}
+
+/// One setting looked up flag → environment → config file, remembering where it came from.
+fn pick<T>(
+    flag: (Option<T>, &'static str),
+    env: Option<(String, T)>,
+    file: (Option<T>, &'static str, &Path),
+) -> Option<(T, Origin)> {
+    if let Some(v) = flag.0 {
+        return Some((v, Origin::Flag(flag.1)));
+    }
+    if let Some((var, v)) = env {
+        return Some((v, Origin::EnvVar(var)));
+    }
+    file.0
+        .map(|v| (v, Origin::ConfigKey(file.1, file.2.to_owned())))
+}
+
+impl Settings {
+    pub fn resolve(args: &GlobalArgs, env: &Env) -> Result<Settings, SettingsError> {
+        let home = env.get("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
+        let xdg = |var: &str, fallback: &str| -> Option<PathBuf> {
+            match env.get(var).filter(|v| v.starts_with('/')) {
+                Some(dir) => Some(PathBuf::from(dir)),
+                None => home.as_ref().map(|h| h.join(fallback)),
+            }
+        };
+        let (config_file, config_required) = match &args.config {
+            Some(path) => (path.clone(), true),
+            None => (
+                xdg("XDG_CONFIG_HOME", ".config")
+                    .ok_or(SettingsError::NoHome)?
+                    .join("vault-token-renew/config.toml"),
+                false,
+            ),
+        };
+        let file = ConfigFile::load(&config_file, config_required)?.unwrap_or_default();
+        let cf = config_file.as_path();
+        let expand = |p: PathBuf, origin: &Origin| expand_home(p, home.as_deref(), origin);
+
+        let vault_addr = match pick(
+            (args.vault_addr.clone(), "vault-addr"),
+            env.vault_or_bao("ADDR").map(|(k, v)| (k, v.to_owned())),
+            (file.vault_addr, "vault_addr", cf),
+        ) {
+            Some((addr, origin)) => parse_addr(&addr, origin)?,
+            None => {
+                return Err(SettingsError::NoAddress {
+                    config: config_file.clone(),
+                });
+            }
+        };
+
+        let token_file = match pick(
+            (args.token_file.clone(), "token-file"),
+            env.own("TOKEN_FILE").map(|(k, v)| (k, PathBuf::from(v))),
+            (file.token_file, "token_file", cf),
+        ) {
+            Some((p, origin)) => expand(p, &origin)?,
+            None => home
+                .clone()
+                .ok_or(SettingsError::NoHome)?
+                .join(".vault-token"),
+        };
+
+        let display_name = match pick(
+            (args.display_name.clone(), "display-name"),
+            env.own("DISPLAY_NAME").map(|(k, v)| (k, v.to_owned())),
+            (file.display_name, "display_name", cf),
+        ) {
+            Some((name, origin)) => {
+                let name = name.trim().to_owned();
+                if name.is_empty() {
+                    return Err(invalid(
+                        origin,
+                        "the display name is empty; give a name such as devvm-alice",
+                    ));
+                }
+                name
+            }
+            None => default_display_name(env),
+        };
+
+        let flag_list = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+        let policies = match pick(
+            (flag_list(&args.policies), "policy"),
+            env.own("POLICIES").map(|(k, v)| (k, split_list(v))),
+            (file.policies, "policies", cf),
+        ) {
+            Some((list, origin)) => normalise_policies(list, &origin)?,
+            None => Vec::new(),
+        };
+        let require_policies = match pick(
+            (flag_list(&args.require_policies), "require-policy"),
+            env.own("REQUIRE_POLICIES").map(|(k, v)| (k, split_list(v))),
+            (file.require_policies, "require_policies", cf),
+        ) {
+            Some((list, origin)) => normalise_policies(list, &origin)?,
+            None => policies.clone(),
+        };
+
+        let period = match pick(
+            (args.period.clone(), "period"),
+            env.own("PERIOD").map(|(k, v)| (k, v.to_owned())),
+            (file.period, "period", cf),
+        ) {
+            Some((text, origin)) => parse_duration(&text, origin, "e.g. 768h or 32d")?,
+            None => DEFAULT_PERIOD,
+        };
+
+        let state_home = xdg("XDG_STATE_HOME", ".local/state");
+        let log_file = match pick(
+            (args.log_file.clone(), "log-file"),
+            env.own("LOG_FILE").map(|(k, v)| (k, PathBuf::from(v))),
+            (file.log_file, "log_file", cf),
+        ) {
+            Some((p, origin)) => expand(p, &origin)?,
+            None => state_home
+                .clone()
+                .ok_or(SettingsError::NoHome)?
+                .join("vault-token-renew.log"),
+        };
+        let state_dir = match pick(
+            (args.state_dir.clone(), "state-dir"),
+            env.own("STATE_DIR").map(|(k, v)| (k, PathBuf::from(v))),
+            (file.state_dir, "state_dir", cf),
+        ) {
+            Some((p, origin)) => expand(p, &origin)?,
+            None => state_home
+                .ok_or(SettingsError::NoHome)?
+                .join("vault-token-renew"),
+        };
+
+        let path_setting = |flag: (Option<PathBuf>, &'static str),
+                            var: &str,
+                            file_value: Option<PathBuf>,
+                            key: &'static str|
+         -> Result<Option<PathBuf>, SettingsError> {
+            match pick(
+                flag,
+                env.vault_or_bao(var).map(|(k, v)| (k, PathBuf::from(v))),
+                (file_value, key, cf),
+            ) {
+                Some((p, origin)) => expand(p, &origin).map(Some),
+                None => Ok(None),
+            }
+        };
+        let tls = TlsSettings {
+            ca_cert: path_setting(
+                (args.ca_cert.clone(), "ca-cert"),
+                "CACERT",
+                file.ca_cert,
+                "ca_cert",
+            )?,
+            ca_path: path_setting(
+                (args.ca_path.clone(), "ca-path"),
+                "CAPATH",
+                file.ca_path,
+                "ca_path",
+            )?,
+            client_cert: path_setting(
+                (args.client_cert.clone(), "client-cert"),
+                "CLIENT_CERT",
+                file.client_cert,
+                "client_cert",
+            )?,
+            client_key: path_setting(
+                (args.client_key.clone(), "client-key"),
+                "CLIENT_KEY",
+                file.client_key,
+                "client_key",
+            )?,
+            server_name: pick(
+                (args.tls_server_name.clone(), "tls-server-name"),
+                env.vault_or_bao("TLS_SERVER_NAME")
+                    .map(|(k, v)| (k, v.to_owned())),
+                (file.tls_server_name, "tls_server_name", cf),
+            )
+            .map(|(v, _)| v),
+            skip_verify: match pick(
+                (args.tls_skip_verify.then_some(true), "tls-skip-verify"),
+                match env.vault_or_bao("SKIP_VERIFY") {
+                    Some((var, text)) => {
+                        Some((var.clone(), parse_bool(text, Origin::EnvVar(var))?))
+                    }
+                    None => None,
+                },
+                (file.tls_skip_verify, "tls_skip_verify", cf),
+            ) {
+                Some((v, _)) => v,
+                None => false,
+            },
+        };
+        if tls.client_cert.is_some() != tls.client_key.is_some() {
+            return Err(invalid(
+                Origin::Flag(if tls.client_cert.is_some() {
+                    "client-key"
+                } else {
+                    "client-cert"
+                }),
+                "a client certificate and its key go together: give both (VAULT_CLIENT_CERT and VAULT_CLIENT_KEY) or neither",
+            ));
+        }
+
+        let namespace = pick(
+            (args.namespace.clone(), "namespace"),
+            env.vault_or_bao("NAMESPACE")
+                .map(|(k, v)| (k, v.to_owned())),
+            (file.namespace, "namespace", cf),
+        )
+        .map(|(v, _)| v);
+
+        let timeout = match pick(
+            (args.timeout.clone(), "timeout"),
+            env.own("TIMEOUT").map(|(k, v)| (k, v.to_owned())),
+            (file.timeout, "timeout", cf),
+        ) {
+            Some((text, origin)) => parse_duration(&text, origin, "e.g. 10s")?,
+            None => DEFAULT_TIMEOUT,
+        };
+        let retries = match pick(
+            (args.retries.map(|n| n.to_string()), "retries"),
+            env.own("RETRIES").map(|(k, v)| (k, v.to_owned())),
+            (file.retries.map(|n| n.to_string()), "retries", cf),
+        ) {
+            Some((text, origin)) => parse_count(&text, origin, 0, 10)? as u32,
+            None => DEFAULT_RETRIES,
+        };
+        let sweep_concurrency = match pick(
+            (
+                args.sweep_concurrency.map(|n| n.to_string()),
+                "sweep-concurrency",
+            ),
+            env.own("SWEEP_CONCURRENCY").map(|(k, v)| (k, v.to_owned())),
+            (
+                file.sweep_concurrency.map(|n| n.to_string()),
+                "sweep_concurrency",
+                cf,
+            ),
+        ) {
+            Some((text, origin)) => parse_count(&text, origin, 1, 256)?,
+            None => DEFAULT_SWEEP_CONCURRENCY,
+        };
+
+        Ok(Settings {
+            vault_addr,
+            token_file,
+            display_name,
+            policies,
+            require_policies,
+            period,
+            log_file,
+            state_dir,
+            tls,
+            namespace,
+            timeout,
+            retries,
+            sweep_concurrency,
+            on_failure: file.on_failure,
+            config_file,
+        })
+    }
+}
+
+fn default_display_name(env: &Env) -> String {
+    let host = env.hostname.split('.').next().unwrap_or_default();
+    let user = env
+        .get("USER")
+        .or_else(|| env.get("LOGNAME"))
+        .map(str::to_owned)
+        .unwrap_or_else(|| rustix::process::getuid().as_raw().to_string());
+    match host {
+        "" => user,
+        host => format!("{host}-{user}"),
+    }
+}
+
+fn split_list(text: &str) -> Vec<String> {
+    text.split(',').map(str::to_owned).collect()
+}
+
+/// Vault lower-cases and trims policy names (contract §1 `policies`), so compare in that form.
+fn normalise_policies(list: Vec<String>, origin: &Origin) -> Result<Vec<String>, SettingsError> {
+    let mut out: Vec<String> = Vec::new();
+    for name in list {
+        let name = name.trim().to_lowercase();
+        if name.is_empty() {
+            continue;
+        }
+        if name.contains(',') || name.chars().any(char::is_whitespace) {
+            return Err(invalid(
+                origin.clone(),
+                format!(
+                    "policy name {name:?} is not a single policy name; list policies separately"
+                ),
+            ));
+        }
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
+
+fn expand_home(
+    path: PathBuf,
+    home: Option<&Path>,
+    origin: &Origin,
+) -> Result<PathBuf, SettingsError> {
+    let text = path.to_string_lossy();
+    if text.is_empty() {
+        return Err(invalid(origin.clone(), "the path is empty"));
+    }
+    match text.strip_prefix("~/") {
+        Some(rest) => match home {
+            Some(home) => Ok(home.join(rest)),
+            None => Err(invalid(
+                origin.clone(),
+                "uses ~/ but HOME is not set; give an absolute path",
+            )),
+        },
+        None => Ok(path),
+    }
+}
+
+fn parse_addr(text: &str, origin: Origin) -> Result<Url, SettingsError> {
+    let url = Url::parse(text.trim()).map_err(|e| {
+        invalid(
+            origin.clone(),
+            format!("{text:?} is not a URL ({e}); use e.g. https://vault.example.com:8200"),
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid(
+            origin,
+            format!(
+                "{text:?} is not an http(s) server address; use e.g. https://vault.example.com:8200"
+            ),
+        ));
+    }
+    Ok(url)
+}
+
+fn parse_duration(text: &str, origin: Origin, example: &str) -> Result<Duration, SettingsError> {
+    let duration = humantime::parse_duration(text.trim()).map_err(|e| {
+        invalid(
+            origin.clone(),
+            format!("{text:?} is not a duration ({e}); use {example}"),
+        )
+    })?;
+    if duration.as_secs() == 0 || duration.subsec_nanos() != 0 {
+        return Err(invalid(
+            origin,
+            format!("{text:?} must be a positive whole number of seconds; use {example}"),
+        ));
+    }
+    Ok(duration)
+}
+
+fn parse_count(text: &str, origin: Origin, min: usize, max: usize) -> Result<usize, SettingsError> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(invalid(
+            origin,
+            format!("{text:?} must be a whole number from {min} to {max}"),
+        )),
+    }
+}
+
+/// Go's strconv.ParseBool, which the Vault CLI uses for VAULT_SKIP_VERIFY.
+fn parse_bool(text: &str, origin: Origin) -> Result<bool, SettingsError> {
+    match text {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err(invalid(
+            origin,
+            format!("{text:?} is not a boolean; use true or false"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        let mut vars: HashMap<String, String> = [("HOME", "/home/alice"), ("USER", "alice")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        for (k, v) in pairs {
+            vars.insert(k.to_string(), v.to_string());
+        }
+        Env {
+            vars,
+            hostname: "devvm.example.com".into(),
+        }
+    }
+
+    fn args() -> GlobalArgs {
+        GlobalArgs {
+            config: Some("/nonexistent-but-unused".into()),
+            ..Default::default()
+        }
+    }
+
+    fn no_config() -> GlobalArgs {
+        // A config path under a HOME that does not exist: not required, so simply absent.
+        GlobalArgs::default()
+    }
+
+    #[test]
+    fn defaults_follow_the_table() {
+        let s = Settings::resolve(
+            &no_config(),
+            &env(&[("VAULT_ADDR", "http://127.0.0.1:8200")]),
+        )
+        .unwrap();
+        assert_eq!(s.token_file, PathBuf::from("/home/alice/.vault-token"));
+        assert_eq!(s.display_name, "devvm-alice");
+        assert_eq!(s.period, DEFAULT_PERIOD);
+        assert_eq!(
+            s.log_file,
+            PathBuf::from("/home/alice/.local/state/vault-token-renew.log")
+        );
+        assert_eq!(
+            s.state_dir,
+            PathBuf::from("/home/alice/.local/state/vault-token-renew")
+        );
+        assert!(s.policies.is_empty() && s.require_policies.is_empty());
+        assert_eq!(
+            s.config_file,
+            PathBuf::from("/home/alice/.config/vault-token-renew/config.toml")
+        );
+    }
+
+    #[test]
+    fn missing_address_says_how_to_set_it() {
+        let err = Settings::resolve(&no_config(), &env(&[])).unwrap_err();
+        assert!(err.to_string().contains("VAULT_ADDR"), "{err}");
+    }
+
+    #[test]
+    fn vault_addr_wins_over_bao_addr_and_flag_wins_over_both() {
+        let e = env(&[("VAULT_ADDR", "http://a:1"), ("BAO_ADDR", "http://b:2")]);
+        assert_eq!(
+            Settings::resolve(&no_config(), &e)
+                .unwrap()
+                .vault_addr
+                .as_str(),
+            "http://a:1/"
+        );
+        let e = env(&[("BAO_ADDR", "http://b:2")]);
+        assert_eq!(
+            Settings::resolve(&no_config(), &e)
+                .unwrap()
+                .vault_addr
+                .as_str(),
+            "http://b:2/"
+        );
+        let a = GlobalArgs {
+            vault_addr: Some("http://c:3".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Settings::resolve(&a, &e).unwrap().vault_addr.as_str(),
+            "http://c:3/"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let err = Settings::resolve(&no_config(), &env(&[("VAULT_ADDR", "ftp://x")])).unwrap_err();
+        assert!(err.to_string().starts_with("$VAULT_ADDR"), "{err}");
+        let a = GlobalArgs {
+            period: Some("forever".into()),
+            ..Default::default()
+        };
+        let err = Settings::resolve(&a, &env(&[("VAULT_ADDR", "http://x")])).unwrap_err();
+        assert!(err.to_string().starts_with("--period"), "{err}");
+        let err = Settings::resolve(
+            &no_config(),
+            &env(&[("VAULT_ADDR", "http://x"), ("VAULT_SKIP_VERIFY", "maybe")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().starts_with("$VAULT_SKIP_VERIFY"), "{err}");
+    }
+
+    #[test]
+    fn explicit_config_file_must_exist() {
+        let err = Settings::resolve(&args(), &env(&[("VAULT_ADDR", "http://x")])).unwrap_err();
+        assert!(err.to_string().contains("cannot read config file"), "{err}");
+    }
+
+    #[test]
+    fn precedence_flag_env_file_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let mut f = std::fs::File::create(&path).unwrap();
+        writeln!(
+            f,
+            "vault_addr = \"http://file:1\"\nperiod = \"32d\"\npolicies = [\"Vault-Admin\", \"sops-admin\"]\ndisplay_name = \"from-file\"\ntoken_file = \"~/tok\""
+        )
+        .unwrap();
+        let a = GlobalArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        let s = Settings::resolve(&a, &env(&[])).unwrap();
+        assert_eq!(s.vault_addr.as_str(), "http://file:1/");
+        assert_eq!(s.period, Duration::from_secs(32 * 86400));
+        assert_eq!(s.policies, ["vault-admin", "sops-admin"]);
+        assert_eq!(
+            s.require_policies, s.policies,
+            "required defaults to the minted policies"
+        );
+        assert_eq!(s.token_file, PathBuf::from("/home/alice/tok"));
+
+        let e = env(&[
+            ("VAULT_TOKEN_RENEW_DISPLAY_NAME", "from-env"),
+            ("VAULT_TOKEN_RENEW_POLICIES", "a, b"),
+        ]);
+        let s = Settings::resolve(&a, &e).unwrap();
+        assert_eq!(s.display_name, "from-env");
+        assert_eq!(s.policies, ["a", "b"]);
+
+        let a = GlobalArgs {
+            config: Some(path),
+            display_name: Some("from-flag".into()),
+            require_policies: vec!["vault-admin".into()],
+            ..Default::default()
+        };
+        let s = Settings::resolve(&a, &e).unwrap();
+        assert_eq!(s.display_name, "from-flag");
+        assert_eq!(s.require_policies, ["vault-admin"]);
+    }
+
+    #[test]
+    fn client_cert_needs_key() {
+        let a = GlobalArgs {
+            client_cert: Some("/c.pem".into()),
+            ..Default::default()
+        };
+        let err = Settings::resolve(&a, &env(&[("VAULT_ADDR", "http://x")])).unwrap_err();
+        assert!(err.to_string().contains("--client-key"), "{err}");
+    }
+
+    #[test]
+    fn policy_names_with_commas_are_rejected() {
+        let a = GlobalArgs {
+            policies: vec!["a,b".into()],
+            ..Default::default()
+        };
+        let err = Settings::resolve(&a, &env(&[("VAULT_ADDR", "http://x")])).unwrap_err();
+        assert!(err.to_string().starts_with("--policy"), "{err}");
+    }
+}

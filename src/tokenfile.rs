@@ -1,0 +1,439 @@
+//! Everything that touches the token file: reading and validating it, and replacing it
+//! atomically and only if it still holds what we read (a login written meanwhile wins).
+//!
+//! Symlinks are followed: a `~/.vault-token` that links elsewhere is read and replaced at its
+//! target, so the link survives. A dangling link is an error.
+
+use crate::secret::Token;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// Real tokens are at most a few hundred bytes; anything this large is not a token.
+pub const MAX_TOKEN_FILE_BYTES: u64 = 16 * 1024;
+const TEMP_MARK: &str = ".vault-token-renew-";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenFileError {
+    #[error(
+        "token file {0} does not exist; mint our token first: VAULT_TOKEN=$(vault login -method=oidc -token-only) vault-token-renew mint"
+    )]
+    Missing(PathBuf),
+    #[error("token file {0} is a dangling symlink; remove it, or point it at the token file")]
+    DanglingSymlink(PathBuf),
+    #[error("token file {path} is {kind}, not a regular file; move it aside and mint again")]
+    NotAFile { path: PathBuf, kind: &'static str },
+    #[error(
+        "token file {path} is larger than {limit} bytes, so it holds no token; move it aside and mint again"
+    )]
+    TooLarge { path: PathBuf, limit: u64 },
+    #[error(
+        "token file {0} is empty; mint our token: VAULT_TOKEN=$(vault login -method=oidc -token-only) vault-token-renew mint"
+    )]
+    Empty(PathBuf),
+    #[error(
+        "token file {path} does not hold a token (a non-printable byte at offset {offset}); move it aside and mint again"
+    )]
+    NotAToken { path: PathBuf, offset: usize },
+    #[error("cannot read token file {path}: {source}; check its permissions")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "cannot write token file {path}: {source}; check that its directory is writable and the disk has room (the old token is still in place)"
+    )]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "token file {0} changed while we worked (a `vault login`?); left it alone — the next run checks the new token"
+    )]
+    Changed(PathBuf),
+}
+
+/// What the file held when we read it, so a replacement can insist it is still there.
+#[derive(PartialEq, Eq)]
+pub enum Current {
+    Absent,
+    /// The file's bytes with surrounding whitespace trimmed.
+    Present(Zeroizing<Vec<u8>>),
+}
+
+pub struct Snapshot {
+    pub token: Token,
+    pub current: Current,
+    /// Set when group or others may read the file (its mode), so the caller can warn.
+    pub loose_mode: Option<u32>,
+}
+
+pub struct TokenFile {
+    path: PathBuf,
+}
+
+impl TokenFile {
+    pub fn new(path: PathBuf) -> TokenFile {
+        TokenFile { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file to read and replace: the configured path, or the target of a symlink there.
+    fn resolve(&self) -> Result<Option<PathBuf>, TokenFileError> {
+        match fs::symlink_metadata(&self.path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(TokenFileError::Read {
+                path: self.path.clone(),
+                source,
+            }),
+            Ok(meta) if meta.file_type().is_symlink() => match fs::canonicalize(&self.path) {
+                Ok(target) => Ok(Some(target)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Err(TokenFileError::DanglingSymlink(self.path.clone()))
+                }
+                Err(source) => Err(TokenFileError::Read {
+                    path: self.path.clone(),
+                    source,
+                }),
+            },
+            Ok(_) => Ok(Some(self.path.clone())),
+        }
+    }
+
+    /// Reads the raw content (or its absence) for a later compare-and-swap.
+    pub fn read_current(&self) -> Result<(Current, Option<u32>), TokenFileError> {
+        let Some(real) = self.resolve()? else {
+            return Ok((Current::Absent, None));
+        };
+        let read_err = |source| TokenFileError::Read {
+            path: self.path.clone(),
+            source,
+        };
+        let file = match File::open(&real) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok((Current::Absent, None));
+            }
+            other => other.map_err(read_err)?,
+        };
+        let meta = file.metadata().map_err(read_err)?;
+        if !meta.is_file() {
+            let kind = if meta.is_dir() {
+                "a directory"
+            } else {
+                "a special file"
+            };
+            return Err(TokenFileError::NotAFile {
+                path: self.path.clone(),
+                kind,
+            });
+        }
+        let mut raw = Zeroizing::new(Vec::new());
+        file.take(MAX_TOKEN_FILE_BYTES + 1)
+            .read_to_end(&mut raw)
+            .map_err(read_err)?;
+        if raw.len() as u64 > MAX_TOKEN_FILE_BYTES {
+            return Err(TokenFileError::TooLarge {
+                path: self.path.clone(),
+                limit: MAX_TOKEN_FILE_BYTES,
+            });
+        }
+        let loose = (meta.mode() & 0o077 != 0).then_some(meta.mode() & 0o777);
+        Ok((Current::Present(Zeroizing::new(trim(&raw).to_vec())), loose))
+    }
+
+    /// Reads and validates the token, trimming surrounding whitespace as the Vault CLI does.
+    pub fn read(&self) -> Result<Snapshot, TokenFileError> {
+        let (current, loose_mode) = self.read_current()?;
+        let token = match &current {
+            Current::Absent => return Err(TokenFileError::Missing(self.path.clone())),
+            Current::Present(bytes) => parse_token(bytes).map_err(|e| match e {
+                ParseError::Empty => TokenFileError::Empty(self.path.clone()),
+                ParseError::NotPrintable(offset) => TokenFileError::NotAToken {
+                    path: self.path.clone(),
+                    offset,
+                },
+            })?,
+        };
+        Ok(Snapshot {
+            token,
+            current,
+            loose_mode,
+        })
+    }
+
+    /// Replaces the file with `new` (mode 0600, no trailing newline, as the Vault CLI writes it),
+    /// but only while it still holds `expected`: unique temp file beside it (O_EXCL, never the
+    /// CLI's fixed `.vault-token.tmp`), fsync, compare, rename over, fsync the directory.
+    pub fn replace_if_unchanged(
+        &self,
+        expected: &Current,
+        new: &Token,
+    ) -> Result<(), TokenFileError> {
+        let real = self.resolve()?.unwrap_or_else(|| self.path.clone());
+        let dir = parent_dir(&real);
+        let name = real
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp = dir.join(format!(
+            ".{name}{TEMP_MARK}{}-{:016x}.tmp",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        let write_err = |source| TokenFileError::Write {
+            path: self.path.clone(),
+            source,
+        };
+
+        let result = (|| {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+                .open(&temp)
+                .map_err(write_err)?;
+            file.write_all(new.expose().as_bytes()).map_err(write_err)?;
+            file.sync_all().map_err(write_err)?;
+            drop(file);
+            if &self.read_current()?.0 != expected {
+                return Err(TokenFileError::Changed(self.path.clone()));
+            }
+            fs::rename(&temp, &real).map_err(write_err)?;
+            // The rename is durable only once the directory entry is on disk.
+            File::open(&dir)
+                .and_then(|d| d.sync_all())
+                .map_err(write_err)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        result
+    }
+
+    /// Removes temp files left by a run that was killed mid-write. Call only under the run lock,
+    /// when no other run of ours can be writing one.
+    pub fn remove_stale_temp_files(&self) -> usize {
+        let Ok(Some(real)) = self
+            .resolve()
+            .map(|r| r.or_else(|| Some(self.path.clone())))
+        else {
+            return 0;
+        };
+        let Some(name) = real.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            return 0;
+        };
+        let prefix = format!(".{name}{TEMP_MARK}");
+        let Ok(entries) = fs::read_dir(parent_dir(&real)) else {
+            return 0;
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.starts_with(&prefix) && n.ends_with(".tmp")
+            })
+            .filter(|e| fs::remove_file(e.path()).is_ok())
+            .count()
+    }
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &bytes[start..end]
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ParseError {
+    Empty,
+    NotPrintable(usize),
+}
+
+/// A token is printable ASCII without spaces (Vault: `hvs.`/`s.` + base62/base64url; no
+/// length or prefix rule, contract §12). Anything else — a BOM, a NUL, UTF-8 text — is not one.
+pub fn parse_token(trimmed: &[u8]) -> Result<Token, ParseError> {
+    if trimmed.is_empty() {
+        return Err(ParseError::Empty);
+    }
+    if let Some(offset) = trimmed.iter().position(|b| !b.is_ascii_graphic()) {
+        return Err(ParseError::NotPrintable(offset));
+    }
+    Ok(Token::new(String::from_utf8_lossy(trimmed).into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn file_with(dir: &Path, content: &[u8]) -> TokenFile {
+        let path = dir.join(".vault-token");
+        fs::write(&path, content).unwrap();
+        TokenFile::new(path)
+    }
+
+    #[test]
+    fn trims_whitespace_and_crlf() {
+        let dir = tempfile::tempdir().unwrap();
+        for content in [&b"s.abc\n"[..], b"  s.abc  ", b"s.abc\r\n", b"\ts.abc"] {
+            let snap = file_with(dir.path(), content).read().unwrap();
+            assert_eq!(snap.token.expose(), "s.abc");
+        }
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_token() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            file_with(dir.path(), b"").read(),
+            Err(TokenFileError::Empty(_))
+        ));
+        assert!(matches!(
+            file_with(dir.path(), b" \n\t ").read(),
+            Err(TokenFileError::Empty(_))
+        ));
+        assert!(matches!(
+            file_with(dir.path(), b"\xef\xbb\xbfs.abc").read(),
+            Err(TokenFileError::NotAToken { offset: 0, .. })
+        ));
+        assert!(matches!(
+            file_with(dir.path(), b"s.a\0bc").read(),
+            Err(TokenFileError::NotAToken { offset: 3, .. })
+        ));
+        assert!(matches!(
+            file_with(dir.path(), b"s.a bc").read(),
+            Err(TokenFileError::NotAToken { .. })
+        ));
+        let big = vec![b'a'; MAX_TOKEN_FILE_BYTES as usize + 1];
+        assert!(matches!(
+            file_with(dir.path(), &big).read(),
+            Err(TokenFileError::TooLarge { .. })
+        ));
+        let missing = TokenFile::new(dir.path().join("nope"));
+        assert!(matches!(missing.read(), Err(TokenFileError::Missing(_))));
+        let d = TokenFile::new(dir.path().to_owned());
+        assert!(matches!(
+            d.read(),
+            Err(TokenFileError::NotAFile {
+                kind: "a directory",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn errors_never_quote_the_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = file_with(dir.path(), b"s.SECRET\x01").read().err().unwrap();
+        assert!(!err.to_string().contains("SECRET"));
+    }
+
+    #[test]
+    fn replace_writes_0600_without_newline_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let tf = file_with(dir.path(), b"s.old\n");
+        fs::set_permissions(tf.path(), fs::Permissions::from_mode(0o644)).unwrap();
+        let snap = tf.read().unwrap();
+        assert_eq!(snap.loose_mode, Some(0o644));
+        tf.replace_if_unchanged(&snap.current, &Token::new("s.new".into()))
+            .unwrap();
+        assert_eq!(fs::read(tf.path()).unwrap(), b"s.new");
+        assert_eq!(fs::metadata(tf.path()).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn replace_refuses_when_the_file_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let tf = file_with(dir.path(), b"s.old");
+        let snap = tf.read().unwrap();
+        fs::write(tf.path(), b"s.login").unwrap();
+        let err = tf
+            .replace_if_unchanged(&snap.current, &Token::new("s.new".into()))
+            .unwrap_err();
+        assert!(matches!(err, TokenFileError::Changed(_)));
+        assert_eq!(fs::read(tf.path()).unwrap(), b"s.login");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "temp file removed"
+        );
+    }
+
+    #[test]
+    fn replace_of_absent_file_requires_it_to_stay_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let tf = TokenFile::new(dir.path().join(".vault-token"));
+        tf.replace_if_unchanged(&Current::Absent, &Token::new("s.new".into()))
+            .unwrap();
+        assert_eq!(fs::read(tf.path()).unwrap(), b"s.new");
+        let err = tf
+            .replace_if_unchanged(&Current::Absent, &Token::new("s.newer".into()))
+            .unwrap_err();
+        assert!(matches!(err, TokenFileError::Changed(_)));
+    }
+
+    #[test]
+    fn symlinks_are_followed_and_survive() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("real-token");
+        fs::write(&target, b"s.old").unwrap();
+        let link = dir.path().join(".vault-token");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let tf = TokenFile::new(link.clone());
+        let snap = tf.read().unwrap();
+        tf.replace_if_unchanged(&snap.current, &Token::new("s.new".into()))
+            .unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read(&target).unwrap(), b"s.new");
+
+        let dangling = dir.path().join("dangling");
+        std::os::unix::fs::symlink(dir.path().join("gone"), &dangling).unwrap();
+        assert!(matches!(
+            TokenFile::new(dangling).read(),
+            Err(TokenFileError::DanglingSymlink(_))
+        ));
+    }
+
+    #[test]
+    fn stale_temp_files_are_removed_and_others_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let tf = file_with(dir.path(), b"s.old");
+        fs::write(
+            dir.path()
+                .join("..vault-token.vault-token-renew-123-00ff.tmp"),
+            b"s.half",
+        )
+        .unwrap();
+        fs::write(dir.path().join(".vault-token.tmp"), b"s.cli").unwrap();
+        assert_eq!(tf.remove_stale_temp_files(), 1);
+        assert!(
+            dir.path().join(".vault-token.tmp").exists(),
+            "the CLI's own temp file is not ours"
+        );
+    }
+}

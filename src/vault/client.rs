@@ -1,0 +1,495 @@
+//! The HTTP client: one method per endpoint, bounded retries with jittered backoff, bounded bodies.
+
+use super::error::{Failure, VaultError};
+use super::tls::{self, TlsError};
+use super::types::{AuthBlock, Envelope, ErrorBody, Keys, RenewAuth, TokenInfo};
+use crate::secret::Token;
+use crate::settings::Settings;
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode, Url};
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use zeroize::Zeroizing;
+
+/// Largest body we read from an ordinary endpoint; a bigger one is a broken or hostile server.
+const BODY_LIMIT: usize = 1 << 20;
+/// The accessor list of a large server (100,000 tokens ≈ 2.7 MB) needs more room.
+const LIST_BODY_LIMIT: usize = 64 << 20;
+/// No retry is started after this much time, so a run ends within about a minute.
+const RETRY_BUDGET: Duration = Duration::from_secs(45);
+const BACKOFF_BASE: Duration = Duration::from_millis(250);
+const BACKOFF_CAP: Duration = Duration::from_secs(8);
+
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    retries: u32,
+    started: Instant,
+}
+
+/// One endpoint: its verb, path, whether repeating it is harmless, and how big its answer may be.
+struct Endpoint {
+    method: Method,
+    path: &'static str,
+    idempotent: bool,
+    body_limit: usize,
+}
+
+const fn ep(method: Method, path: &'static str, idempotent: bool) -> Endpoint {
+    Endpoint {
+        method,
+        path,
+        idempotent,
+        body_limit: BODY_LIMIT,
+    }
+}
+
+// lookup-self is a GET: the default policy grants only `read` on it (contract §1).
+const LOOKUP_SELF: Endpoint = ep(Method::GET, "auth/token/lookup-self", true);
+const RENEW_SELF: Endpoint = ep(Method::POST, "auth/token/renew-self", true);
+const CREATE_ORPHAN: Endpoint = ep(Method::POST, "auth/token/create-orphan", false);
+const REVOKE_SELF: Endpoint = ep(Method::POST, "auth/token/revoke-self", true);
+const CAPABILITIES_SELF: Endpoint = ep(Method::POST, "sys/capabilities-self", true);
+// `GET ?list=true` is the list operation too, and survives proxies that drop the LIST verb (contract §4).
+const LIST_ACCESSORS: Endpoint = Endpoint {
+    method: Method::GET,
+    path: "auth/token/accessors",
+    idempotent: true,
+    body_limit: LIST_BODY_LIMIT,
+};
+const LOOKUP_ACCESSOR: Endpoint = ep(Method::POST, "auth/token/lookup-accessor", true);
+const REVOKE_ACCESSOR: Endpoint = ep(Method::POST, "auth/token/revoke-accessor", true);
+
+#[derive(Debug)]
+pub struct Renewed {
+    pub ttl: i64,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct MintRequest<'a> {
+    pub policies: &'a [String],
+    pub period_secs: u64,
+    pub display_name: &'a str,
+    pub meta: BTreeMap<String, String>,
+}
+
+#[derive(Debug)]
+pub struct Minted {
+    pub token: Token,
+    pub accessor: String,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientBuildError {
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("cannot set up the HTTP client: {0}")]
+    Http(String),
+}
+
+impl Client {
+    pub fn new(settings: &Settings) -> Result<Client, ClientBuildError> {
+        // reqwest is built without a provider of its own; ring is ours. Already installed is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut headers = HeaderMap::new();
+        // Sent by every official client; Vault Agent/Proxy listeners may require it (contract §7).
+        headers.insert("X-Vault-Request", HeaderValue::from_static("true"));
+        if let Some(ns) = &settings.namespace {
+            let value = HeaderValue::from_str(ns).map_err(|_| {
+                ClientBuildError::Http(format!("namespace {ns:?} is not a valid header value"))
+            })?;
+            headers.insert("X-Vault-Namespace", value);
+        }
+        let builder = reqwest::Client::builder()
+            .default_headers(headers)
+            .user_agent(concat!("vault-token-renew/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(settings.timeout.min(Duration::from_secs(5)))
+            .timeout(settings.timeout)
+            .pool_max_idle_per_host(settings.sweep_concurrency)
+            // A redirect (a standby pointing at the active node) would carry the token to another
+            // host; refuse it and say which address to use instead.
+            .redirect(reqwest::redirect::Policy::none());
+        let http = tls::configure(builder, &settings.tls)?
+            .build()
+            .map_err(|e| ClientBuildError::Http(e.to_string()))?;
+        let mut base = settings.vault_addr.clone();
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        Ok(Client {
+            http,
+            base,
+            retries: settings.retries,
+            started: Instant::now(),
+        })
+    }
+
+    pub async fn lookup_self(&self, token: &Token) -> Result<TokenInfo, VaultError> {
+        let env: Envelope<TokenInfo, IgnoredAny> = self.call(&LOOKUP_SELF, token, None).await?;
+        env.data.ok_or_else(|| missing(&LOOKUP_SELF, "data"))
+    }
+
+    pub async fn renew_self(&self, token: &Token) -> Result<Renewed, VaultError> {
+        let env: Envelope<IgnoredAny, RenewAuth> =
+            self.call(&RENEW_SELF, token, Some(json!({}))).await?;
+        let auth = env.auth.ok_or_else(|| missing(&RENEW_SELF, "auth"))?;
+        Ok(Renewed {
+            ttl: auth.lease_duration,
+            warnings: env.warnings,
+        })
+    }
+
+    /// Mints a periodic orphan. `policies` are always sent: identity policies never carry over
+    /// and an empty list would inherit only the caller's token policies (contract §3).
+    pub async fn create_orphan(
+        &self,
+        authority: &Token,
+        req: &MintRequest<'_>,
+    ) -> Result<Minted, VaultError> {
+        let body = json!({
+            "policies": req.policies,
+            "period": format!("{}s", req.period_secs),
+            "display_name": req.display_name,
+            "meta": req.meta,
+            "renewable": true,
+        });
+        let env: Envelope<IgnoredAny, AuthBlock> =
+            self.call(&CREATE_ORPHAN, authority, Some(body)).await?;
+        let auth = env.auth.ok_or_else(|| missing(&CREATE_ORPHAN, "auth"))?;
+        Ok(Minted {
+            token: auth.client_token,
+            accessor: auth.accessor,
+            warnings: env.warnings,
+        })
+    }
+
+    pub async fn revoke_self(&self, token: &Token) -> Result<(), VaultError> {
+        self.call_empty(&REVOKE_SELF, token, None).await
+    }
+
+    pub async fn capabilities_self(
+        &self,
+        token: &Token,
+        paths: &[String],
+    ) -> Result<BTreeMap<String, Vec<String>>, VaultError> {
+        let env: Envelope<BTreeMap<String, Value>, IgnoredAny> = self
+            .call(&CAPABILITIES_SELF, token, Some(json!({ "paths": paths })))
+            .await?;
+        let data = env
+            .data
+            .ok_or_else(|| missing(&CAPABILITIES_SELF, "data"))?;
+        paths
+            .iter()
+            .map(|path| {
+                let caps = data
+                    .get(path)
+                    .and_then(|v| serde_json::from_value::<Vec<String>>(v.clone()).ok())
+                    .ok_or_else(|| missing(&CAPABILITIES_SELF, "a capability list for the path"))?;
+                Ok((path.clone(), caps))
+            })
+            .collect()
+    }
+
+    /// Every accessor in the namespace. An empty list is a 404 with `{"errors":[]}` (contract §4).
+    pub async fn list_accessors(&self, token: &Token) -> Result<Vec<String>, VaultError> {
+        match self
+            .call::<Envelope<Keys, IgnoredAny>>(&LIST_ACCESSORS, token, None)
+            .await
+        {
+            Ok(env) => Ok(env.data.map(|k| k.keys).unwrap_or_default()),
+            Err(VaultError::Status { status: 404, .. }) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `None` when the server does not know the accessor (400 `invalid accessor`, contract §5).
+    pub async fn lookup_accessor(
+        &self,
+        token: &Token,
+        accessor: &str,
+    ) -> Result<Option<TokenInfo>, VaultError> {
+        match self
+            .call::<Envelope<TokenInfo, IgnoredAny>>(
+                &LOOKUP_ACCESSOR,
+                token,
+                Some(json!({ "accessor": accessor })),
+            )
+            .await
+        {
+            Ok(env) => Ok(Some(
+                env.data.ok_or_else(|| missing(&LOOKUP_ACCESSOR, "data"))?,
+            )),
+            Err(VaultError::Status {
+                status: 400,
+                errors,
+                ..
+            }) if errors.iter().any(|e| e.contains("invalid accessor")) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// 204 on success; 200 with a warning when the accessor is unknown, which is just as good.
+    pub async fn revoke_accessor(&self, token: &Token, accessor: &str) -> Result<(), VaultError> {
+        self.call_empty(
+            &REVOKE_ACCESSOR,
+            token,
+            Some(json!({ "accessor": accessor })),
+        )
+        .await
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        ep: &Endpoint,
+        token: &Token,
+        body: Option<Value>,
+    ) -> Result<T, VaultError> {
+        let bytes = self.send_with_retries(ep, token, body).await?;
+        if bytes.is_empty() {
+            return Err(VaultError::Decode {
+                endpoint: ep.path,
+                detail: "empty body".into(),
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| VaultError::Decode {
+            endpoint: ep.path,
+            detail: format!("not the expected JSON: {}", e.classify_str()),
+        })
+    }
+
+    async fn call_empty(
+        &self,
+        ep: &Endpoint,
+        token: &Token,
+        body: Option<Value>,
+    ) -> Result<(), VaultError> {
+        self.send_with_retries(ep, token, body).await.map(drop)
+    }
+
+    async fn send_with_retries(
+        &self,
+        ep: &Endpoint,
+        token: &Token,
+        body: Option<Value>,
+    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        let mut attempt = 0;
+        loop {
+            match self.send_once(ep, token, body.as_ref()).await {
+                Ok(bytes) => return Ok(bytes),
+                Err((error, retry_after)) => {
+                    // A mint is repeated only if it certainly never reached the server, so a
+                    // lost answer can never become a second, stranded admin token.
+                    let may_retry = if ep.idempotent {
+                        error.is_transient()
+                    } else {
+                        error.never_reached_server()
+                    };
+                    if !may_retry
+                        || attempt >= self.retries
+                        || self.started.elapsed() > RETRY_BUDGET
+                    {
+                        return Err(error);
+                    }
+                    let wait = backoff(attempt, retry_after);
+                    tracing::debug!(
+                        endpoint = ep.path,
+                        attempt,
+                        ?wait,
+                        "retrying after: {error}"
+                    );
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    async fn send_once(
+        &self,
+        ep: &Endpoint,
+        token: &Token,
+        body: Option<&Value>,
+    ) -> Result<Zeroizing<Vec<u8>>, (VaultError, Option<Duration>)> {
+        let mut url = self
+            .base
+            .join("v1/")
+            .and_then(|u| u.join(ep.path))
+            .expect("static endpoint paths join");
+        if ep.path == LIST_ACCESSORS.path {
+            url.set_query(Some("list=true"));
+        }
+        let mut token_header = HeaderValue::from_str(token.expose()).map_err(|_| {
+            (
+                VaultError::Decode {
+                    endpoint: ep.path,
+                    detail: "the token holds characters that cannot be sent in a header".into(),
+                },
+                None,
+            )
+        })?;
+        token_header.set_sensitive(true);
+        let mut request = self
+            .http
+            .request(ep.method.clone(), url)
+            .header("X-Vault-Token", token_header);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let transport = |e: reqwest::Error| {
+            let failure = if e.is_connect() {
+                Failure::Connect
+            } else if e.is_timeout() {
+                Failure::Timeout
+            } else {
+                Failure::Other
+            };
+            VaultError::Transport {
+                endpoint: ep.path,
+                failure,
+                detail: describe_reqwest(&e),
+            }
+        };
+        let mut response = request.send().await.map_err(|e| (transport(e), None))?;
+        let status = response.status();
+        let retry_after = retry_after(response.headers());
+        let mut bytes = Zeroizing::new(Vec::new());
+        while let Some(chunk) = response.chunk().await.map_err(|e| (transport(e), None))? {
+            if bytes.len() + chunk.len() > ep.body_limit {
+                return Err((
+                    VaultError::Decode {
+                        endpoint: ep.path,
+                        detail: format!("the body is larger than {} bytes", ep.body_limit),
+                    },
+                    None,
+                ));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        if status.is_success() {
+            return Ok(bytes);
+        }
+        Err((error_from(ep.path, status, &bytes, token), retry_after))
+    }
+}
+
+fn error_from(
+    endpoint: &'static str,
+    status: StatusCode,
+    body: &[u8],
+    token: &Token,
+) -> VaultError {
+    let errors = match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(parsed) => parsed.errors,
+        // Not Vault's error shape (a proxy's HTML page, say): keep a bounded excerpt.
+        Err(_) if body.is_empty() => Vec::new(),
+        Err(_) => vec![String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned()],
+    };
+    // A broken or hostile server may echo the token it was sent; it never reaches our output.
+    let errors = errors
+        .into_iter()
+        .map(|e| e.replace(token.expose(), "<redacted>"))
+        .collect();
+    VaultError::Status {
+        endpoint,
+        status: status.as_u16(),
+        errors,
+    }
+}
+
+fn missing(ep: &Endpoint, what: &str) -> VaultError {
+    VaultError::Decode {
+        endpoint: ep.path,
+        detail: format!("no {what} in the answer"),
+    }
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let secs: u64 = headers
+        .get("retry-after")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs.min(10)))
+}
+
+/// Exponential backoff with full jitter; a server's Retry-After (capped) is honoured as a floor.
+fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
+    let ceiling = BACKOFF_BASE
+        .saturating_mul(1 << attempt.min(10))
+        .min(BACKOFF_CAP);
+    let jittered = ceiling.mul_f64(0.5 + fastrand::f64() / 2.0);
+    retry_after.map_or(jittered, |floor| floor.max(jittered))
+}
+
+/// reqwest's Display names only the outermost layer; the cause chain says what went wrong.
+fn describe_reqwest(e: &reqwest::Error) -> String {
+    let mut parts = vec![];
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
+    }
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "the answer broke off"
+    } else {
+        "request failed"
+    };
+    match parts.last() {
+        Some(root) => format!("{kind}: {root}"),
+        None => kind.to_owned(),
+    }
+}
+
+trait ClassifyStr {
+    fn classify_str(&self) -> String;
+}
+
+impl ClassifyStr for serde_json::Error {
+    /// serde_json's message may quote part of the input; the input might be a token, so say only
+    /// what kind of problem it was and where.
+    fn classify_str(&self) -> String {
+        let kind = match self.classify() {
+            serde_json::error::Category::Io => "I/O error",
+            serde_json::error::Category::Syntax => "malformed JSON",
+            serde_json::error::Category::Data => "fields of unexpected types",
+            serde_json::error::Category::Eof => "truncated JSON",
+        };
+        format!("{kind} at line {} column {}", self.line(), self.column())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_honours_retry_after() {
+        for attempt in 0..20 {
+            let b = backoff(attempt, None);
+            assert!(b <= BACKOFF_CAP, "{attempt}: {b:?}");
+            assert!(b >= BACKOFF_BASE / 2);
+        }
+        assert!(backoff(0, Some(Duration::from_secs(3))) >= Duration::from_secs(3));
+    }
+
+    #[test]
+    fn decode_errors_never_quote_the_body() {
+        let err = serde_json::from_str::<Envelope<TokenInfo, IgnoredAny>>(
+            r#"{"data":{"ttl":"s.SECRET"}}"#,
+        )
+        .unwrap_err();
+        assert!(!err.classify_str().contains("SECRET"));
+        assert!(err.classify_str().contains("unexpected types"));
+    }
+}

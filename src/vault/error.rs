@@ -1,0 +1,102 @@
+//! Typed client errors. Messages carry the endpoint and the server's own words (escaped later,
+//! at the log line); a token value can never be part of one, since tokens travel only in headers.
+
+use crate::decide::{ServerErrorKind, classify_status};
+
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("cannot reach the server for {endpoint}: {detail}")]
+    Transport {
+        endpoint: &'static str,
+        failure: Failure,
+        detail: String,
+    },
+    #[error("{endpoint} answered HTTP {status}{}", server_words(.errors))]
+    Status {
+        endpoint: &'static str,
+        status: u16,
+        errors: Vec<String>,
+    },
+    #[error("{endpoint} answered with a body we cannot use ({detail})")]
+    Decode {
+        endpoint: &'static str,
+        detail: String,
+    },
+}
+
+/// How a request failed before an HTTP status came back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Connection refused, DNS, TLS handshake: the request never reached the server.
+    Connect,
+    /// The request timed out; the server may or may not have acted on it.
+    Timeout,
+    /// The connection broke after the request was sent.
+    Other,
+}
+
+fn server_words(errors: &[String]) -> String {
+    match errors
+        .iter()
+        .map(|e| e.trim())
+        .filter(|e| !e.is_empty())
+        .collect::<Vec<_>>()
+    {
+        e if e.is_empty() => String::new(),
+        e => format!(": {}", e.join("; ")),
+    }
+}
+
+impl VaultError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            VaultError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    pub fn kind(&self) -> Option<ServerErrorKind> {
+        self.status().map(classify_status)
+    }
+
+    /// Could trying again help? Connection problems, 429 and 5xx (contract §7).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            VaultError::Transport { .. } => true,
+            VaultError::Status { status, .. } => {
+                classify_status(*status) == ServerErrorKind::Transient
+            }
+            VaultError::Decode { .. } => false,
+        }
+    }
+
+    /// True only when the request certainly never reached the server, so repeating a
+    /// non-idempotent request (a mint) cannot create a second token.
+    pub fn never_reached_server(&self) -> bool {
+        matches!(
+            self,
+            VaultError::Transport {
+                failure: Failure::Connect,
+                ..
+            }
+        )
+    }
+
+    pub fn is_permission_denied(&self) -> bool {
+        self.kind() == Some(ServerErrorKind::PermissionDenied)
+    }
+
+    /// The server's own reason, for log lines ("permission denied", "child policies must be …").
+    pub fn server_reason(&self) -> String {
+        match self {
+            VaultError::Status { status, errors, .. } => {
+                let words = server_words(errors);
+                match words.strip_prefix(": ") {
+                    Some(w) => format!("HTTP {status}: {w}"),
+                    None => format!("HTTP {status}"),
+                }
+            }
+            other => other.to_string(),
+        }
+    }
+}
