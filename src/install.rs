@@ -8,12 +8,14 @@
 //! would change a key the file already sets is refused (exit 2, naming the key and both values)
 //! unless `--force`, which rewrites the file from the merged keys.
 
+use crate::cli::GlobalArgs;
+use crate::settings::Settings;
 use crate::units::{self, Params};
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitCode};
 
 /// Flags of `install` besides the settings flags (`--vault-addr`, `--policy`, … are global).
 #[derive(Debug, Clone, clap::Args)]
@@ -160,6 +162,149 @@ const PATH_KEYS: [&str; 7] = [
 
 /// Settings given as flags, as config-file keys. Built by the CLI from its global flags.
 pub type Requested = toml::Table;
+
+/// The settings flags given on the command line, as config-file keys (unset flags are absent).
+pub fn requested_from(global: &GlobalArgs) -> Requested {
+    let mut t = Requested::new();
+    let mut put = |key: &str, value: Option<toml::Value>| {
+        if let Some(v) = value {
+            t.insert(key.to_owned(), v);
+        }
+    };
+    let s = |v: &Option<String>| v.clone().map(toml::Value::String);
+    let p = |v: &Option<PathBuf>| {
+        v.as_ref()
+            .map(|p| toml::Value::String(p.to_string_lossy().into_owned()))
+    };
+    let list = |v: &Vec<String>| {
+        (!v.is_empty())
+            .then(|| toml::Value::Array(v.iter().cloned().map(toml::Value::String).collect()))
+    };
+    put("vault_addr", s(&global.vault_addr));
+    put("token_file", p(&global.token_file));
+    put("display_name", s(&global.display_name));
+    put("policies", list(&global.policies));
+    put("require_policies", list(&global.require_policies));
+    put("period", s(&global.period));
+    put("log_file", p(&global.log_file));
+    put("state_dir", p(&global.state_dir));
+    put("ca_cert", p(&global.ca_cert));
+    put("ca_path", p(&global.ca_path));
+    put("client_cert", p(&global.client_cert));
+    put("client_key", p(&global.client_key));
+    put("tls_server_name", s(&global.tls_server_name));
+    put(
+        "tls_skip_verify",
+        global.tls_skip_verify.then_some(toml::Value::Boolean(true)),
+    );
+    put("namespace", s(&global.namespace));
+    put("timeout", s(&global.timeout));
+    put(
+        "retries",
+        global.retries.map(|n| toml::Value::Integer(n.into())),
+    );
+    put(
+        "sweep_concurrency",
+        global
+            .sweep_concurrency
+            .map(|n| toml::Value::Integer(i64::try_from(n).unwrap_or(i64::MAX))),
+    );
+    t
+}
+
+/// Client settings a shell often exports that the service will not see; install names them.
+const UNSEEN_ENV: [(&str, &str); 7] = [
+    ("VAULT_CACERT", "--ca-cert"),
+    ("VAULT_CAPATH", "--ca-path"),
+    ("VAULT_CLIENT_CERT", "--client-cert"),
+    ("VAULT_CLIENT_KEY", "--client-key"),
+    ("VAULT_TLS_SERVER_NAME", "--tls-server-name"),
+    ("VAULT_SKIP_VERIFY", "--tls-skip-verify"),
+    ("VAULT_NAMESPACE", "--namespace"),
+];
+
+/// `vault-token-renew install` as the CLI runs it: the real environment, output on stdout.
+pub fn cli_install(args: &InstallArgs, global: &GlobalArgs) -> ExitCode {
+    let result = Env::from_process().and_then(|env| {
+        if let Some(config) = &global.config
+            && *config != env.config_path()
+        {
+            return Err(InstallError::Usage(format!(
+                "install writes the config the service reads, {}; the service runs without --config, so \
+                 --config {} would not be seen. Drop --config",
+                env.config_path().display(),
+                config.display()
+            )));
+        }
+        let requested = requested_from(global);
+        for (var, flag) in UNSEEN_ENV {
+            let bao = var.replacen("VAULT_", "BAO_", 1);
+            if std::env::var_os(var).is_some() || std::env::var_os(&bao).is_some() {
+                println!("note: {var} is set in this shell, but the service will not see it; pass {flag} to record it");
+            }
+        }
+        install(args, &requested, &env, &mut std::io::stdout())
+    });
+    finish(result)
+}
+
+/// `vault-token-renew uninstall` as the CLI runs it.
+pub fn cli_uninstall(args: &UninstallArgs) -> ExitCode {
+    finish(Env::from_process().and_then(|env| uninstall(args, &env, &mut std::io::stdout())))
+}
+
+fn finish(result: Result<(), InstallError>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vault-token-renew: {e}");
+            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
+        }
+    }
+}
+
+/// Checks that the service can resolve its settings from `text` alone (it sees HOME, not the
+/// shell's VAULT_* variables), so install never leaves a config the timer would trip over.
+fn validate_config(text: &str, home: &Path, path: &Path) -> Result<(), InstallError> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let candidate = std::env::temp_dir().join(format!(
+        "vault-token-renew-config-{}-{nanos}.toml",
+        std::process::id()
+    ));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&candidate)
+        .and_then(|mut f| f.write_all(text.as_bytes()));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&candidate);
+        return Err(InstallError::Io(format!(
+            "cannot write a temporary file in {}: {e}",
+            std::env::temp_dir().display()
+        )));
+    }
+    let args = GlobalArgs {
+        config: Some(candidate.clone()),
+        ..Default::default()
+    };
+    let env = crate::settings::Env {
+        vars: [("HOME".to_owned(), home.to_string_lossy().into_owned())].into(),
+        hostname: "localhost".into(),
+    };
+    let result = Settings::resolve(&args, &env);
+    let _ = std::fs::remove_file(&candidate);
+    result.map(drop).map_err(|e| {
+        InstallError::Usage(format!(
+            "the config install would write to {} is not usable: {}; nothing was changed",
+            path.display(),
+            e.to_string()
+                .replace(&candidate.display().to_string(), "it")
+        ))
+    })
+}
 
 /// Runs a command or, on a dry run, says it would.
 struct Runner<'a> {
@@ -376,6 +521,11 @@ pub fn install(
         }
     }
     let config_plan = plan_config(existing.as_deref(), &requested, args.force, &config_path)?;
+    let final_text = match &config_plan {
+        ConfigPlan::Unchanged => existing.as_deref().unwrap_or_default(),
+        ConfigPlan::Write(text, _) => text.as_str(),
+    };
+    validate_config(final_text, &env.home, &config_path)?;
 
     let token_file = match requested
         .get("token_file")
@@ -783,6 +933,37 @@ mod tests {
             config["on_failure"].as_str(),
             Some("notify-send \"$LAST_LOG_LINE\"")
         );
+    }
+
+    #[test]
+    fn a_value_the_service_could_not_use_is_refused_before_anything_is_written() {
+        let w = World::new();
+        let mut r = addr();
+        r.insert("period".into(), "bogus".into());
+        let err = w.install(&args(), &r).0.unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("period"), "{err}");
+        assert!(w.config().is_none() && w.unit(units::SERVICE).is_none());
+        assert!(w.calls().is_empty());
+    }
+
+    #[test]
+    fn flags_become_config_keys_and_unset_flags_do_not() {
+        let global = GlobalArgs {
+            vault_addr: Some("https://v:8200".into()),
+            policies: vec!["a".into(), "b".into()],
+            retries: Some(1),
+            tls_skip_verify: false,
+            ..Default::default()
+        };
+        let t = requested_from(&global);
+        assert_eq!(t.len(), 3, "{t:?}");
+        assert_eq!(t["vault_addr"].as_str(), Some("https://v:8200"));
+        assert_eq!(
+            t["policies"],
+            toml::Value::Array(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(t["retries"].as_integer(), Some(1));
     }
 
     #[test]

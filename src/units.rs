@@ -95,7 +95,7 @@ impl fmt::Display for Scalar {
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum Entry {
-    Comment(String),
+    Comment(#[allow(dead_code)] String),
     Unit(Sections),
 }
 
@@ -412,6 +412,42 @@ Wants=b.target
             ..params()
         };
         assert!(matches!(render(&p), Err(UnitsError::BadTimeValue { .. })));
+    }
+
+    // systemd's own verdict on the rendered units, where systemd-analyze exists (the system test
+    // runs it too, inside the container). Unknown keys only warn, so any stderr is a failure.
+    #[test]
+    fn systemd_analyze_verify_accepts_the_rendered_units() {
+        if std::process::Command::new("systemd-analyze")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            eprintln!("systemd-analyze not installed; skipping");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = Params {
+            bin: std::env::current_exe().unwrap(), // ExecStart= must name an existing file
+            token_file: dir.path().join(".vault-token"),
+            ..params()
+        };
+        let mut files = Vec::new();
+        for u in render(&p).unwrap() {
+            let path = dir.path().join(&u.name);
+            std::fs::write(&path, &u.text).unwrap();
+            files.push(path);
+        }
+        let runtime = dir.path().join("run");
+        std::fs::create_dir(&runtime).unwrap();
+        let out = std::process::Command::new("systemd-analyze")
+            .args(["verify", "--user", "--man=no"])
+            .args(&files)
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && stderr.trim().is_empty(), "{stderr}");
     }
 
     #[test]
