@@ -1,1 +1,304 @@
-//! placeholder: the Vault test double lands here.
+//! `vault-devserver`: an in-memory Vault/OpenBao token-store double that follows
+//! `../shared/docs/vault-api-contract.md` rule for rule (each rule cites its section), with test
+//! controls (seeding, faults, a clock, request records) both in-process and over HTTP.
+//!
+//! ```no_run
+//! let server = vault_devserver::DevServer::start().unwrap();
+//! let admin = server.add_token(vault_devserver::TokenSpec::login("oidc-alice", &[], &["vault-admin"]));
+//! println!("{} {}", server.url(), admin.accessor);
+//! ```
+
+mod acl;
+mod clock;
+mod control;
+mod fault;
+mod login;
+mod reply;
+mod rng;
+mod router;
+mod seed;
+mod server;
+mod store;
+mod token_create;
+mod token_ops;
+mod types;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use axum::http::Method;
+use tokio::sync::watch;
+
+pub use fault::{Fault, FaultKind};
+pub use types::{RequestRecord, Seed, Seeded, State, TokenSpec, TokenType, TokenView, UserpassUser};
+
+use server::{Shared, lock};
+use store::Store;
+
+/// Sanitised the way the token store stores display names: `token-` + `[^A-Za-z0-9-]`→`-`, one
+/// trailing `-` stripped (contract §3 "display_name"). Exposed so tests can compute expected names.
+pub fn token_display_name(given: &str) -> String {
+    store::sanitize_display_name(given)
+}
+
+pub(crate) fn state_of(store: &Store) -> State {
+    State {
+        tokens: store.order.iter().map(|id| store.view(&store.tokens[id])).collect(),
+    }
+}
+
+pub(crate) fn issued_of(store: &Store) -> Vec<String> {
+    store.order.clone()
+}
+
+/// Configures and starts a [`DevServer`].
+pub struct Builder {
+    addr: SocketAddr,
+    seed: Seed,
+    root_token: String,
+    rng_seed: u64,
+    bench_tokens: usize,
+    bench_display_name: String,
+    test_controls: bool,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            seed: Seed::Empty,
+            root_token: "root".into(),
+            rng_seed: 0x5eed_2026,
+            bench_tokens: 0,
+            bench_display_name: "devvm-wizard".into(),
+            test_controls: true,
+        }
+    }
+}
+
+impl Builder {
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+    pub fn seed(mut self, seed: Seed) -> Self {
+        self.seed = seed;
+        self
+    }
+    /// The demo root token's value (default `root`, like `-dev-root-token-id=root`).
+    pub fn root_token(mut self, id: &str) -> Self {
+        self.root_token = id.into();
+        self
+    }
+    /// Seed of the id generator: same seed + same requests = same tokens and accessors.
+    pub fn rng_seed(mut self, seed: u64) -> Self {
+        self.rng_seed = seed;
+        self
+    }
+    /// `n` unrelated login tokens plus three stale periodic copies named `token-<display_name>`.
+    pub fn bench_tokens(mut self, n: usize, display_name: &str) -> Self {
+        self.bench_tokens = n;
+        self.bench_display_name = display_name.into();
+        self
+    }
+    /// Serve the `/_test/…` HTTP API (on by default in-process; the binary needs `--test-controls`).
+    pub fn test_controls(mut self, on: bool) -> Self {
+        self.test_controls = on;
+        self
+    }
+
+    pub fn start(self) -> std::io::Result<DevServer> {
+        let mut store = Store::new(self.rng_seed);
+        if self.seed == Seed::Demo {
+            seed::demo(&mut store, &self.root_token);
+        }
+        if self.bench_tokens > 0 {
+            seed::bench(&mut store, self.bench_tokens, &self.bench_display_name);
+        }
+        let shared = Arc::new(Shared {
+            store: Mutex::new(store),
+            faults: Mutex::new(Vec::new()),
+            requests: Mutex::new(Vec::new()),
+            test_controls: self.test_controls,
+        });
+        let listener = std::net::TcpListener::bind(self.addr)?;
+        listener.set_nonblocking(true)?;
+        let local = listener.local_addr()?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .thread_name("vault-devserver")
+            .build()?;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let app = axum::Router::new()
+            .fallback(server::handle)
+            .with_state(shared.clone());
+        let thread = std::thread::Builder::new()
+            .name("vault-devserver".into())
+            .spawn(move || {
+                rt.block_on(async move {
+                    match tokio::net::TcpListener::from_std(listener) {
+                        Ok(l) => server::serve(l, app, stop_rx).await,
+                        Err(e) => eprintln!("vault-devserver: cannot serve on {local}: {e}"),
+                    }
+                });
+                // Parked (delayed) requests are cancelled here rather than awaited.
+                rt.shutdown_timeout(Duration::from_millis(100));
+            })?;
+        Ok(DevServer {
+            shared,
+            addr: local,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+/// A running double on its own thread and tokio runtime; dropping it stops the server.
+pub struct DevServer {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: Option<watch::Sender<bool>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl DevServer {
+    /// An empty server on 127.0.0.1 with a free port.
+    pub fn start() -> std::io::Result<Self> {
+        Builder::default().start()
+    }
+
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Define (or replace) a policy: path pattern (exact, or a trailing `*` glob) → capabilities.
+    ///
+    /// # Panics
+    /// On an unknown capability name: a typo in a test's fixture.
+    pub fn add_policy(&self, name: &str, rules: &[(&str, &[&str])]) {
+        let policy = acl::Policy::from_rules(rules).unwrap_or_else(|e| panic!("policy {name}: {e}"));
+        lock(&self.shared.store).policies.insert(name.to_lowercase(), policy);
+    }
+
+    /// Seed a token verbatim (display name unsanitised). Panics if `spec.id` is taken.
+    pub fn add_token(&self, spec: TokenSpec) -> Seeded {
+        lock(&self.shared.store)
+            .seed_token(&spec)
+            .unwrap_or_else(|e| panic!("add_token: {e}"))
+    }
+
+    /// A root token with this value (policy `root`, no expiry).
+    pub fn add_root_token(&self, id: &str) {
+        seed::root(&mut lock(&self.shared.store), id);
+    }
+
+    pub fn add_userpass_user(&self, mount: &str, username: &str, password: &str, policies: &[&str], identity_policies: &[&str]) {
+        let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        lock(&self.shared.store).add_user(UserpassUser {
+            mount: mount.into(),
+            username: username.into(),
+            password: password.into(),
+            policies: owned(policies),
+            identity_policies: owned(identity_policies),
+            ttl: None,
+        });
+    }
+
+    /// Replace the policies of a token's entity (identity policies are re-read on every request,
+    /// contract §8). Returns false if the token has no entity.
+    pub fn set_identity_policies(&self, token: &str, policies: &[&str]) -> bool {
+        let mut s = lock(&self.shared.store);
+        let Some(entity) = s.tokens.get(token).map(|e| e.entity_id.clone()) else { return false };
+        if entity.is_empty() {
+            return false;
+        }
+        let p = policies.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        s.entities.insert(entity, store::sanitize_policies(&p, false));
+        true
+    }
+
+    pub fn inject_fault(&self, fault: Fault) {
+        lock(&self.shared.faults).push(fault);
+    }
+
+    pub fn clear_faults(&self) {
+        lock(&self.shared.faults).clear();
+    }
+
+    /// Every token ever created, in creation order, without token values.
+    pub fn state(&self) -> State {
+        state_of(&lock(&self.shared.store))
+    }
+
+    pub fn token_alive(&self, token: &str) -> bool {
+        lock(&self.shared.store).alive(token)
+    }
+
+    pub fn lookup(&self, token: &str) -> Option<TokenView> {
+        let s = lock(&self.shared.store);
+        s.tokens.get(token).map(|e| s.view(e))
+    }
+
+    pub fn lookup_accessor(&self, accessor: &str) -> Option<TokenView> {
+        let s = lock(&self.shared.store);
+        s.order
+            .iter()
+            .map(|id| &s.tokens[id])
+            .find(|e| e.accessor == accessor)
+            .map(|e| s.view(e))
+    }
+
+    /// Every token value ever issued or seeded, for secret-hygiene assertions.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        issued_of(&lock(&self.shared.store))
+    }
+
+    /// `(method, path without /v1/, status)`; status 0 = connection dropped without a response.
+    pub fn requests(&self) -> Vec<(Method, String, u16)> {
+        lock(&self.shared.requests)
+            .iter()
+            .map(|r| (Method::from_bytes(r.method.as_bytes()).unwrap_or(Method::GET), r.path.clone(), r.status))
+            .collect()
+    }
+
+    /// Requests with this verb and path (a trailing slash is ignored).
+    pub fn request_count(&self, method: Method, path: &str) -> usize {
+        let want = path.trim_start_matches('/').trim_end_matches('/');
+        lock(&self.shared.requests)
+            .iter()
+            .filter(|r| r.method == method.as_str() && r.path.trim_end_matches('/') == want)
+            .count()
+    }
+
+    pub fn reset_requests(&self) {
+        lock(&self.shared.requests).clear();
+    }
+
+    /// Move the double's clock forward: TTLs count down, expired tokens answer 403.
+    pub fn advance_clock(&self, by: Duration) {
+        lock(&self.shared.store).clock.advance(by);
+    }
+}
+
+impl Drop for DevServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(true);
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! Vault's response envelope and error bodies (contract §1 "Envelope", §7).
+
+use serde_json::{Value, json};
+
+/// A finished answer: a status and a JSON body (None = 204 No Content).
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) body: Option<Value>,
+}
+
+impl Reply {
+    /// `{"errors":[msg]}` with the given status (contract §7 "Error body").
+    pub(crate) fn error(status: u16, msg: &str) -> Self {
+        Reply {
+            status,
+            body: Some(json!({ "errors": [msg] })),
+        }
+    }
+
+    /// 400 for a handler's error response (contract §7: nil-error responses and ErrInvalidRequest map to 400).
+    pub(crate) fn bad_request(msg: &str) -> Self {
+        Self::error(400, msg)
+    }
+
+    /// Missing, unknown, expired or revoked token: OpenBao's plain text (contract §7 "Exact 403 strings").
+    pub(crate) fn bad_token() -> Self {
+        Self::error(403, "permission denied")
+    }
+
+    /// ACL denial: the go-multierror text (contract §7, §3 Scenario B).
+    pub(crate) fn acl_denied() -> Self {
+        Self::error(403, "1 error occurred:\n\t* permission denied\n\n")
+    }
+
+    /// Unsupported path or empty LIST: 404 with an empty error list (contract §4, §7).
+    pub(crate) fn not_found() -> Self {
+        Reply {
+            status: 404,
+            body: Some(json!({ "errors": [] })),
+        }
+    }
+
+    pub(crate) fn no_content() -> Self {
+        Reply {
+            status: 204,
+            body: None,
+        }
+    }
+
+    /// 200 with the standard logical envelope (contract §1): the top-level `renewable` and
+    /// `lease_duration` describe a secret lease and are always false/0 for the token store;
+    /// `warnings` is null, not `[]`, when there are none.
+    pub(crate) fn ok(request_id: String, data: Value, warnings: Vec<String>, auth: Value) -> Self {
+        Reply {
+            status: 200,
+            body: Some(json!({
+                "request_id": request_id,
+                "lease_id": "",
+                "renewable": false,
+                "lease_duration": 0,
+                "data": data,
+                "wrap_info": null,
+                "warnings": if warnings.is_empty() { Value::Null } else { json!(warnings) },
+                "auth": auth,
+            })),
+        }
+    }
+}
