@@ -106,7 +106,7 @@ pub fn escape(text: &str, max: usize) -> String {
 }
 
 /// Defence in depth: whatever a caller forgot to escape, a line stays one line.
-fn one_line(text: &str) -> String {
+pub fn one_line(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => escape(&c.to_string(), 16),
@@ -153,7 +153,8 @@ fn append(log_file: &Path, line: &str) -> std::io::Result<()> {
     f.write_all(format!("{line}\n").as_bytes())
 }
 
-/// The last `n` lines of the log file, for `status`.
+/// The last `n` lines of the log file, for `status`. They were escaped when written; control
+/// characters are escaped again in case something else wrote to the file.
 pub fn tail(log_file: &Path, n: usize) -> Vec<String> {
     let Ok(text) = std::fs::read_to_string(log_file) else {
         return Vec::new();

@@ -64,7 +64,10 @@ impl Policy {
             ("sys/renew", &["update"]),
             ("sys/leases/renew", &["update"]),
             ("sys/leases/lookup", &["update"]),
-            ("cubbyhole/*", &["create", "read", "update", "delete", "list"]),
+            (
+                "cubbyhole/*",
+                &["create", "read", "update", "delete", "list"],
+            ),
             ("cubbyhole", &["read", "list"]),
             ("sys/wrapping/wrap", &["update"]),
             ("sys/wrapping/lookup", &["update"]),
@@ -94,7 +97,10 @@ fn merge(into: &mut u8, bits: u8) {
 }
 
 impl Acl {
-    pub(crate) fn new<'a>(names: impl IntoIterator<Item = &'a str>, policies: &HashMap<String, Policy>) -> Self {
+    pub(crate) fn new<'a>(
+        names: impl IntoIterator<Item = &'a str>,
+        policies: &HashMap<String, Policy>,
+    ) -> Self {
         let mut acl = Acl {
             root: false,
             exact: HashMap::new(),
@@ -106,7 +112,9 @@ impl Acl {
                 acl.root = true;
                 continue;
             }
-            let Some(policy) = policies.get(name) else { continue };
+            let Some(policy) = policies.get(name) else {
+                continue;
+            };
             for (pattern, bits) in &policy.rules {
                 match pattern.strip_suffix('*') {
                     Some(p) => merge(prefixes.entry(p.to_string()).or_default(), *bits),
@@ -115,7 +123,7 @@ impl Acl {
             }
         }
         acl.prefix = prefixes.into_iter().collect();
-        acl.prefix.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        acl.prefix.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
         acl
     }
 
@@ -180,7 +188,10 @@ mod tests {
             ])
             .unwrap(),
         );
-        m.insert("nope".into(), Policy::from_rules(&[("auth/token/*", &["deny"])]).unwrap());
+        m.insert(
+            "nope".into(),
+            Policy::from_rules(&[("auth/token/*", &["deny"])]).unwrap(),
+        );
         m
     }
 
@@ -188,9 +199,15 @@ mod tests {
     fn exact_rule_beats_glob_and_list_matches_without_slash() {
         let acl = Acl::new(["admin"], &store());
         assert!(acl.has_sudo("auth/token/create-orphan"));
-        assert!(!acl.has_sudo("auth/token/create"), "exact rule wins over the glob");
+        assert!(
+            !acl.has_sudo("auth/token/create"),
+            "exact rule wins over the glob"
+        );
         assert!(acl.allows("auth/token/accessors/", LIST));
-        assert_eq!(acl.capability_names("auth/token/accessors/"), ["list", "sudo"]);
+        assert_eq!(
+            acl.capability_names("auth/token/accessors/"),
+            ["list", "sudo"]
+        );
     }
 
     #[test]

@@ -18,10 +18,14 @@ struct Args {
 }
 
 fn parse(args: &[String]) -> Result<Args, String> {
-    let (mut addr, mut mount, mut username, mut password, mut file) = (None, None, None, None, None);
+    let (mut addr, mut mount, mut username, mut password, mut file) =
+        (None, None, None, None, None);
     let mut it = args.iter();
     while let Some(flag) = it.next() {
-        let v = it.next().cloned().ok_or_else(|| format!("{flag} needs a value"))?;
+        let v = it
+            .next()
+            .cloned()
+            .ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--addr" => addr = Some(v),
             "--mount" => mount = Some(v),
@@ -47,15 +51,18 @@ fn post(addr: &str, path: &str, body: &str) -> Result<(u16, Vec<u8>), String> {
         .strip_prefix("http://")
         .ok_or_else(|| format!("--addr {addr:?} must be an http:// URL of the dev server"))?
         .trim_end_matches('/');
-    let mut s = TcpStream::connect(host).map_err(|e| format!("cannot connect to {addr}: {e}; is the dev server running?"))?;
+    let mut s = TcpStream::connect(host)
+        .map_err(|e| format!("cannot connect to {addr}: {e}; is the dev server running?"))?;
     s.set_read_timeout(Some(Duration::from_secs(30))).ok();
     let req = format!(
         "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    s.write_all(req.as_bytes()).map_err(|e| format!("sending the login request failed: {e}"))?;
+    s.write_all(req.as_bytes())
+        .map_err(|e| format!("sending the login request failed: {e}"))?;
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).map_err(|e| format!("reading the login response failed: {e}"))?;
+    s.read_to_end(&mut raw)
+        .map_err(|e| format!("reading the login response failed: {e}"))?;
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -66,8 +73,13 @@ fn post(addr: &str, path: &str, body: &str) -> Result<(u16, Vec<u8>), String> {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .ok_or("the server's response had no status")?;
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        return Err("the server answered chunked; this helper only speaks to vault-devserver".into());
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        return Err(
+            "the server answered chunked; this helper only speaks to vault-devserver".into(),
+        );
     }
     Ok((status, raw[split + 4..].to_vec()))
 }
@@ -97,10 +109,14 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
         }
     };
     let body = serde_json::json!({ "password": a.password }).to_string();
-    let path = format!("/v1/auth/{}/login/{}", a.mount.trim_matches('/'), a.username);
+    let path = format!(
+        "/v1/auth/{}/login/{}",
+        a.mount.trim_matches('/'),
+        a.username
+    );
     let result = post(&a.addr, &path, &body).and_then(|(status, body)| {
-        let v: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|_| format!("login answered HTTP {status} with a body that is not JSON"))?;
+        let v: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|_| format!("login answered HTTP {status} with a body that is not JSON"))?;
         if status != 200 {
             return Err(format!("login refused (HTTP {status}): {}", v["errors"]));
         }

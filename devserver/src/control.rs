@@ -28,11 +28,15 @@ struct ClockBody {
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Reply> {
-    serde_json::from_slice(body).map_err(|e| Reply::bad_request(&format!("bad control request body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| Reply::bad_request(&format!("bad control request body: {e}")))
 }
 
 fn json_ok(v: Value) -> Reply {
-    Reply { status: 200, body: Some(v) }
+    Reply {
+        status: 200,
+        body: Some(v),
+    }
 }
 
 pub(crate) fn handle(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> Reply {
@@ -43,13 +47,18 @@ pub(crate) fn handle(shared: &Shared, method: &Method, path: &str, body: &[u8]) 
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.iter().map(String::as_str).collect()))
                 .collect();
-            let borrowed: Vec<(&str, &[&str])> = rules.iter().map(|(k, v)| (*k, v.as_slice())).collect();
+            let borrowed: Vec<(&str, &[&str])> =
+                rules.iter().map(|(k, v)| (*k, v.as_slice())).collect();
             let policy = Policy::from_rules(&borrowed).map_err(|e| Reply::bad_request(&e))?;
-            lock(&shared.store).policies.insert(p.name.to_lowercase(), policy);
+            lock(&shared.store)
+                .policies
+                .insert(p.name.to_lowercase(), policy);
             Ok(Reply::no_content())
         }),
         ("POST", "tokens") => parse::<TokenSpec>(body).and_then(|spec| {
-            let seeded = lock(&shared.store).seed_token(&spec).map_err(|e| Reply::bad_request(&e))?;
+            let seeded = lock(&shared.store)
+                .seed_token(&spec)
+                .map_err(|e| Reply::bad_request(&e))?;
             Ok(json_ok(json!(seeded)))
         }),
         ("POST", "userpass") => parse::<UserpassUser>(body).map(|u| {
@@ -61,7 +70,9 @@ pub(crate) fn handle(shared: &Shared, method: &Method, path: &str, body: &[u8]) 
             Reply::no_content()
         }),
         ("POST", "clock") => parse::<ClockBody>(body).map(|c| {
-            lock(&shared.store).clock.advance(Duration::from_secs(c.advance_secs));
+            lock(&shared.store)
+                .clock
+                .advance(Duration::from_secs(c.advance_secs));
             Reply::no_content()
         }),
         ("POST", "reset-requests") => {
@@ -69,7 +80,9 @@ pub(crate) fn handle(shared: &Shared, method: &Method, path: &str, body: &[u8]) 
             Ok(Reply::no_content())
         }
         ("GET", "state") => Ok(json_ok(json!(crate::state_of(&lock(&shared.store))))),
-        ("GET", "issued") => Ok(json_ok(json!({ "tokens": crate::issued_of(&lock(&shared.store)) }))),
+        ("GET", "issued") => Ok(json_ok(
+            json!({ "tokens": crate::issued_of(&lock(&shared.store)) }),
+        )),
         ("GET", "requests") => Ok(json_ok(json!({ "requests": *lock(&shared.requests) }))),
         _ => Err(Reply::not_found()),
     };

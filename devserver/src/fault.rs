@@ -56,7 +56,12 @@ fn one() -> u32 {
 }
 
 impl Fault {
-    pub fn new(method: Option<axum::http::Method>, path: &str, kind: FaultKind, times: u32) -> Self {
+    pub fn new(
+        method: Option<axum::http::Method>,
+        path: &str,
+        kind: FaultKind,
+        times: u32,
+    ) -> Self {
         Fault {
             method,
             path: path.into(),
@@ -102,15 +107,23 @@ pub(crate) const WRONG_TYPES_BODY: &str = r#"{"request_id":42,"lease_id":false,"
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 enum KindWire {
-    Status { code: u16, #[serde(default)] body: Option<String> },
-    Delay { ms: u64 },
+    Status {
+        code: u16,
+        #[serde(default)]
+        body: Option<String>,
+    },
+    Delay {
+        ms: u64,
+    },
     DropConnection,
     DropMidBody,
     Malformed,
     Truncated,
     EmptyBody,
     WrongTypes,
-    Huge { bytes: usize },
+    Huge {
+        bytes: usize,
+    },
     Sealed,
 }
 
@@ -118,7 +131,9 @@ impl Serialize for FaultKind {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let w = match self.clone() {
             FaultKind::Status { code, body } => KindWire::Status { code, body },
-            FaultKind::Delay(d) => KindWire::Delay { ms: d.as_millis() as u64 },
+            FaultKind::Delay(d) => KindWire::Delay {
+                ms: d.as_millis() as u64,
+            },
             FaultKind::DropConnection => KindWire::DropConnection,
             FaultKind::DropMidBody => KindWire::DropMidBody,
             FaultKind::Malformed => KindWire::Malformed,
@@ -162,8 +177,10 @@ mod opt_method {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Method>, D::Error> {
         let raw: Option<String> = Option::deserialize(d)?;
-        raw.map(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).map_err(serde::de::Error::custom))
-            .transpose()
+        raw.map(|m| {
+            Method::from_bytes(m.to_ascii_uppercase().as_bytes()).map_err(serde::de::Error::custom)
+        })
+        .transpose()
     }
 }
 
@@ -174,14 +191,22 @@ mod tests {
 
     #[test]
     fn matching_by_verb_and_path_or_prefix() {
-        let f = Fault::new(Some(Method::POST), "auth/token/create-orphan", FaultKind::Sealed, 1);
+        let f = Fault::new(
+            Some(Method::POST),
+            "auth/token/create-orphan",
+            FaultKind::Sealed,
+            1,
+        );
         assert!(f.matches(&Method::POST, "auth/token/create-orphan"));
         assert!(!f.matches(&Method::GET, "auth/token/create-orphan"));
         assert!(!f.matches(&Method::POST, "auth/token/create"));
         let any = Fault::new(None, "auth/token/*", FaultKind::Malformed, 1);
         assert!(any.matches(&Method::GET, "auth/token/lookup-self"));
         let list = Fault::new(None, "auth/token/accessors", FaultKind::Malformed, 1);
-        assert!(list.matches(&Method::from_bytes(b"LIST").unwrap(), "auth/token/accessors/"));
+        assert!(list.matches(
+            &Method::from_bytes(b"LIST").unwrap(),
+            "auth/token/accessors/"
+        ));
     }
 
     #[test]

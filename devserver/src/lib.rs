@@ -28,11 +28,14 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use axum::http::Method;
 use tokio::sync::watch;
 
+/// The HTTP method type used by [`Fault`] and [`DevServer::requests`].
+pub use axum::http::Method;
 pub use fault::{Fault, FaultKind};
-pub use types::{RequestRecord, Seed, Seeded, State, TokenSpec, TokenType, TokenView, UserpassUser};
+pub use types::{
+    RequestRecord, Seed, Seeded, State, TokenSpec, TokenType, TokenView, UserpassUser,
+};
 
 use server::{Shared, lock};
 use store::Store;
@@ -44,8 +47,13 @@ pub fn token_display_name(given: &str) -> String {
 }
 
 pub(crate) fn state_of(store: &Store) -> State {
+    let now = store.now();
     State {
-        tokens: store.order.iter().map(|id| store.view(&store.tokens[id])).collect(),
+        tokens: store
+            .order
+            .iter()
+            .map(|id| store.view_at(&store.tokens[id], now))
+            .collect(),
     }
 }
 
@@ -188,8 +196,11 @@ impl DevServer {
     /// # Panics
     /// On an unknown capability name: a typo in a test's fixture.
     pub fn add_policy(&self, name: &str, rules: &[(&str, &[&str])]) {
-        let policy = acl::Policy::from_rules(rules).unwrap_or_else(|e| panic!("policy {name}: {e}"));
-        lock(&self.shared.store).policies.insert(name.to_lowercase(), policy);
+        let policy =
+            acl::Policy::from_rules(rules).unwrap_or_else(|e| panic!("policy {name}: {e}"));
+        lock(&self.shared.store)
+            .policies
+            .insert(name.to_lowercase(), policy);
     }
 
     /// Seed a token verbatim (display name unsanitised). Panics if `spec.id` is taken.
@@ -204,7 +215,14 @@ impl DevServer {
         seed::root(&mut lock(&self.shared.store), id);
     }
 
-    pub fn add_userpass_user(&self, mount: &str, username: &str, password: &str, policies: &[&str], identity_policies: &[&str]) {
+    pub fn add_userpass_user(
+        &self,
+        mount: &str,
+        username: &str,
+        password: &str,
+        policies: &[&str],
+        identity_policies: &[&str],
+    ) {
         let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
         lock(&self.shared.store).add_user(UserpassUser {
             mount: mount.into(),
@@ -220,12 +238,15 @@ impl DevServer {
     /// contract §8). Returns false if the token has no entity.
     pub fn set_identity_policies(&self, token: &str, policies: &[&str]) -> bool {
         let mut s = lock(&self.shared.store);
-        let Some(entity) = s.tokens.get(token).map(|e| e.entity_id.clone()) else { return false };
+        let Some(entity) = s.tokens.get(token).map(|e| e.entity_id.clone()) else {
+            return false;
+        };
         if entity.is_empty() {
             return false;
         }
         let p = policies.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        s.entities.insert(entity, store::sanitize_policies(&p, false));
+        s.entities
+            .insert(entity, store::sanitize_policies(&p, false));
         true
     }
 
@@ -269,7 +290,13 @@ impl DevServer {
     pub fn requests(&self) -> Vec<(Method, String, u16)> {
         lock(&self.shared.requests)
             .iter()
-            .map(|r| (Method::from_bytes(r.method.as_bytes()).unwrap_or(Method::GET), r.path.clone(), r.status))
+            .map(|r| {
+                (
+                    Method::from_bytes(r.method.as_bytes()).unwrap_or(Method::GET),
+                    r.path.clone(),
+                    r.status,
+                )
+            })
             .collect()
     }
 

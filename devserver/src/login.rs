@@ -28,7 +28,8 @@ impl Store {
         if password.is_empty() {
             return Reply::bad_request("missing password");
         }
-        let Some((user, entity_id)) = self.users.get(&(mount.to_string(), name.clone())).cloned() else {
+        let Some((user, entity_id)) = self.users.get(&(mount.to_string(), name.clone())).cloned()
+        else {
             return Reply::bad_request("invalid username or password");
         };
         if user.password != password {

@@ -31,8 +31,14 @@ fn usage_error(msg: &str) -> ExitCode {
 
 /// `<short hostname>-<user>`, the renewer's default display name.
 fn default_display_name() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "localhost".into());
-    let host = host.trim().split('.').next().unwrap_or("localhost").to_string();
+    let host =
+        std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "localhost".into());
+    let host = host
+        .trim()
+        .split('.')
+        .next()
+        .unwrap_or("localhost")
+        .to_string();
     let user = std::env::var("USER").unwrap_or_else(|_| "user".into());
     format!("{host}-{user}")
 }
@@ -49,7 +55,11 @@ fn main() -> ExitCode {
     let mut stale_name = None;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
-        let mut value = |name: &str| it.next().cloned().ok_or_else(|| format!("{name} needs a value"));
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
         let r: Result<(), String> = (|| {
             match flag.as_str() {
                 "-h" | "--help" => {
@@ -58,7 +68,9 @@ fn main() -> ExitCode {
                 }
                 "--listen" => {
                     let v = value(flag)?;
-                    let addr = v.parse().map_err(|_| format!("--listen {v:?} is not HOST:PORT, e.g. 127.0.0.1:8200"))?;
+                    let addr = v.parse().map_err(|_| {
+                        format!("--listen {v:?} is not HOST:PORT, e.g. 127.0.0.1:8200")
+                    })?;
                     builder = std::mem::take(&mut builder).addr(addr);
                 }
                 "--seed" => {
@@ -73,12 +85,16 @@ fn main() -> ExitCode {
                 "--test-controls" => builder = std::mem::take(&mut builder).test_controls(true),
                 "--tokens" => {
                     let v = value(flag)?;
-                    tokens = v.parse().map_err(|_| format!("--tokens {v:?} is not a count"))?;
+                    tokens = v
+                        .parse()
+                        .map_err(|_| format!("--tokens {v:?} is not a count"))?;
                 }
                 "--seed-display-name" => stale_name = Some(value(flag)?),
                 "--rng-seed" => {
                     let v = value(flag)?;
-                    let n = v.parse().map_err(|_| format!("--rng-seed {v:?} is not a number"))?;
+                    let n = v
+                        .parse()
+                        .map_err(|_| format!("--rng-seed {v:?} is not a number"))?;
                     builder = std::mem::take(&mut builder).rng_seed(n);
                 }
                 other => return Err(format!("unknown argument {other:?}")),
@@ -96,7 +112,9 @@ fn main() -> ExitCode {
     let server = match builder.start() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("vault-devserver: cannot start: {e}; is the address already in use? Pick another with --listen.");
+            eprintln!(
+                "vault-devserver: cannot start: {e}; is the address already in use? Pick another with --listen."
+            );
             return ExitCode::from(1);
         }
     };

@@ -104,7 +104,14 @@ fn login_route<'a>(store: &Store, path: &'a str) -> Option<(&'a str, &'a str)> {
     (!user.is_empty() && !user.contains('/') && store.has_mount(mount)).then_some((mount, user))
 }
 
-pub(crate) fn dispatch(store: &mut Store, method: &Method, path: &str, query: &str, headers: &HeaderMap, body: &[u8]) -> Reply {
+pub(crate) fn dispatch(
+    store: &mut Store,
+    method: &Method,
+    path: &str,
+    query: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Reply {
     let op = match operation(method, query) {
         Ok(op) => op,
         Err(reply) => return reply,
@@ -130,7 +137,11 @@ pub(crate) fn dispatch(store: &mut Store, method: &Method, path: &str, query: &s
     };
     let caller_id = caller.id.clone();
     // §3.0 ACL gate, over token + identity policies; LIST paths carry a trailing slash (§4).
-    let acl_path = if endpoint == Endpoint::Accessors { "auth/token/accessors/" } else { path };
+    let acl_path = if endpoint == Endpoint::Accessors {
+        "auth/token/accessors/"
+    } else {
+        path
+    };
     let acl = store.acl(caller);
     if !acl.allows(acl_path, op) || (endpoint.needs_sudo() && !acl.has_sudo(acl_path)) {
         return Reply::acl_denied();

@@ -22,15 +22,24 @@ pub(crate) fn demo(store: &mut Store, root_token: &str) {
         ),
         (
             "sops-admin",
-            Policy::from_rules(&[("transit/encrypt/sops", &["update"]), ("transit/decrypt/sops", &["update"])])
-                .expect("static"),
+            Policy::from_rules(&[
+                ("transit/encrypt/sops", &["update"]),
+                ("transit/decrypt/sops", &["update"]),
+            ])
+            .expect("static"),
         ),
-        ("ci", Policy::from_rules(&[("secret/data/ci/*", &["read", "list"])]).expect("static")),
+        (
+            "ci",
+            Policy::from_rules(&[("secret/data/ci/*", &["read", "list"])]).expect("static"),
+        ),
         (
             // Weak: no token-store authority at all.
             "terraform-state",
-            Policy::from_rules(&[("secret/data/terraform/*", &["create", "read", "update", "delete", "list"])])
-                .expect("static"),
+            Policy::from_rules(&[(
+                "secret/data/terraform/*",
+                &["create", "read", "update", "delete", "list"],
+            )])
+            .expect("static"),
         ),
     ];
     for (name, p) in policies {

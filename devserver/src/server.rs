@@ -38,7 +38,11 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Clone)]
 struct ConnKill(Arc<Notify>);
 
-pub(crate) async fn serve(listener: tokio::net::TcpListener, app: axum::Router, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         let stream = tokio::select! {
             r = listener.accept() => match r {
@@ -52,12 +56,21 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, app: axum::Router, 
         tokio::spawn(async move {
             let kill = Arc::new(Notify::new());
             let k = kill.clone();
-            let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(ConnKill(k.clone()));
-                let app = app.clone();
-                async move { Ok::<_, Infallible>(app.oneshot(req.map(Body::new)).await.unwrap_or_else(|e| match e {})) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
+            let svc = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(ConnKill(k.clone()));
+                    let app = app.clone();
+                    async move {
+                        Ok::<_, Infallible>(
+                            app.oneshot(req.map(Body::new))
+                                .await
+                                .unwrap_or_else(|e| match e {}),
+                        )
+                    }
+                },
+            );
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc);
             // Dropping the connection future closes the socket with no further bytes written.
             tokio::select! {
                 _ = conn => {}
@@ -70,8 +83,10 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, app: axum::Router, 
 fn json_response(status: u16, body: impl Into<Body>) -> Response {
     let mut r = Response::new(body.into());
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -124,7 +139,8 @@ fn drop_mid_body(status: u16, body: Vec<u8>, kill: Option<ConnKill>) -> Response
         }
     });
     let mut r = json_response(status, Body::from_stream(stream));
-    r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(full_len));
+    r.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(full_len));
     r
 }
 
@@ -145,7 +161,8 @@ fn huge(bytes: usize) -> Response {
     let total = HEAD.len() + pad + TAIL.len();
     let stream = futures_util::stream::iter(parts.into_iter().map(Ok::<_, std::io::Error>));
     let mut r = json_response(200, Body::from_stream(stream));
-    r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(total));
+    r.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(total));
     r
 }
 
@@ -156,7 +173,9 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
         if !shared.test_controls {
             return to_response(Reply::not_found());
         }
-        let body = axum::body::to_bytes(body, MAX_BODY).await.unwrap_or_default();
+        let body = axum::body::to_bytes(body, MAX_BODY)
+            .await
+            .unwrap_or_default();
         return to_response(crate::control::handle(&shared, &parts.method, rest, &body));
     }
     let Some(path) = full_path.strip_prefix("/v1/") else {
@@ -170,7 +189,16 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
     };
     let kill = parts.extensions.get::<ConnKill>().cloned();
     let fault = take_fault(&shared, &method, path);
-    let serve = |shared: &Shared| dispatch(&mut lock(&shared.store), &method, path, query, &parts.headers, &body);
+    let serve = |shared: &Shared| {
+        dispatch(
+            &mut lock(&shared.store),
+            &method,
+            path,
+            query,
+            &parts.headers,
+            &body,
+        )
+    };
 
     let (status, response) = match fault {
         None => {
@@ -182,17 +210,27 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
             let reply = serve(&shared);
             (reply.status, to_response(reply))
         }
-        Some(FaultKind::Status { code, body }) => {
-            (code, json_response(code, body.unwrap_or_else(|| default_error_body(code))))
-        }
+        Some(FaultKind::Status { code, body }) => (
+            code,
+            json_response(code, body.unwrap_or_else(|| default_error_body(code))),
+        ),
         Some(FaultKind::Sealed) => (503, json_response(503, default_error_body(503))),
-        Some(FaultKind::Malformed) => (200, json_response(200, "<html><body>this is not JSON {\"data\": }</body></html>")),
+        Some(FaultKind::Malformed) => (
+            200,
+            json_response(
+                200,
+                "<html><body>this is not JSON {\"data\": }</body></html>",
+            ),
+        ),
         Some(FaultKind::EmptyBody) => (200, json_response(200, Body::empty())),
         Some(FaultKind::WrongTypes) => (200, json_response(200, WRONG_TYPES_BODY)),
         Some(FaultKind::Huge(n)) => (200, huge(n)),
         Some(FaultKind::Truncated) => {
             let reply = serve(&shared);
-            let bytes = reply.body.map(|v| serde_json::to_vec(&v).unwrap_or_default()).unwrap_or_default();
+            let bytes = reply
+                .body
+                .map(|v| serde_json::to_vec(&v).unwrap_or_default())
+                .unwrap_or_default();
             let cut = bytes[..bytes.len() / 2].to_vec();
             (reply.status, json_response(reply.status, cut))
         }
@@ -204,7 +242,11 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
                 .unwrap_or_else(|| br#"{"errors":[]}"#.to_vec());
             record(&shared, &method, path, 0);
             // A 204 cannot carry a body, so the damaged answer claims a 200.
-            let status = if reply.status == 204 { 200 } else { reply.status };
+            let status = if reply.status == 204 {
+                200
+            } else {
+                reply.status
+            };
             return drop_mid_body(status, bytes, kill);
         }
         Some(FaultKind::DropConnection) => {

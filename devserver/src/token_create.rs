@@ -62,7 +62,9 @@ fn weak_int(v: Option<&Value>) -> Result<i64, String> {
 
 /// The body key is `meta` (contract §3 params); values are coerced to strings.
 fn meta(v: Option<&Value>) -> Option<BTreeMap<String, String>> {
-    let Some(Value::Object(m)) = v else { return None };
+    let Some(Value::Object(m)) = v else {
+        return None;
+    };
     if m.is_empty() {
         return None;
     }
@@ -98,7 +100,9 @@ impl Store {
             Err(e) => return Reply::bad_request(&e),
         };
         if !weak_str(get("entity_alias")).is_empty() {
-            return Reply::bad_request("'entity_alias' is only allowed in combination with token role");
+            return Reply::bad_request(
+                "'entity_alias' is only allowed in combination with token role",
+            );
         }
         let token_type = match weak_str(get("type")).as_str() {
             "" | "service" => TokenType::Service,
@@ -145,13 +149,16 @@ impl Store {
             }
             requested
         };
-        let add_default = !no_default && (is_sudo || parent.policies.iter().any(|p| p == "default"));
+        let add_default =
+            !no_default && (is_sudo || parent.policies.iter().any(|p| p == "default"));
         policies = sanitize_policies(&policies, add_default);
         if no_default {
             policies.retain(|p| p != "default");
         }
         if policies.iter().any(|p| p == "root") && !parent.policies.iter().any(|p| p == "root") {
-            return Reply::bad_request("root tokens may not be created without parent token being root");
+            return Reply::bad_request(
+                "root tokens may not be created without parent token being root",
+            );
         }
         for reserved in ["response-wrapping", "control-group"] {
             if policies.iter().any(|p| p == reserved) {
@@ -165,7 +172,10 @@ impl Store {
             if !is_sudo {
                 return Reply::bad_request("root or sudo privileges required to specify token id");
             }
-            if custom_id.starts_with("s.") || custom_id.starts_with("hvs.") || custom_id.starts_with("b.") {
+            if custom_id.starts_with("s.")
+                || custom_id.starts_with("hvs.")
+                || custom_id.starts_with("b.")
+            {
                 return Reply::bad_request("custom token ID cannot have the 's.' or 'hvs.' prefix");
             }
             if custom_id.contains('.') {
@@ -182,11 +192,12 @@ impl Store {
         }
         let orphan = is_orphan_endpoint || no_parent;
 
-        let explicit_max_ttl = match parse_duration_secs(get("explicit_max_ttl").unwrap_or(&Value::Null)) {
-            Ok(d) if d < 0 => return Reply::bad_request("explicit_max_ttl must be positive"),
-            Ok(d) => d as u64,
-            Err(e) => return Reply::bad_request(&e),
-        };
+        let explicit_max_ttl =
+            match parse_duration_secs(get("explicit_max_ttl").unwrap_or(&Value::Null)) {
+                Ok(d) if d < 0 => return Reply::bad_request("explicit_max_ttl must be positive"),
+                Ok(d) => d as u64,
+                Err(e) => return Reply::bad_request(&e),
+            };
         // §3.5 period needs sudo.
         let period = match parse_duration_secs(get("period").unwrap_or(&Value::Null)) {
             Ok(d) if d < 0 => return Reply::bad_request("period must be positive"),
@@ -244,7 +255,11 @@ impl Store {
         }
 
         let (generated, accessor) = self.new_ids(token_type);
-        let id = if custom_id.is_empty() { generated } else { custom_id };
+        let id = if custom_id.is_empty() {
+            generated
+        } else {
+            custom_id
+        };
         let now = self.now();
         let entry = Entry {
             id,
@@ -268,7 +283,11 @@ impl Store {
             period,
             explicit_max_ttl,
             // §3.4: an orphan does not inherit the parent's entity.
-            entity_id: if orphan { String::new() } else { parent.entity_id.clone() },
+            entity_id: if orphan {
+                String::new()
+            } else {
+                parent.entity_id.clone()
+            },
             token_type,
             revoked: false,
             last_renewal: None,

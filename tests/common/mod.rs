@@ -1,0 +1,216 @@
+//! The end-to-end harness: the real binary against the in-process Vault double, in a private
+//! HOME, with a clean environment. Every run is also a secret-hygiene check: no token value the
+//! double ever issued may appear in stdout, stderr, the log file or the state directory.
+#![allow(dead_code)]
+
+use std::fs;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub use vault_devserver::{DevServer, Fault, FaultKind, Seed, Seeded, TokenSpec, TokenView};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_vault-token-renew");
+/// What the harness configures: `display_name = "devvm-alice"` is stored as this.
+pub const OUR_NAME: &str = "token-devvm-alice";
+pub const PERIOD: u64 = 768 * 3600;
+pub const OUR_POLICIES: [&str; 2] = ["vault-admin", "sops-admin"];
+
+pub struct World {
+    pub server: DevServer,
+    pub home: tempfile::TempDir,
+    /// Extra lines for the config file (e.g. `retries = 0`).
+    pub extra_config: String,
+}
+
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl World {
+    /// The demo world (policies `vault-admin`, `sops-admin`, `ci`, `terraform-state`; root token
+    /// `root`) and a config file naming our display name and policies.
+    pub fn new() -> World {
+        let server = DevServer::builder()
+            .seed(Seed::Demo)
+            .start()
+            .expect("start the double");
+        let world = World {
+            server,
+            home: tempfile::tempdir().unwrap(),
+            extra_config: String::new(),
+        };
+        world.write_config("");
+        world
+    }
+
+    pub fn write_config(&self, extra: &str) {
+        let dir = self.home.path().join(".config/vault-token-renew");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(
+            dir.join("config.toml"),
+            format!(
+                "vault_addr = \"{}\"\ndisplay_name = \"devvm-alice\"\npolicies = [\"vault-admin\", \"sops-admin\"]\nretries = 1\ntimeout = \"5s\"\n{extra}",
+                self.server.url()
+            ),
+        )
+        .unwrap();
+    }
+
+    pub fn token_file(&self) -> PathBuf {
+        self.home.path().join(".vault-token")
+    }
+
+    pub fn log_file(&self) -> PathBuf {
+        self.home.path().join(".local/state/vault-token-renew.log")
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.home.path().join(".local/state/vault-token-renew")
+    }
+
+    /// Our periodic token as an earlier mint left it.
+    pub fn seed_ours(&self) -> Seeded {
+        self.server
+            .add_token(TokenSpec::periodic("devvm-alice", &OUR_POLICIES, PERIOD))
+    }
+
+    /// An OIDC login: token policies `[default]`, admin only through identity policies.
+    pub fn seed_oidc_login(&self) -> Seeded {
+        self.server.add_token(TokenSpec::login(
+            "oidc-alice@example.com",
+            &[],
+            &OUR_POLICIES,
+        ))
+    }
+
+    /// A kubernetes login with weak policies and no token-store authority.
+    pub fn seed_kubernetes_login(&self) -> Seeded {
+        self.server.add_token(TokenSpec::login(
+            "kubernetes-woodpecker-default",
+            &["ci", "terraform-state"],
+            &[],
+        ))
+    }
+
+    /// Writes the file as the Vault CLI does: 0600, no trailing newline, renamed into place.
+    pub fn write_token(&self, token: &str) {
+        let tmp = self.home.path().join(".vault-token.tmp");
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .unwrap();
+        std::io::Write::write_all(&mut f, token.as_bytes()).unwrap();
+        fs::rename(&tmp, self.token_file()).unwrap();
+    }
+
+    pub fn file_content(&self) -> Option<String> {
+        fs::read_to_string(self.token_file()).ok()
+    }
+
+    pub fn file_mode(&self) -> u32 {
+        fs::metadata(self.token_file())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    }
+
+    pub fn log_lines(&self) -> Vec<String> {
+        fs::read_to_string(self.log_file())
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    pub fn last_log_line(&self) -> String {
+        self.log_lines().pop().unwrap_or_default()
+    }
+
+    /// The server's view of the token in the file.
+    pub fn file_token_view(&self) -> TokenView {
+        let token = self.file_content().expect("token file exists");
+        self.server
+            .lookup(token.trim())
+            .expect("the file's token is known to the server")
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_env(args, &[])
+    }
+
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        self.finish(cmd.output().expect("run the binary"))
+    }
+
+    /// The binary with a clean environment and the private HOME; not yet run.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .env_clear()
+            .env("HOME", self.home.path())
+            .env("USER", "alice")
+            .env("PATH", std::env::var("PATH").unwrap_or_default());
+        cmd
+    }
+
+    /// Collects the output of a finished run and checks it for secrets.
+    pub fn finish(&self, out: Output) -> Run {
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        self.assert_no_secret_in_outputs(&run);
+        run
+    }
+
+    pub fn assert_no_secret_in_outputs(&self, run: &Run) {
+        let mut outputs = vec![
+            ("stdout".to_string(), run.stdout.clone()),
+            ("stderr".to_string(), run.stderr.clone()),
+        ];
+        outputs.push((
+            "log file".into(),
+            fs::read_to_string(self.log_file()).unwrap_or_default(),
+        ));
+        for file in files_under(&self.state_dir()) {
+            outputs.push((
+                file.display().to_string(),
+                String::from_utf8_lossy(&fs::read(&file).unwrap_or_default()).into_owned(),
+            ));
+        }
+        for token in self.server.issued_tokens() {
+            for (name, text) in &outputs {
+                assert!(!text.contains(&token), "a token value leaked into {name}");
+            }
+        }
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return vec![];
+    };
+    entries
+        .filter_map(Result::ok)
+        .flat_map(|e| {
+            if e.path().is_dir() {
+                files_under(&e.path())
+            } else {
+                vec![e.path()]
+            }
+        })
+        .collect()
+}
