@@ -66,14 +66,14 @@ pub enum UnitsError {
 }
 
 /// A JSON value in a section: a string, a bool, an integer, or a list of those (repeated keys).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 enum Value {
     Scalar(Scalar),
     List(Vec<Scalar>),
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 enum Scalar {
     Bool(bool),
@@ -196,6 +196,13 @@ pub fn render(params: &Params) -> Result<Vec<Unit>, UnitsError> {
 }
 
 fn render_json(json: &str, params: &Params) -> Result<Vec<Unit>, UnitsError> {
+    render_parsed(parse(json)?, params)
+}
+
+fn render_parsed(
+    parsed: Vec<(String, Sections)>,
+    params: &Params,
+) -> Result<Vec<Unit>, UnitsError> {
     let bin = check_path("the binary's path", &params.bin)?;
     let token_file = check_path("the token file", &params.token_file)?;
     let schedule = check_time("the schedule", &params.schedule)?;
@@ -210,7 +217,7 @@ fn render_json(json: &str, params: &Params) -> Result<Vec<Unit>, UnitsError> {
     ];
 
     let mut units = Vec::new();
-    for (name, sections) in parse(json)? {
+    for (name, sections) in parsed {
         let mut blocks = Vec::new();
         for (section, keys) in sections {
             let mut block = format!("[{section}]\n");
@@ -448,6 +455,76 @@ Wants=b.target
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success() && stderr.trim().is_empty(), "{stderr}");
+    }
+
+    // The no-drift check against the home-manager module: nix/tests/golden holds the unit files
+    // home-manager renders from units.json (checked by the Nix side), with the inputs behind them.
+    // The same inputs through this renderer must give the same bytes. Skips until that directory
+    // exists in the tree.
+    #[test]
+    fn renders_the_same_bytes_as_the_home_manager_golden_files() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("nix/tests/golden");
+        let Ok(inputs) = std::fs::read_to_string(dir.join("inputs.json")) else {
+            eprintln!("{} not present; skipping", dir.display());
+            return;
+        };
+        #[derive(Deserialize)]
+        struct Inputs {
+            placeholders: Placeholders,
+            units: Vec<String>,
+            exec_suffix: String,
+            module_additions: BTreeMap<String, Sections>,
+        }
+        #[derive(Deserialize)]
+        struct Placeholders {
+            bin: PathBuf,
+            schedule: String,
+            randomized_delay: String,
+            persistent: bool,
+            token_file: PathBuf,
+        }
+        let inputs: Inputs = serde_json::from_str(&inputs).unwrap();
+        let ph = inputs.placeholders;
+        let params = Params {
+            bin: ph.bin.clone(),
+            schedule: ph.schedule,
+            randomized_delay: ph.randomized_delay,
+            persistent: ph.persistent,
+            token_file: ph.token_file,
+        };
+        let mut parsed = parse(UNITS_JSON).unwrap();
+        for (name, sections) in &mut parsed {
+            for (section, keys) in inputs
+                .module_additions
+                .get(name.as_str())
+                .cloned()
+                .unwrap_or_default()
+            {
+                sections.entry(section).or_default().extend(keys);
+            }
+        }
+        let units = render_parsed(parsed, &params).unwrap();
+        assert_eq!(
+            units.iter().map(|u| &u.name).collect::<Vec<_>>(),
+            inputs.units.iter().collect::<Vec<_>>()
+        );
+        let exec = format!("ExecStart={} ", ph.bin.display());
+        for unit in units {
+            let text: String = unit
+                .text
+                .lines()
+                .map(|l| match l.starts_with(&exec) {
+                    true => format!("{l}{}\n", inputs.exec_suffix),
+                    false => format!("{l}\n"),
+                })
+                .collect();
+            let golden = std::fs::read_to_string(dir.join(&unit.name)).unwrap();
+            assert_eq!(
+                text, golden,
+                "{} differs from the home-manager golden file",
+                unit.name
+            );
+        }
     }
 
     #[test]
