@@ -33,7 +33,15 @@ pub struct InstallArgs {
     #[arg(long)]
     pub no_persistent: bool,
     /// Shell command to run when the service fails (DRIFT or FAIL); gets FAILED_UNIT and LAST_LOG_LINE
-    #[arg(long, value_name = "CMD")]
+    #[arg(
+        long,
+        value_name = "CMD",
+        long_help = "Shell command the failure hook runs (with sh -c) when the service fails with DRIFT or \
+FAIL; it gets FAILED_UNIT and LAST_LOG_LINE (the log line saying what happened, never a token). \
+Stored as `on_failure` in the config file. Examples:\n  \
+--on-failure 'notify-send \"Vault token\" \"$LAST_LOG_LINE\"'\n  \
+--on-failure 'curl -fsS -m 10 --data-urlencode \"text=$FAILED_UNIT: $LAST_LOG_LINE\" https://hooks.example/notify'"
+    )]
     pub on_failure: Option<String>,
     /// Replace config keys the file already sets to other values (otherwise such a change is refused)
     #[arg(long)]
@@ -615,12 +623,20 @@ pub fn install(
         );
     } else if env.linger_dir.join(&env.user).exists() {
         let _ = writeln!(out, "linger already enabled for {}", env.user);
-    } else if let Err(e) = runner.run(out, "loginctl", &["enable-linger", &env.user]) {
-        let _ = writeln!(
-            out,
-            "warning: could not enable linger ({e}).\n  Without it the timer runs only while {user} is logged in. Ask an admin to run:\n    sudo loginctl enable-linger {user}",
-            user = env.user
-        );
+    } else {
+        match runner.run(out, "loginctl", &["enable-linger", &env.user]) {
+            // logind starts the user manager asynchronously; outside a login session it is not
+            // there yet, and systemctl would fail with "Failed to connect to bus".
+            Ok(()) if !args.dry_run => wait_for_manager(env, out),
+            Ok(()) => {}
+            Err(e) => {
+                let _ = writeln!(
+                    out,
+                    "warning: could not enable linger ({e}).\n  Without it the timer runs only while {user} is logged in. Ask an admin to run:\n    sudo loginctl enable-linger {user}",
+                    user = env.user
+                );
+            }
+        }
     }
 
     // 4. The user manager.
@@ -676,6 +692,27 @@ pub fn install(
         }
     );
     Ok(())
+}
+
+/// Waits (up to 10 s) for the user manager's private socket, which linger has just asked for.
+fn wait_for_manager(env: &Env, out: &mut dyn Write) {
+    let runtime = env
+        .xdg_runtime_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("/run/user/{}", env.uid)));
+    let socket = runtime.join("systemd/private");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !socket.exists() {
+        if std::time::Instant::now() > deadline {
+            let _ = writeln!(
+                out,
+                "note: the user manager has not appeared at {} yet",
+                socket.display()
+            );
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 /// `vault-token-renew uninstall`: stops and removes the units install wrote. The token file, the
@@ -794,8 +831,16 @@ mod tests {
             let bin = dir.path().join("fakebin");
             std::fs::create_dir_all(&bin).unwrap();
             for tool in ["systemctl", "loginctl"] {
+                // A successful enable-linger makes the user manager appear, as logind does.
+                let manager = match tool {
+                    "loginctl" => format!(
+                        "mkdir -p '{0}/systemd' && touch '{0}/systemd/private'\n",
+                        dir.path().join("run").display()
+                    ),
+                    _ => String::new(),
+                };
                 let script = format!(
-                    "#!/bin/sh\necho \"{tool} $*\" >> '{}'\n[ -e '{}' ] && {{ echo 'Failed to connect to bus' >&2; exit 1; }}\nexit 0\n",
+                    "#!/bin/sh\nPATH=/usr/bin:/bin\necho \"{tool} $*\" >> '{}'\n[ -e '{}' ] && {{ echo 'Failed to connect to bus' >&2; exit 1; }}\n{manager}exit 0\n",
                     dir.path().join("calls").display(),
                     dir.path().join(format!("{tool}.fail")).display()
                 );
@@ -1210,6 +1255,37 @@ mod tests {
             w.calls()
                 .iter()
                 .any(|c| c.starts_with("systemctl --user enable --now"))
+        );
+    }
+
+    #[test]
+    fn after_enabling_linger_install_waits_for_the_user_manager_to_appear() {
+        let w = World::new();
+        let bin = w.dir.path().join("fakebin");
+        let socket = w.dir.path().join("run/systemd/private");
+        // logind starts the manager a moment after enable-linger returns; systemctl fails until then.
+        std::fs::write(
+            bin.join("loginctl"),
+            format!(
+                "#!/bin/sh\nPATH=/usr/bin:/bin\n(sleep 0.5; mkdir -p '{0}'; touch '{1}') >/dev/null 2>&1 &\nexit 0\n",
+                socket.parent().unwrap().display(),
+                socket.display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            bin.join("systemctl"),
+            format!(
+                "#!/bin/sh\nPATH=/usr/bin:/bin\n[ -e '{}' ] || {{ echo 'Failed to connect to bus' >&2; exit 1; }}\n",
+                socket.display()
+            ),
+        )
+        .unwrap();
+        let (r, out) = w.install(&args(), &addr());
+        r.unwrap();
+        assert!(
+            out.contains("running: systemctl --user enable --now"),
+            "{out}"
         );
     }
 
