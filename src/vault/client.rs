@@ -341,10 +341,28 @@ impl Client {
             )
         })?;
         token_header.set_sensitive(true);
+        let left = RUN_DEADLINE.saturating_sub(self.started.elapsed());
+        if left < Duration::from_millis(100) {
+            let detail = format!(
+                "the run's {}s deadline passed before this request",
+                RUN_DEADLINE.as_secs()
+            );
+            let failure = Failure::Timeout;
+            let endpoint = ep.path;
+            return Err((
+                VaultError::Transport {
+                    endpoint,
+                    failure,
+                    detail,
+                },
+                None,
+            ));
+        }
         let mut request = self
             .http
             .request(ep.method.clone(), url)
-            .header("X-Vault-Token", token_header);
+            .header("X-Vault-Token", token_header)
+            .timeout(self.timeout.min(left));
         if let Some(body) = body {
             request = request.json(body);
         }
