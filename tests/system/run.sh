@@ -9,7 +9,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-renewer= devserver= work=
+renewer='' devserver='' work=''
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--renewer) renewer=$(realpath "$2") && shift 2 ;;
