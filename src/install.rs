@@ -574,6 +574,17 @@ pub fn install(
     }
     let stale_path_unit = !args.watch && unit_dir.join(units::PATH_UNIT).exists();
 
+    if let Some(dir) = &env.xdg_config_home
+        && *dir != env.home.join(".config")
+    {
+        let _ = writeln!(
+            out,
+            "note: XDG_CONFIG_HOME is {}; the user manager looks for units there (and the service for its \
+             config) only if its own environment has it: check `systemctl --user show-environment`",
+            dir.display()
+        );
+    }
+
     // 2. Files.
     let io = |what: &Path, e: std::io::Error| {
         InstallError::Io(format!("cannot write {}: {e}", what.display()))
@@ -1287,6 +1298,31 @@ mod tests {
             out.contains("running: systemctl --user enable --now"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn a_custom_config_home_is_pointed_out() {
+        let w = World::new();
+        let (r, out) = w.install(
+            &InstallArgs {
+                dry_run: true,
+                ..args()
+            },
+            &addr(),
+        );
+        r.unwrap();
+        assert!(out.contains("note: XDG_CONFIG_HOME is"), "{out}");
+        let mut w = World::new();
+        w.env.xdg_config_home = Some(w.env.home.join(".config"));
+        let (r, out) = w.install(
+            &InstallArgs {
+                dry_run: true,
+                ..args()
+            },
+            &addr(),
+        );
+        r.unwrap();
+        assert!(!out.contains("XDG_CONFIG_HOME"), "{out}");
     }
 
     #[test]
