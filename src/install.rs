@@ -601,7 +601,9 @@ pub fn install(
                     config_path.display()
                 );
             } else {
-                write_atomic(&config_path, text).map_err(|e| io(&config_path, e))?;
+                // A symlinked config (dotfiles) is written through, so the link survives.
+                let target = std::fs::canonicalize(&config_path).unwrap_or(config_path.clone());
+                write_atomic(&target, text).map_err(|e| io(&target, e))?;
                 let _ = writeln!(out, "wrote {} ({why})", config_path.display());
             }
         }
@@ -1148,6 +1150,30 @@ mod tests {
         let before = w.config();
         w.install(&args(), &Requested::new()).0.unwrap();
         assert_eq!(w.config(), before);
+    }
+
+    #[test]
+    fn a_symlinked_config_is_written_through_and_stays_a_symlink() {
+        let w = World::new();
+        let dotfiles = w.dir.path().join("dotfiles/config.toml");
+        std::fs::create_dir_all(dotfiles.parent().unwrap()).unwrap();
+        std::fs::write(&dotfiles, "period = \"32d\"\n").unwrap();
+        std::fs::create_dir_all(w.env.config_path().parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&dotfiles, w.env.config_path()).unwrap();
+        w.install(&args(), &addr()).0.unwrap();
+        assert!(
+            w.env
+                .config_path()
+                .symlink_metadata()
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        let text = std::fs::read_to_string(&dotfiles).unwrap();
+        assert!(
+            text.starts_with("period = \"32d\"\n") && text.contains("vault_addr"),
+            "{text}"
+        );
     }
 
     #[test]
