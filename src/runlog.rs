@@ -47,6 +47,15 @@ impl From<Outcome> for ExitCode {
 pub struct Report {
     pub outcome: Outcome,
     pub message: String,
+    /// What the run learned about the token now in the file, for the metrics file.
+    pub token: Option<TokenFacts>,
+}
+
+/// The file's token as the server described it during the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenFacts {
+    pub ttl_secs: i64,
+    pub period_secs: Option<i64>,
 }
 
 impl Report {
@@ -54,7 +63,17 @@ impl Report {
         Report {
             outcome,
             message: message.into(),
+            token: None,
         }
+    }
+
+    /// Attaches what the run learned about the file's token (TTL and period).
+    pub fn with_token(mut self, ttl_secs: i64, period_secs: Option<i64>) -> Report {
+        self.token = Some(TokenFacts {
+            ttl_secs,
+            period_secs,
+        });
+        self
     }
 
     /// `OK renewed …` for OK; `HEALED: …`, `DRIFT: …`, `FAIL: …` for the others (the seed's words).

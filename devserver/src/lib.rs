@@ -13,6 +13,7 @@ mod clock;
 mod control;
 mod fault;
 mod login;
+mod oidc;
 mod reply;
 mod rng;
 mod router;
@@ -33,6 +34,7 @@ use tokio::sync::watch;
 /// The HTTP method type used by [`Fault`] and [`DevServer::requests`].
 pub use axum::http::Method;
 pub use fault::{Fault, FaultKind};
+pub use oidc::OidcRole;
 pub use types::{
     RequestRecord, Seed, Seeded, State, TokenSpec, TokenType, TokenView, UserpassUser,
 };
@@ -232,6 +234,12 @@ impl DevServer {
             identity_policies: owned(identity_policies),
             ttl: None,
         });
+    }
+
+    /// Add an OIDC role whose user the built-in fake provider signs in at once (contract §9 flow:
+    /// `auth/<mount>/oidc/auth_url`, the provider's redirect, `auth/<mount>/oidc/callback`).
+    pub fn add_oidc_role(&self, role: OidcRole) {
+        lock(&self.shared.store).add_oidc_role(role);
     }
 
     /// Replace the policies of a token's entity (identity policies are re-read on every request,

@@ -166,6 +166,28 @@ fn huge(bytes: usize) -> Response {
     r
 }
 
+/// The fake OIDC provider (`/_provider/<mount>/authorize`): a browser that follows the auth URL
+/// is redirected straight back to the client's loopback callback with a code.
+fn provider(shared: &Shared, rest: &str, query: &str) -> Response {
+    let Some(mount) = rest.strip_suffix("/authorize") else {
+        return to_response(Reply::not_found());
+    };
+    let mut r = Response::new(Body::empty());
+    match lock(&shared.store).oidc_authorize(mount, query) {
+        Ok(location) => {
+            *r.status_mut() = StatusCode::FOUND;
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+        }
+        Err(why) => {
+            *r.status_mut() = StatusCode::BAD_REQUEST;
+            *r.body_mut() = Body::from(format!("fake OIDC provider: {why}\n"));
+        }
+    }
+    r
+}
+
 pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let full_path = parts.uri.path().to_string();
@@ -177,6 +199,9 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
             .await
             .unwrap_or_default();
         return to_response(crate::control::handle(&shared, &parts.method, rest, &body));
+    }
+    if let Some(rest) = full_path.strip_prefix("/_provider/") {
+        return provider(&shared, rest, parts.uri.query().unwrap_or(""));
     }
     let Some(path) = full_path.strip_prefix("/v1/") else {
         return to_response(Reply::not_found());

@@ -61,6 +61,8 @@ pub(crate) struct Store {
     pub(crate) users: HashMap<(String, String), (UserpassUser, String)>,
     pub(crate) rng: Rng,
     pub(crate) clock: Clock,
+    /// OIDC roles and logins in progress.
+    pub(crate) oidc: crate::oidc::Oidc,
 }
 
 /// `policyutil.SanitizePolicies`: trim, lower-case, drop empties, `root` alone wins, optionally add
@@ -114,6 +116,7 @@ impl Store {
             users: HashMap::new(),
             rng: Rng::new(seed),
             clock: Clock::default(),
+            oidc: Default::default(),
         }
     }
 

@@ -133,6 +133,16 @@ impl Client {
         })
     }
 
+    /// The configured HTTP client (TLS, namespace, timeouts, no redirects) and the URL of a
+    /// `/v1/` path, for the OIDC flow's unauthenticated calls to per-mount paths (`oidc.rs`).
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(crate) fn v1_url(&self, path: &str) -> Result<Url, url::ParseError> {
+        self.base.join("v1/")?.join(path)
+    }
+
     pub async fn lookup_self(&self, token: &Token) -> Result<TokenInfo, VaultError> {
         let env: Envelope<TokenInfo, IgnoredAny> = self.call(&LOOKUP_SELF, token, None).await?;
         env.data.ok_or_else(|| missing(&LOOKUP_SELF, "data"))
