@@ -158,10 +158,11 @@ impl InstallError {
 }
 
 /// Keys whose values are paths: a relative one is made absolute, since the service runs elsewhere.
-const PATH_KEYS: [&str; 7] = [
+const PATH_KEYS: [&str; 8] = [
     "token_file",
     "log_file",
     "state_dir",
+    "metrics_file",
     "ca_cert",
     "ca_path",
     "client_cert",
@@ -211,6 +212,7 @@ pub fn requested_from(global: &GlobalArgs) -> Requested {
         "retries",
         global.retries.map(|n| toml::Value::Integer(n.into())),
     );
+    put("metrics_file", p(&global.metrics_file));
     put(
         "sweep_concurrency",
         global
@@ -1022,6 +1024,44 @@ mod tests {
             toml::Value::Array(vec!["a".into(), "b".into()])
         );
         assert_eq!(t["retries"].as_integer(), Some(1));
+    }
+
+    // Every settings flag reaches the config file under the key the binary reads, so a flag added
+    // later cannot be silently dropped by install.
+    #[test]
+    fn every_settings_flag_becomes_a_config_key_the_binary_accepts() {
+        use clap::{CommandFactory, FromArgMatches};
+        let cmd = crate::cli::Cli::command();
+        let skip = ["config", "verbose", "help", "version"];
+        let flags: Vec<(String, bool)> = cmd
+            .get_arguments()
+            .filter(|a| a.is_global_set())
+            .filter_map(|a| {
+                a.get_long()
+                    .map(|l| (l.to_owned(), a.get_action().takes_values()))
+            })
+            .filter(|(l, _)| !skip.contains(&l.as_str()))
+            .collect();
+        assert!(flags.len() >= 19, "{flags:?}");
+        for (flag, takes_value) in flags {
+            let mut argv = vec![
+                "vault-token-renew".to_owned(),
+                "install".into(),
+                format!("--{flag}"),
+            ];
+            if takes_value {
+                argv.push("1".into());
+            }
+            let matches = crate::cli::Cli::command()
+                .try_get_matches_from(&argv)
+                .unwrap();
+            let cli = crate::cli::Cli::from_arg_matches(&matches).unwrap();
+            let t = requested_from(&cli.global);
+            assert_eq!(t.len(), 1, "--{flag} gives exactly one key: {t:?}");
+            crate::config::ConfigFile::parse(&toml::to_string(&t).unwrap()).unwrap_or_else(|e| {
+                panic!("--{flag} → {t:?} is not a config key the binary reads: {e}")
+            });
+        }
     }
 
     #[test]
