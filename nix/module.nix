@@ -91,6 +91,7 @@ let
     retries = cfg.retries;
     sweep_concurrency = cfg.sweepConcurrency;
     on_failure = cfg.onFailure;
+    metrics_file = cfg.metricsFile;
   };
 
   user = config.home.username;
@@ -250,6 +251,13 @@ in
         HTTPS_PROXY = "http://proxy.internal:3128";
       };
       description = "Environment variables of the service (`Environment=`). They override the config file, as the binary gives the environment precedence.";
+    };
+
+    metricsFile = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "/var/lib/prometheus-node-exporter/textfile/vault-token-renew.prom";
+      description = "Write Prometheus textfile metrics (node_exporter's textfile collector format) here after every run (config key `metrics_file`); null writes none.";
     };
 
     onFailure = mkOption {

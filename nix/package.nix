@@ -37,24 +37,16 @@ let
 
       # Here, not in commonArgs, so it does not invalidate the dependency build.
       nativeBuildInputs = [ pkgs.installShellFiles ];
-      # Completions and the man page come from the binary itself; a cross build cannot run it.
-      # Each is installed when the binary offers it (`completions <shell>`, `man`), and the build
-      # log says so when it does not.
+      # Completions and the man pages come from the binary itself (`generate`, a hidden
+      # subcommand that needs no config); a cross build cannot run it, so it installs none.
       postInstall = lib.optionalString (pkgs.stdenv.buildPlatform.canExecute pkgs.stdenv.hostPlatform) ''
         bin=$out/bin/vault-token-renew
-        if "$bin" completions bash > /dev/null 2>&1; then
-          installShellCompletion --cmd vault-token-renew \
-            --bash <("$bin" completions bash) \
-            --zsh <("$bin" completions zsh) \
-            --fish <("$bin" completions fish)
-        else
-          echo "vault-token-renew offers no 'completions' subcommand: no shell completions installed"
-        fi
-        if "$bin" man > vault-token-renew.1 2> /dev/null; then
-          installManPage vault-token-renew.1
-        else
-          echo "vault-token-renew offers no 'man' subcommand: no man page installed"
-        fi
+        installShellCompletion --cmd vault-token-renew \
+          --bash <("$bin" generate completions bash) \
+          --zsh <("$bin" generate completions zsh) \
+          --fish <("$bin" generate completions fish)
+        "$bin" generate man --out man1
+        installManPage man1/*.1
       '';
 
       meta = {
