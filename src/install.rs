@@ -629,6 +629,8 @@ pub fn install(
         }
     }
 
+    install_docs(env, args.dry_run, out)?;
+
     // 3. Linger first: it starts the user manager if this is not a login session (e.g. `sudo -iu`).
     if args.no_linger {
         let _ = writeln!(
@@ -707,6 +709,65 @@ pub fn install(
         }
     );
     Ok(())
+}
+
+/// Where man-db (through `~/.local/bin` on PATH) and the shells look for a user's own man pages
+/// and completions.
+fn doc_dirs(env: &Env) -> [(PathBuf, Option<crate::generate::Shell>); 3] {
+    let data = env.home.join(".local/share");
+    [
+        (data.join("man/man1"), None),
+        (
+            data.join("bash-completion/completions"),
+            Some(crate::generate::Shell::Bash),
+        ),
+        (
+            data.join("fish/vendor_completions.d"),
+            Some(crate::generate::Shell::Fish),
+        ),
+    ]
+}
+
+/// The man pages and shell completions, generated from the same clap definition as `--help`.
+fn install_docs(env: &Env, dry_run: bool, out: &mut dyn Write) -> Result<(), InstallError> {
+    for (dir, shell) in doc_dirs(env) {
+        if dry_run {
+            let what = shell.map_or("man pages".to_owned(), |s| format!("{s} completion"));
+            let _ = writeln!(out, "would write {what} to {}", dir.display());
+            continue;
+        }
+        let written = match shell {
+            None => crate::generate::write_man_pages(&dir).map(|pages| pages.len()),
+            Some(shell) => crate::generate::write_completions(shell, &dir).map(|_| 1),
+        };
+        let n = written.map_err(|e| InstallError::Io(format!("{e:#}")))?;
+        let _ = writeln!(
+            out,
+            "wrote {n} file(s) to {} (man page / completion)",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Removes what `install_docs` wrote: files in those directories named after the binary.
+fn uninstall_docs(env: &Env, dry_run: bool, out: &mut dyn Write) {
+    for (dir, _) in doc_dirs(env) {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with(crate::generate::BIN) {
+                continue;
+            }
+            if dry_run {
+                let _ = writeln!(out, "would remove {}", entry.path().display());
+            } else if std::fs::remove_file(entry.path()).is_ok() {
+                let _ = writeln!(out, "removed {}", entry.path().display());
+            }
+        }
+    }
 }
 
 /// Waits (up to 10 s) for the user manager's private socket, which linger has just asked for.
@@ -810,6 +871,7 @@ pub fn uninstall(args: &UninstallArgs, env: &Env, out: &mut dyn Write) -> Result
             let _ = writeln!(out, "removed {}", path.display());
         }
     }
+    uninstall_docs(env, args.dry_run, out);
     if manager_ok {
         runner
             .run(out, "systemctl", &["--user", "daemon-reload"])
@@ -1441,6 +1503,42 @@ mod tests {
                 .join(units::SERVICE)
                 .symlink_metadata()
                 .is_ok()
+        );
+    }
+
+    #[test]
+    fn install_writes_man_pages_and_completions_and_uninstall_removes_them() {
+        let w = World::new();
+        let (r, _) = w.install(&args(), &addr());
+        r.unwrap();
+        let share = w.env.home.join(".local/share");
+        assert!(share.join("man/man1/vault-token-renew.1").is_file());
+        assert!(
+            share
+                .join("bash-completion/completions")
+                .read_dir()
+                .unwrap()
+                .count()
+                == 1
+        );
+        assert!(
+            share
+                .join("fish/vendor_completions.d/vault-token-renew.fish")
+                .is_file()
+        );
+        let (r, out) = w.uninstall(false);
+        r.unwrap();
+        assert!(
+            !share.join("man/man1/vault-token-renew.1").exists(),
+            "{out}"
+        );
+        assert_eq!(
+            share
+                .join("bash-completion/completions")
+                .read_dir()
+                .unwrap()
+                .count(),
+            0
         );
     }
 
