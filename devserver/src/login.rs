@@ -49,7 +49,8 @@ impl Store {
             // §8 trap: a login token's own policies always hold `default`.
             policies: sanitize_policies(&user.policies, true),
             display_name,
-            path: format!("auth/{mount}/login/{name}"),
+            // The request path as sent: the plugin lower-cases the name, the path keeps its case.
+            path: format!("auth/{mount}/login/{username}"),
             meta: Some(BTreeMap::from([("username".to_string(), name.clone())])),
             num_uses: 0,
             parent: None, // every auth-method login token is an orphan (§1 `orphan`)

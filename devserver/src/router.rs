@@ -5,6 +5,7 @@ use axum::http::{HeaderMap, Method};
 use serde_json::Value;
 
 use crate::acl::{DELETE, LIST, PATCH, READ, UPDATE};
+use crate::fields::{self, Schema};
 use crate::reply::Reply;
 use crate::store::Store;
 
@@ -49,6 +50,18 @@ impl Endpoint {
         }
     }
 
+    /// The field schema of the path (see `fields.rs`); body keys outside it draw a warning.
+    fn schema(self) -> Schema {
+        match self {
+            Endpoint::LookupSelf | Endpoint::Lookup => fields::LOOKUP,
+            Endpoint::RenewSelf => fields::RENEW_SELF,
+            Endpoint::Create | Endpoint::CreateOrphan => fields::CREATE,
+            Endpoint::LookupAccessor | Endpoint::RevokeAccessor => fields::ACCESSOR,
+            Endpoint::CapabilitiesSelf => fields::CAPABILITIES,
+            Endpoint::RevokeSelf | Endpoint::Accessors => fields::NONE,
+        }
+    }
+
     /// Root-protected paths need sudo at the gate: `accessors*` (contract §4).
     fn needs_sudo(self) -> bool {
         self == Endpoint::Accessors
@@ -77,10 +90,16 @@ fn operation(method: &Method, query: &str) -> Result<Option<u8>, Reply> {
     })
 }
 
-/// X-Vault-Token wins over `Authorization: Bearer` (contract §7 "Headers").
+/// X-Vault-Token wins over `Authorization: Bearer` (contract §7 "Headers"); an empty X-Vault-Token
+/// counts as absent (openbao `internal/http/handler.go` getTokenFromReq checks `token != ""`).
 fn request_token(headers: &HeaderMap) -> Option<&str> {
-    if let Some(t) = headers.get("x-vault-token").and_then(|v| v.to_str().ok()) {
-        return Some(t.trim());
+    if let Some(t) = headers
+        .get("x-vault-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        return Some(t);
     }
     headers
         .get("authorization")
@@ -168,7 +187,7 @@ pub(crate) fn dispatch(
         e.num_uses -= 1;
         exhausted = e.num_uses == 0;
     }
-    let reply = match endpoint {
+    let mut reply = match endpoint {
         Endpoint::LookupSelf => store.lookup_self(&caller_id),
         Endpoint::Lookup => store.lookup_other(&body),
         Endpoint::RenewSelf => store.renew_self(&caller_id, &body),
@@ -182,6 +201,12 @@ pub(crate) fn dispatch(
     };
     if exhausted {
         store.revoke_tree(&caller_id);
+    }
+    // The framework warns about body fields outside the schema on every answer that has a body.
+    if reply.status == 200
+        && let Some(w) = fields::ignored_warning(&body, endpoint.schema())
+    {
+        reply.add_warning(w);
     }
     reply
 }

@@ -109,7 +109,7 @@ fn renew_of_non_periodic_uses_increment_or_original_ttl_capped_at_max() {
         v["warnings"][0]
             .as_str()
             .unwrap()
-            .starts_with("TTL of \"8h0m0s\" exceeded the effective max_ttl of")
+            .starts_with("TTL of \"8h\" exceeded the effective max_ttl of")
     );
 }
 
