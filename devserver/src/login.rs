@@ -62,6 +62,7 @@ impl Store {
                 issue_time: now,
                 expire: Some(now + Duration::from_secs(ttl)),
                 renewable: true,
+                ttl,
             },
             period: 0,
             explicit_max_ttl: 0,

@@ -22,6 +22,9 @@ pub(crate) struct Lease {
     /// None = never expires (a root token made through token create, contract §1 `renewable`).
     pub(crate) expire: Option<Duration>,
     pub(crate) renewable: bool,
+    /// The lease's current TTL in seconds (Vault's `le.Auth.TTL`): set at creation, replaced by
+    /// each renewal; a renewal without increment starts from it (expiration.go RenewToken).
+    pub(crate) ttl: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -270,6 +273,7 @@ impl Store {
                 issue_time: now,
                 expire: (ttl > 0).then(|| now + Duration::from_secs(ttl)),
                 renewable: spec.renewable && ttl > 0,
+                ttl,
             },
             period: spec.period,
             explicit_max_ttl: spec.explicit_max_ttl,

@@ -252,6 +252,7 @@ impl Store {
                 issue_time: now,
                 expire: (ttl > 0).then(|| now + Duration::from_secs(ttl)),
                 renewable,
+                ttl,
             },
             period,
             explicit_max_ttl,

@@ -42,8 +42,9 @@ impl Store {
         Reply::ok(rid, data, vec![], Value::Null)
     }
 
-    /// §2 renew-self: periodic → TTL = period (increment ignored), else increment or original TTL;
-    /// both capped at the 768h max and at explicit_max_ttl by `calculate_ttl`, from the lease's issue time.
+    /// §2 renew-self: periodic → TTL = period (increment ignored), else the increment or the lease's
+    /// current TTL (the original one until a renewal replaces it); capped at the 768h max and at
+    /// explicit_max_ttl by `calculate_ttl`, counted from the lease's issue time.
     pub(crate) fn renew_self(&mut self, caller: &str, body: &Value) -> Reply {
         // `increment` is a TypeDurationSecond: a negative value fails validation before the handler.
         let increment = match Fields::validate(body, fields::RENEW_SELF) {
@@ -61,7 +62,7 @@ impl Store {
         }
         let (ttl, warnings) = match calculate_ttl(
             increment,
-            e.creation_ttl,
+            e.lease.ttl,
             e.period,
             e.explicit_max_ttl,
             e.lease.issue_time.as_secs(),
@@ -73,6 +74,7 @@ impl Store {
         };
         let e = self.tokens.get_mut(caller).expect("caller exists");
         e.lease.expire = Some(now + Duration::from_secs(ttl));
+        e.lease.ttl = ttl;
         e.last_renewal = Some(now);
         e.renewals += 1;
         let auth = self.auth_block(&self.tokens[caller], ttl);

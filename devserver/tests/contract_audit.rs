@@ -347,3 +347,23 @@ fn s1_default_policy_is_openbaos_list() {
     );
     assert_eq!(caps["data"]["sys/leases/renew"], json!(["update"]));
 }
+
+#[test]
+fn s2_4_renewal_without_increment_starts_from_the_last_renewed_ttl() {
+    let s = server();
+    let t = s
+        .add_token(TokenSpec {
+            ttl: 8 * 3600,
+            ..Default::default()
+        })
+        .token;
+    let renew = |body: Value| {
+        post(&s.url(), "auth/token/renew-self", &t, body).json()["auth"]["lease_duration"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(renew(json!({})), 8 * 3600, "the original TTL at first");
+    assert_eq!(renew(json!({"increment": "1h"})), 3600);
+    // Vault renews from le.Auth.TTL, which the last renewal replaced.
+    assert_eq!(renew(json!({})), 3600);
+}
