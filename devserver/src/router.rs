@@ -44,7 +44,8 @@ impl Endpoint {
     /// The operations the handler supports (§1: lookup-self registers read and update).
     fn supports(self, op: u8) -> bool {
         match self {
-            Endpoint::LookupSelf => op == READ || op == UPDATE,
+            // §1: lookup-self registers read and update; so does lookup (openbao token_store.go paths).
+            Endpoint::LookupSelf | Endpoint::Lookup => op == READ || op == UPDATE,
             Endpoint::Accessors => op == LIST,
             _ => op == UPDATE,
         }
@@ -189,7 +190,7 @@ pub(crate) fn dispatch(
     }
     let mut reply = match endpoint {
         Endpoint::LookupSelf => store.lookup_self(&caller_id),
-        Endpoint::Lookup => store.lookup_other(&body),
+        Endpoint::Lookup => store.lookup_other(&caller_id, &body),
         Endpoint::RenewSelf => store.renew_self(&caller_id, &body),
         Endpoint::RevokeSelf => store.revoke_self(&caller_id),
         Endpoint::Create => store.create_token(&caller_id, "auth/token/create", &body),

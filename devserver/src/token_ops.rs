@@ -24,16 +24,15 @@ impl Store {
         Reply::ok(rid, data, vec![], Value::Null)
     }
 
-    /// `auth/token/lookup` with the token in the body; unknown → 403 `bad token` (contract §7).
-    pub(crate) fn lookup_other(&mut self, body: &Value) -> Reply {
+    /// `auth/token/lookup` with the token in the body; unknown → 403 `bad token` (contract §7). No
+    /// token means the caller's own (openbao token_store.go handleLookup falls back to the client token).
+    pub(crate) fn lookup_other(&mut self, caller: &str, body: &Value) -> Reply {
         let token = match body_str(body, fields::LOOKUP, "token") {
+            Ok(t) if t.is_empty() => caller.to_string(),
             Ok(t) => t,
             Err(r) => return r,
         };
         let token = token.as_str();
-        if token.is_empty() {
-            return Reply::bad_request("missing token");
-        }
         let Some(e) = self.live(token) else {
             return Reply::error(403, "bad token");
         };
@@ -82,7 +81,11 @@ impl Store {
         Reply::ok(rid, Value::Null, warnings, auth)
     }
 
+    /// 204, taking the child tree along; batch tokens cannot be revoked (openbao revokeCommon).
     pub(crate) fn revoke_self(&mut self, caller: &str) -> Reply {
+        if self.tokens[caller].token_type == TokenType::Batch {
+            return Reply::bad_request("batch tokens cannot be revoked");
+        }
         self.revoke_tree(caller);
         Reply::no_content()
     }

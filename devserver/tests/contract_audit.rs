@@ -367,3 +367,35 @@ fn s2_4_renewal_without_increment_starts_from_the_last_renewed_ttl() {
     // Vault renews from le.Auth.TTL, which the last renewal replaced.
     assert_eq!(renew(json!({})), 3600);
 }
+
+#[test]
+fn s7_lookup_without_a_token_looks_up_the_caller_and_answers_get_too() {
+    let s = server();
+    let a = s.add_token(TokenSpec {
+        display_name: "token-admin".into(),
+        policies: vec!["vault-admin".into()],
+        ..Default::default()
+    });
+    let v = post(&s.url(), "auth/token/lookup", &a.token, json!({})).json();
+    assert_eq!(v["data"]["display_name"], "token-admin");
+    let v = get(&s.url(), "auth/token/lookup", &a.token).json();
+    assert_eq!(v["data"]["accessor"], a.accessor.as_str());
+    // `default` grants neither: an ordinary token is refused at the ACL.
+    let plain = s.add_token(TokenSpec::default()).token;
+    assert_eq!(get(&s.url(), "auth/token/lookup", &plain).status, 403);
+}
+
+#[test]
+fn s5_batch_tokens_cannot_revoke_themselves() {
+    let s = server();
+    let b = s.add_token(TokenSpec {
+        token_type: TokenType::Batch,
+        ..Default::default()
+    });
+    let r = post(&s.url(), "auth/token/revoke-self", &b.token, json!({}));
+    assert_eq!(
+        (r.status, r.error()),
+        (400, "batch tokens cannot be revoked".to_string())
+    );
+    assert!(s.token_alive(&b.token));
+}
