@@ -145,27 +145,32 @@ pub(crate) fn dispatch(
             _ => Reply::error(405, "unsupported operation"),
         };
     }
-    let Some(endpoint) = Endpoint::parse(path) else {
-        return Reply::not_found();
-    };
     let Some(op) = op else {
         return Reply::error(405, "unsupported operation");
     };
-    // §7: missing, unknown, expired or revoked token → 403 before anything else.
+    // §7: missing, unknown, expired or revoked token → 403 before anything else, unknown paths
+    // included: Vault's CheckToken runs before routing and an unsupported path fails only after it
+    // (openbao internal/vault/request_handling.go CheckToken, "fail later via bad path").
     let Some(caller) = request_token(headers).and_then(|t| store.live(t)) else {
         return Reply::bad_token();
     };
     let caller_id = caller.id.clone();
-    // §3.0 ACL gate, over token + identity policies; LIST paths carry a trailing slash (§4).
-    let acl_path = if endpoint == Endpoint::Accessors {
-        "auth/token/accessors/"
+    // §3.0 ACL gate, over token + identity policies; a LIST path carries a trailing slash (§4).
+    let acl_path = if op == LIST && !path.ends_with('/') {
+        format!("{path}/")
     } else {
-        path
+        path.to_string()
     };
+    let endpoint = Endpoint::parse(path);
     let acl = store.acl(caller);
-    if !acl.allows(acl_path, op) || (endpoint.needs_sudo() && !acl.has_sudo(acl_path)) {
+    if !acl.allows(&acl_path, op)
+        || (endpoint.is_some_and(Endpoint::needs_sudo) && !acl.has_sudo(&acl_path))
+    {
         return Reply::acl_denied();
     }
+    let Some(endpoint) = endpoint else {
+        return Reply::not_found();
+    };
     // §7: 405 only once the ACL allowed the operation.
     if !endpoint.supports(op) {
         return Reply::error(405, "unsupported operation");

@@ -399,3 +399,39 @@ fn s5_batch_tokens_cannot_revoke_themselves() {
     );
     assert!(s.token_alive(&b.token));
 }
+
+#[test]
+fn s7_unknown_paths_check_the_token_and_the_acl_before_answering_404() {
+    let s = server();
+    let r = req(&s.url(), "GET", "/v1/secret/data/nothing", None, None);
+    assert_eq!(
+        (r.status, r.error()),
+        (403, "permission denied".to_string())
+    );
+    let r = get(
+        &s.url(),
+        "secret/data/nothing",
+        "s.notarealtoken000000000000",
+    );
+    assert_eq!(
+        (r.status, r.error()),
+        (403, "permission denied".to_string())
+    );
+    let plain = s.add_token(TokenSpec::default()).token;
+    let r = get(&s.url(), "secret/data/nothing", &plain);
+    assert_eq!(
+        (r.status, r.error()),
+        (
+            403,
+            "1 error occurred:\n\t* permission denied\n\n".to_string()
+        )
+    );
+    s.add_root_token("root");
+    let r = get(&s.url(), "secret/data/nothing", "root");
+    assert_eq!((r.status, r.json()), (404, json!({"errors": []})));
+    let r = list(&s.url(), "auth/token/roles", &admin(&s));
+    assert_eq!(
+        r.status, 404,
+        "LIST is checked on the path with its trailing slash"
+    );
+}
