@@ -143,13 +143,11 @@ fn decode(ty: FieldType, v: &Value) -> Result<Field, String> {
                 .collect::<Result<_, _>>()?,
             other => vec![weak_string(other)?.trim().to_string()],
         }),
+        // parseutil.ParseCommaStringSlice: "" is empty, otherwise split and trimmed, empties kept.
         CommaStringSlice => Field::List(match v {
             Value::Null => Vec::new(),
-            Value::String(s) => s
-                .split(',')
-                .map(|p| p.trim().to_string())
-                .filter(|p| !p.is_empty())
-                .collect(),
+            Value::String(s) if s.is_empty() => Vec::new(),
+            Value::String(s) => s.split(',').map(|p| p.trim().to_string()).collect(),
             Value::Array(a) => a
                 .iter()
                 .map(|x| weak_string(x).map(|s| s.trim().to_string()))

@@ -166,13 +166,15 @@ impl Store {
         if paths.is_empty() {
             return Reply::bad_request("paths must be supplied");
         }
+        // Each path is looked up as given; an empty one ("a,,b") fails the whole request
+        // (openbao internal/vault/capabilities.go: 400 "missing path").
+        if paths.iter().any(String::is_empty) {
+            return Reply::bad_request("missing path");
+        }
         let acl = self.acl(&self.tokens[caller]);
         let mut data = serde_json::Map::new();
         for p in &paths {
-            data.insert(
-                p.clone(),
-                json!(acl.capability_names(p.trim_start_matches('/'))),
-            );
+            data.insert(p.clone(), json!(acl.capability_names(p)));
         }
         if paths.len() == 1 {
             data.insert("capabilities".into(), data[&paths[0]].clone());

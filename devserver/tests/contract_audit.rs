@@ -435,3 +435,30 @@ fn s7_unknown_paths_check_the_token_and_the_acl_before_answering_404() {
         "LIST is checked on the path with its trailing slash"
     );
 }
+
+#[test]
+fn s6_an_empty_path_in_the_list_is_400_missing_path_and_paths_are_taken_as_given() {
+    let s = server();
+    let a = s
+        .add_token(TokenSpec {
+            policies: vec!["default".into(), "vault-admin".into()],
+            ..Default::default()
+        })
+        .token;
+    let caps = |body: Value| post(&s.url(), "sys/capabilities-self", &a, body);
+    let r = caps(json!({"paths": "auth/token/create-orphan,,auth/token/accessors"}));
+    assert_eq!((r.status, r.error()), (400, "missing path".to_string()));
+    let r = caps(json!({"paths": ["auth/token/create-orphan", ""]}));
+    assert_eq!(r.error(), "missing path");
+    let r = caps(json!({"paths": "", "path": "auth/token/create-orphan"})).json();
+    assert_eq!(
+        r["capabilities"][0], "create",
+        "an empty `paths` falls back to `path`"
+    );
+    let r = caps(json!({"paths": ["/auth/token/create-orphan"]})).json();
+    assert_eq!(
+        r["capabilities"],
+        json!(["deny"]),
+        "no leading-slash trimming"
+    );
+}
