@@ -185,6 +185,17 @@ def test_hvac_create_orphan_hits_create_orphan_and_its_default_name_becomes_toke
     assert data["path"] == "auth/token/create-orphan" and data["orphan"] is True
 
 
+# §1 "the CLI's -orphan flag does not call create-orphan": hvac has no orphan flag at all; an orphan
+# comes from create_orphan (→ create-orphan) or create(no_parent=True) (→ create, needs sudo).
+def test_hvac_create_has_no_orphan_flag(oidc_admin, controls):
+    with pytest.raises(TypeError):
+        oidc_admin.auth.token.create(orphan=True, **ADMIN_MINT)
+    controls.reset_requests()
+    auth = oidc_admin.auth.token.create(no_parent=True, **ADMIN_MINT)["auth"]
+    assert auth["orphan"] is True
+    assert controls.requests() == [("POST", "auth/token/create", 200)]
+
+
 # §3.4: hvac's create always sends no_parent=false; false needs no sudo, so an update-only caller
 # still gets a (non-orphan) child inside its own policies.
 def test_hvac_create_sends_no_parent_false_which_needs_no_sudo(controls, client_for):
