@@ -12,6 +12,7 @@ mod acl;
 mod clock;
 mod control;
 mod fault;
+mod fields;
 mod login;
 mod oidc;
 mod reply;
@@ -22,6 +23,7 @@ mod server;
 mod store;
 mod token_create;
 mod token_ops;
+mod ttl;
 mod types;
 
 use std::net::SocketAddr;
