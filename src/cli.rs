@@ -48,6 +48,15 @@ pub enum Command {
     /// Write the man page or shell completions (for packagers and `install`)
     #[command(hide = true)]
     Generate(GenerateArgs),
+    /// Write the config file and the systemd user units, enable the timer and linger (without Nix)
+    Install(crate::install::InstallArgs),
+    /// Stop and remove the units `install` wrote; the token file and the config stay
+    Uninstall(crate::install::UninstallArgs),
+    /// Run the configured failure hook for UNIT (what the failure template unit runs)
+    OnFailure {
+        /// The unit that failed, passed to the hook as FAILED_UNIT
+        unit: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,8 @@ pub mod commands;
 pub mod config;
 pub mod decide;
 pub mod generate;
+pub mod hook;
+pub mod install;
 pub mod lock;
 pub mod metrics;
 pub mod oidc;
@@ -14,6 +16,7 @@ pub mod secret;
 pub mod settings;
 pub mod state;
 pub mod tokenfile;
+pub mod units;
 pub mod vault;
 
 use clap::Parser;
@@ -35,7 +38,17 @@ pub fn run() -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let env = Env::from_process();
+    // Deploy commands need no server and write the settings rather than read them.
+    match &cli.command {
+        Some(Command::Install(args)) => return Ok(install::cli_install(args, &cli.global)),
+        Some(Command::Uninstall(args)) => return Ok(install::cli_uninstall(args)),
+        _ => {}
+    }
     let settings = Settings::resolve(&cli.global, &env)?;
+    if let Some(Command::OnFailure { unit }) = &cli.command {
+        let code = hook::run(unit, settings.on_failure.as_deref(), &settings.log_file);
+        return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
+    }
     if settings.vault_addr.scheme() == "http" && !is_loopback(&settings.vault_addr) {
         tracing::warn!(
             "{} is plain http to a non-loopback host: tokens cross the network unencrypted; use https",
@@ -60,6 +73,9 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Status(args) => {
             let code = runtime.block_on(commands::status(&ctx, &args.check_paths, args.json));
             return Ok(ExitCode::from(code));
+        }
+        Command::Install(_) | Command::Uninstall(_) | Command::OnFailure { .. } => {
+            unreachable!("handled before the settings are resolved")
         }
     };
     finish(&report, &settings, started);

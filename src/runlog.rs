@@ -181,7 +181,7 @@ pub fn tail(log_file: &Path, n: usize) -> Vec<String> {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..]
         .iter()
-        .map(|l| escape(l, MAX_LINE))
+        .map(|l| bound(&one_line(l), MAX_LINE))
         .collect()
 }
 
@@ -230,6 +230,25 @@ mod tests {
             Report::new(Outcome::Healed, "x").line(at),
             "2023-11-14T22:13:20Z HEALED: x"
         );
+    }
+
+    #[test]
+    fn tail_keeps_our_escapes_and_neutralises_foreign_control_characters() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        emit(
+            &Report::new(Outcome::Drift, format!("x — {}", escape("a\nb", 50))),
+            &log,
+        );
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .unwrap()
+            .write_all(b"evil \x1b[2J\n")
+            .unwrap();
+        let lines = tail(&log, 5);
+        assert!(lines[0].ends_with("DRIFT: x — a\\nb"), "{lines:?}");
+        assert_eq!(lines[1], "evil \\x1b[2J");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The client over https against the double's TLS listener, trusting a CA given explicitly
 //! (`ca_cert`, as `VAULT_CACERT`): the happy path the benchmark times over https.
 
+// Not every test file uses every re-export of the shared harness.
+#[allow(unused_imports)]
 mod common;
 
 use common::*;
