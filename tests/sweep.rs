@@ -199,3 +199,36 @@ fn rate_limited_sweep_waits_and_completes() {
         .count();
     assert_eq!(throttled, 6);
 }
+
+/// The list's answer is read while the sweep runs, so its whole-request bound is the run's
+/// deadline; but a server that sends no answer at all is still given up on after `timeout`,
+/// and the recorded accessors are swept regardless.
+#[test]
+fn a_list_that_never_answers_times_out_and_the_record_still_works() {
+    let w = World::new();
+    let recorded = w.seed_ours();
+    record(&w, &[recorded.accessor.as_str()]);
+    let login = w.seed_oidc_login();
+    w.write_token(&login.token);
+    w.server.inject_fault(Fault::new(
+        None,
+        ACCESSORS,
+        FaultKind::Delay(std::time::Duration::from_secs(30)),
+        1,
+    ));
+
+    let run = w.run_env(
+        &["renew"],
+        &[
+            ("VAULT_TOKEN_RENEW_TIMEOUT", "1s"),
+            ("VAULT_TOKEN_RENEW_RETRIES", "0"),
+        ],
+    );
+
+    assert_eq!(run.code, 0, "{run:?}");
+    let line = w.last_log_line();
+    assert!(line.contains("sweep: cannot list accessors ("), "{line}");
+    assert!(line.contains("timed out"), "{line}");
+    // Had the 30 s stall been waited out, the list would have arrived and nothing timed out.
+    assert!(!w.server.token_alive(&recorded.token));
+}

@@ -267,11 +267,8 @@ impl Client {
     /// empty list is a 404 with `{"errors":[]}` (contract §4).
     pub async fn list_accessors(&self, token: &Token) -> Result<AccessorList, VaultError> {
         let ep = &LIST_ACCESSORS;
-        // The body is read while the sweep works through it, which takes longer than one
-        // request may: bound each read by the timeout, and the whole by the run's deadline.
-        let whole = RUN_DEADLINE.saturating_sub(self.started.elapsed());
         let started = self
-            .with_retries(ep, async || self.start(ep, token, None, Some(whole)).await)
+            .with_retries(ep, async || self.start(ep, token, None, true).await)
             .await;
         match started {
             Ok(response) => Ok(AccessorList::new(
@@ -367,7 +364,7 @@ impl Client {
         body: Option<Value>,
     ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
         self.with_retries(ep, async || {
-            let response = self.start(ep, token, body.as_ref(), None).await?;
+            let response = self.start(ep, token, body.as_ref(), false).await?;
             read_body(ep, response).await.map_err(|e| (e, None))
         })
         .await
@@ -438,13 +435,16 @@ impl Client {
     }
 
     /// Sends one request and waits for its status; a success's body is left to the caller, a
-    /// failure's is read (bounded) into the error.
+    /// failure's is read (bounded) into the error. A `streamed` body is read while the caller
+    /// works through it, which may take longer than one request may: then the answer's head must
+    /// come within the timeout, each read is bounded by the caller, and the whole by the run's
+    /// deadline.
     async fn start(
         &self,
         ep: &Endpoint,
         token: &Token,
         body: Option<&Value>,
-        timeout: Option<Duration>,
+        streamed: bool,
     ) -> Result<reqwest::Response, (VaultError, Option<Duration>)> {
         let url = self
             .urls
@@ -479,21 +479,32 @@ impl Client {
                 None,
             ));
         }
+        let per_request = self.timeout.min(left);
         let mut request = self
             .http
             .request(ep.method.clone(), url)
             .header("X-Vault-Token", token_header)
-            .timeout(self.timeout.min(left));
+            .timeout(if streamed { left } else { per_request });
         if let Some(body) = body {
             request = request.json(body);
         }
-        if let Some(timeout) = timeout {
-            request = request.timeout(timeout);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| (transport_error(ep.path, &e), None))?;
+        let sent = tokio::time::timeout(per_request, request.send()).await;
+        let response = match sent {
+            Ok(result) => result.map_err(|e| (transport_error(ep.path, &e), None))?,
+            Err(_) => {
+                let detail = format!("timed out: no answer within {per_request:?}");
+                let failure = Failure::Timeout;
+                let endpoint = ep.path;
+                return Err((
+                    VaultError::Transport {
+                        endpoint,
+                        failure,
+                        detail,
+                    },
+                    None,
+                ));
+            }
+        };
         let status = response.status();
         if status.is_success() {
             return Ok(response);
