@@ -20,6 +20,7 @@ mod seed;
 mod server;
 mod store;
 mod token_create;
+mod tls;
 mod token_ops;
 mod types;
 
@@ -68,6 +69,7 @@ pub struct Builder {
     bench_tokens: usize,
     bench_display_name: String,
     test_controls: bool,
+    tls: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Default for Builder {
@@ -80,6 +82,7 @@ impl Default for Builder {
             bench_tokens: 0,
             bench_display_name: "devvm-wizard".into(),
             test_controls: true,
+            tls: None,
         }
     }
 }
@@ -115,7 +118,18 @@ impl Builder {
         self
     }
 
+    /// Serve https with this PEM certificate chain (leaf first) and PEM private key.
+    pub fn tls_pem(mut self, cert_chain_pem: &[u8], key_pem: &[u8]) -> Self {
+        self.tls = Some((cert_chain_pem.to_vec(), key_pem.to_vec()));
+        self
+    }
+
     pub fn start(self) -> std::io::Result<DevServer> {
+        let acceptor = match &self.tls {
+            Some((cert, key)) => Some(tls::acceptor(cert, key)?),
+            None => None,
+        };
+        let tls = acceptor.is_some();
         let mut store = Store::new(self.rng_seed);
         if self.seed == Seed::Demo {
             seed::demo(&mut store, &self.root_token);
@@ -146,7 +160,7 @@ impl Builder {
             .spawn(move || {
                 rt.block_on(async move {
                     match tokio::net::TcpListener::from_std(listener) {
-                        Ok(l) => server::serve(l, app, stop_rx).await,
+                        Ok(l) => server::serve(l, app, stop_rx, acceptor).await,
                         Err(e) => eprintln!("vault-devserver: cannot serve on {local}: {e}"),
                     }
                 });
@@ -156,6 +170,7 @@ impl Builder {
         Ok(DevServer {
             shared,
             addr: local,
+            tls,
             stop: Some(stop_tx),
             thread: Some(thread),
         })
@@ -166,6 +181,7 @@ impl Builder {
 pub struct DevServer {
     shared: Arc<Shared>,
     addr: SocketAddr,
+    tls: bool,
     stop: Option<watch::Sender<bool>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -180,9 +196,10 @@ impl DevServer {
         Builder::default()
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT`, or `https://…` when serving TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub fn addr(&self) -> SocketAddr {
