@@ -160,55 +160,87 @@ fn killed_during_a_mint_command() {
     kill_at(Scenario::Mint, Method::GET, "auth/token/lookup-self", 0);
 }
 
-/// The file write itself: the minted token is in a temp file beside the token file, not yet
-/// renamed over it. To park the run exactly there, the token file is swapped for a FIFO while
-/// the verification is delayed: the compare step (which re-reads the file after the temp file is
-/// written and synced) then blocks opening it.
+/// A preloaded `rename` that parks the process (marker file, then `pause()`) when it is about
+/// to rename a token temp file over the token file: the exact moment between the synced temp
+/// file and the swap. Built with the system C compiler; the production binary is unchanged.
+const PARK_AT_RENAME_C: &str = r#"
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+int rename(const char *from, const char *to) {
+    static int (*real)(const char *, const char *);
+    if (!real) real = (int (*)(const char *, const char *))dlsym(RTLD_NEXT, "rename");
+    const char *marker = getenv("PARK_MARKER");
+    if (marker && strstr(from, ".vault-token-renew-")) {
+        close(open(marker, O_CREAT | O_WRONLY, 0600));
+        for (;;) pause();
+    }
+    return real(from, to);
+}
+"#;
+
+fn park_at_rename_library(dir: &std::path::Path) -> PathBuf {
+    let src = dir.join("park_at_rename.c");
+    let lib = dir.join("park_at_rename.so");
+    fs::write(&src, PARK_AT_RENAME_C).unwrap();
+    let status = std::process::Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&lib)
+        .arg(&src)
+        .arg("-ldl")
+        .status()
+        .expect("this test needs a C compiler (`cc`) to build its rename shim; install gcc");
+    assert!(status.success(), "building the rename shim failed");
+    lib
+}
+
+/// The file write itself: the minted token is in a synced temp file beside the token file, the
+/// compare step has passed, and the rename has not happened.
 #[test]
 fn killed_between_the_temp_file_and_the_rename() {
     let p = Prepared::new(Scenario::Heal);
     let w = &p.world;
-    w.server.inject_fault(
-        Fault::new(
-            Some(Method::GET),
-            "auth/token/lookup-self",
-            FaultKind::Delay(Duration::from_millis(700)),
-            1,
-        )
-        .after(1),
-    );
-    let child = spawn(&p);
-    wait_for("the mint", || {
-        w.server.request_count(Method::POST, "auth/token/create-orphan") == 1
-    });
-    let fifo = w.home.path().join("fifo");
-    rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
-    fs::rename(&fifo, w.token_file()).unwrap();
-    wait_for("the temp file", || !temp_files(&p).is_empty());
-    std::thread::sleep(Duration::from_millis(100));
+    let tools = tempfile::tempdir().unwrap();
+    let lib = park_at_rename_library(tools.path());
+    let marker = tools.path().join("parked");
+    let child = w
+        .command(&["renew", "--retries", "0"])
+        .env("LD_PRELOAD", &lib)
+        .env("PARK_MARKER", &marker)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the run to park at the rename", || marker.exists());
     let temps = temp_files(&p);
-    assert_eq!(temps.len(), 1);
+    assert_eq!(temps.len(), 1, "{temps:?}");
     let leftover = fs::read_to_string(&temps[0]).unwrap();
     let minted = w
         .server
         .lookup(&leftover)
         .expect("the temp file holds the complete minted token");
     assert_eq!(minted.display_name, OUR_NAME);
-    let mode = fs::metadata(&temps[0]).unwrap();
-    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777, 0o600);
+    let meta = fs::metadata(&temps[0]).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+        0o600
+    );
+    assert_eq!(w.file_content().unwrap(), p.original, "not swapped yet");
 
-    // Kill it there, and put back what a person would find: the login that was in the file.
     let mut child = child;
     child.kill().unwrap();
     w.finish(child.wait_with_output().unwrap());
-    w.write_token(&p.original);
     assert_eq!(temp_files(&p).len(), 1, "the killed run left its temp file");
+    p.check_file().unwrap();
 
     p.converge().unwrap();
     assert!(temp_files(&p).is_empty(), "the next run removed the temp file");
     assert!(
         !w.server.token_alive(&leftover),
-        "the token in the temp file was minted, recorded and then swept"
+        "the token in the temp file was recorded when minted, then swept"
     );
     assert!(p.stranded().is_empty());
 }
