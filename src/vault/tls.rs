@@ -295,17 +295,22 @@ impl ServerCertVerifier for AcceptAny {
 pub fn explain_handshake(error: &(dyn std::error::Error + 'static), host: &str) -> Option<String> {
     let mut next = Some(error);
     while let Some(e) = next {
-        let tls = e.downcast_ref::<rustls::Error>().or_else(|| {
-            e.downcast_ref::<std::io::Error>()
-                .and_then(|io| io.get_ref())
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        });
-        if let Some(tls) = tls {
+        if let Some(tls) = rustls_error(e) {
             return Some(explain(tls, host));
         }
         next = e.source();
     }
     None
+}
+
+/// The rustls error in `e`, also when wrapped in (possibly nested) io::Errors, whose `source()`
+/// skips the wrapped error.
+fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    let inner = e.downcast_ref::<std::io::Error>()?.get_ref()?;
+    rustls_error(inner)
 }
 
 fn explain(error: &rustls::Error, host: &str) -> String {
