@@ -37,14 +37,16 @@ pub struct Status {
 
 pub async fn status(ctx: &Context<'_>, check_paths: &[String], json: bool) -> u8 {
     let status = collect(ctx, check_paths).await;
-    if json {
-        println!(
-            "{}",
+    let text = if json {
+        format!(
+            "{}\n",
             serde_json::to_string_pretty(&status).expect("status serialises")
-        );
+        )
     } else {
-        print!("{}", render(&status));
-    }
+        render(&status)
+    };
+    // `status | head -1` closes the pipe early; that is no reason to panic (print! would).
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
     match status.state {
         _ if status.healthy => 0,
         "foreign" => 3,
