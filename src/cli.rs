@@ -43,8 +43,63 @@ pub enum Command {
     Sweep,
     /// Show the token file's health: owner, policies, TTL, capabilities, last log lines
     Status(StatusArgs),
-    /// Mint and install our periodic token with the authority of VAULT_TOKEN (or of the file's token)
-    Mint,
+    /// Mint and install our periodic token with the authority of an OIDC login (--oidc), of VAULT_TOKEN, or of the file's token
+    Mint(MintArgs),
+    /// Write the man page or shell completions (for packagers and `install`)
+    #[command(hide = true)]
+    Generate(GenerateArgs),
+    /// Write the config file and the systemd user units, enable the timer and linger (without Nix)
+    Install(crate::install::InstallArgs),
+    /// Stop and remove the units `install` wrote; the token file and the config stay
+    Uninstall(crate::install::UninstallArgs),
+    /// Run the configured failure hook for UNIT (what the failure template unit runs)
+    OnFailure {
+        /// The unit that failed, passed to the hook as FAILED_UNIT
+        unit: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct MintArgs {
+    /// Log in with OIDC in-process (as `vault login -method=oidc` does) and mint with that login's
+    /// authority; the login token stays in memory and is revoked afterwards, so nothing is clobbered
+    #[arg(long)]
+    pub oidc: bool,
+    /// Mount path of the OIDC auth method
+    #[arg(long, value_name = "PATH", default_value = crate::oidc::DEFAULT_MOUNT, requires = "oidc")]
+    pub oidc_mount: String,
+    /// OIDC role [default: the mount's default_role]
+    #[arg(long, value_name = "ROLE", requires = "oidc")]
+    pub oidc_role: Option<String>,
+    /// Loopback port of the callback, http://localhost:<port>/oidc/callback (0: any free port)
+    #[arg(long, value_name = "PORT", default_value_t = crate::oidc::DEFAULT_PORT, requires = "oidc")]
+    pub oidc_port: u16,
+    /// Do not start a browser; only print the login URL
+    #[arg(long, requires = "oidc")]
+    pub no_browser: bool,
+    /// How long to wait for the login to finish in the browser
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = humantime::parse_duration, requires = "oidc")]
+    pub oidc_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    #[command(subcommand)]
+    pub what: GenerateWhat,
+    /// Write into this directory instead of standard output
+    #[arg(long, value_name = "DIR", global = true)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum GenerateWhat {
+    /// The man pages (vault-token-renew.1 and one per subcommand)
+    Man,
+    /// A completion script for a shell
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -121,6 +176,9 @@ pub struct GlobalArgs {
     /// Accessor look-ups in flight at once during a sweep [env: VAULT_TOKEN_RENEW_SWEEP_CONCURRENCY] [default: 8]
     #[arg(long, global = true, value_name = "N")]
     pub sweep_concurrency: Option<usize>,
+    /// Write Prometheus textfile metrics here after every run (opt-in) [env: VAULT_TOKEN_RENEW_METRICS_FILE]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
     /// More detail on stderr (-v debug, -vv trace); tokens are never shown
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -27,6 +27,8 @@ pub struct ConfigFile {
     pub sweep_concurrency: Option<usize>,
     /// Shell command the failure hook runs (`vault-token-renew on-failure <unit>`).
     pub on_failure: Option<String>,
+    /// Prometheus textfile written after every renew/mint/sweep run (opt-in).
+    pub metrics_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -47,6 +47,15 @@ impl From<Outcome> for ExitCode {
 pub struct Report {
     pub outcome: Outcome,
     pub message: String,
+    /// What the run learned about the token now in the file, for the metrics file.
+    pub token: Option<TokenFacts>,
+}
+
+/// The file's token as the server described it during the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenFacts {
+    pub ttl_secs: i64,
+    pub period_secs: Option<i64>,
 }
 
 impl Report {
@@ -54,7 +63,17 @@ impl Report {
         Report {
             outcome,
             message: message.into(),
+            token: None,
         }
+    }
+
+    /// Attaches what the run learned about the file's token (TTL and period).
+    pub fn with_token(mut self, ttl_secs: i64, period_secs: Option<i64>) -> Report {
+        self.token = Some(TokenFacts {
+            ttl_secs,
+            period_secs,
+        });
+        self
     }
 
     /// `OK renewed …` for OK; `HEALED: …`, `DRIFT: …`, `FAIL: …` for the others (the seed's words).
@@ -106,7 +125,7 @@ pub fn escape(text: &str, max: usize) -> String {
 }
 
 /// Defence in depth: whatever a caller forgot to escape, a line stays one line.
-fn one_line(text: &str) -> String {
+pub fn one_line(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => escape(&c.to_string(), 16),
@@ -153,7 +172,8 @@ fn append(log_file: &Path, line: &str) -> std::io::Result<()> {
     f.write_all(format!("{line}\n").as_bytes())
 }
 
-/// The last `n` lines of the log file, for `status`.
+/// The last `n` lines of the log file, for `status`. They were escaped when written; control
+/// characters are escaped again in case something else wrote to the file.
 pub fn tail(log_file: &Path, n: usize) -> Vec<String> {
     let Ok(text) = std::fs::read_to_string(log_file) else {
         return Vec::new();
@@ -161,7 +181,7 @@ pub fn tail(log_file: &Path, n: usize) -> Vec<String> {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..]
         .iter()
-        .map(|l| escape(l, MAX_LINE))
+        .map(|l| bound(&one_line(l), MAX_LINE))
         .collect()
 }
 
@@ -210,6 +230,25 @@ mod tests {
             Report::new(Outcome::Healed, "x").line(at),
             "2023-11-14T22:13:20Z HEALED: x"
         );
+    }
+
+    #[test]
+    fn tail_keeps_our_escapes_and_neutralises_foreign_control_characters() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        emit(
+            &Report::new(Outcome::Drift, format!("x — {}", escape("a\nb", 50))),
+            &log,
+        );
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .unwrap()
+            .write_all(b"evil \x1b[2J\n")
+            .unwrap();
+        let lines = tail(&log, 5);
+        assert!(lines[0].ends_with("DRIFT: x — a\\nb"), "{lines:?}");
+        assert_eq!(lines[1], "evil \\x1b[2J");
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub struct Settings {
     pub retries: u32,
     pub sweep_concurrency: usize,
     pub on_failure: Option<String>,
+    /// Prometheus textfile to rewrite after every run; None = no metrics.
+    pub metrics_file: Option<PathBuf>,
     pub config_file: PathBuf,
 }
 
@@ -366,6 +368,15 @@ impl Settings {
             None => DEFAULT_SWEEP_CONCURRENCY,
         };
 
+        let metrics_file = match pick(
+            (args.metrics_file.clone(), "metrics-file"),
+            env.own("METRICS_FILE").map(|(k, v)| (k, PathBuf::from(v))),
+            (file.metrics_file, "metrics_file", cf),
+        ) {
+            Some((p, origin)) => Some(expand(p, &origin)?),
+            None => None,
+        };
+
         Ok(Settings {
             vault_addr,
             token_file,
@@ -381,6 +392,7 @@ impl Settings {
             retries,
             sweep_concurrency,
             on_failure: file.on_failure,
+            metrics_file,
             config_file,
         })
     }
@@ -658,6 +670,31 @@ mod tests {
         let s = Settings::resolve(&a, &e).unwrap();
         assert_eq!(s.display_name, "from-flag");
         assert_eq!(s.require_policies, ["vault-admin"]);
+    }
+
+    #[test]
+    fn metrics_file_is_opt_in_and_expands_home() {
+        let e = env(&[("VAULT_ADDR", "http://x")]);
+        assert_eq!(
+            Settings::resolve(&no_config(), &e).unwrap().metrics_file,
+            None
+        );
+        let e = env(&[
+            ("VAULT_ADDR", "http://x"),
+            ("VAULT_TOKEN_RENEW_METRICS_FILE", "~/m/vtr.prom"),
+        ]);
+        assert_eq!(
+            Settings::resolve(&no_config(), &e).unwrap().metrics_file,
+            Some(PathBuf::from("/home/alice/m/vtr.prom"))
+        );
+        let a = GlobalArgs {
+            metrics_file: Some("/flag.prom".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Settings::resolve(&a, &e).unwrap().metrics_file,
+            Some(PathBuf::from("/flag.prom"))
+        );
     }
 
     #[test]

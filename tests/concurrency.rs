@@ -73,9 +73,9 @@ fn simultaneous_runs_on_a_clobbered_file_leave_exactly_one_token() {
 fn login_during_heal(method: Method, path: &str, skip: u32) {
     let p = Prepared::new(Scenario::Heal);
     let w = &p.world;
-    w.server.inject_fault(
-        Fault::new(Some(method), path, FaultKind::Delay(Duration::from_millis(800)), 1)
-            .after(skip),
+    w.server.inject_fault_after(
+        Fault::new(Some(method), path, FaultKind::Delay(Duration::from_millis(800)), 1),
+        skip,
     );
     let child = spawn(w, &["renew"]);
     // Wait until the heal has read the file and is parked at the delayed request.

@@ -85,8 +85,9 @@ fn kill_and_recover(p: &Prepared, mut child: Child) {
 fn kill_at(scenario: Scenario, method: Method, path: &str, skip: u32) {
     let p = Prepared::new(scenario);
     let w = &p.world;
-    w.server.inject_fault(
-        Fault::new(Some(method.clone()), path, FaultKind::Delay(PARK), 1).after(skip),
+    w.server.inject_fault_after(
+        Fault::new(Some(method.clone()), path, FaultKind::Delay(PARK), 1),
+        skip,
     );
     // The double records a request once answered, so the parked one is the one past the count.
     let before = requests_before(&p, &method, path, skip);

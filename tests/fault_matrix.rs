@@ -116,8 +116,9 @@ fn run_cell(cell: &Cell) -> Result<(), String> {
         }
         Class::Fault(kind) => {
             let method = Method::from_bytes(cell.step.1.as_bytes()).unwrap();
-            w.server.inject_fault(
-                Fault::new(Some(method), cell.step.2, kind.clone(), 1).after(cell.step.3),
+            w.server.inject_fault_after(
+                Fault::new(Some(method), cell.step.2, kind.clone(), 1),
+                cell.step.3,
             );
         }
     }

@@ -79,7 +79,7 @@ fn run(c: &mut Corpus, label: &str, w: &World, args: &[&str], env: &[(&str, &str
 
 fn fault(w: &World, method: Method, path: &str, kind: FaultKind, skip: u32) {
     w.server
-        .inject_fault(Fault::new(Some(method), path, kind, 1).after(skip));
+        .inject_fault_after(Fault::new(Some(method), path, kind, 1), skip);
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! or a name mismatch fails with an error that names the fix, `--tls-server-name` checks another
 //! name, and plain http to a non-loopback address warns.
 
+#[allow(unused_imports)] // the harness re-exports fault types this suite does not use
 mod common;
 
 use common::*;

@@ -123,7 +123,7 @@ impl Acl {
             }
         }
         acl.prefix = prefixes.into_iter().collect();
-        acl.prefix.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        acl.prefix.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
         acl
     }
 

@@ -65,8 +65,12 @@ pub(crate) fn handle(shared: &Shared, method: &Method, path: &str, body: &[u8]) 
             lock(&shared.store).add_user(u);
             Reply::no_content()
         }),
+        ("POST", "oidc-roles") => parse::<crate::oidc::OidcRole>(body).map(|r| {
+            lock(&shared.store).add_oidc_role(r);
+            Reply::no_content()
+        }),
         ("POST", "faults") => parse::<Fault>(body).map(|f| {
-            lock(&shared.faults).push(f);
+            lock(&shared.faults).push((f, 0));
             Reply::no_content()
         }),
         ("POST", "clock") => parse::<ClockBody>(body).map(|c| {

@@ -49,10 +49,6 @@ pub struct Fault {
     pub kind: FaultKind,
     #[serde(default = "one")]
     pub times: u32,
-    /// Matching requests to let through untouched before the fault starts hitting (the second
-    /// `lookup-self` of a heal is the minted token's verification, say).
-    #[serde(default)]
-    pub skip: u32,
 }
 
 fn one() -> u32 {
@@ -71,14 +67,7 @@ impl Fault {
             path: path.into(),
             kind,
             times,
-            skip: 0,
         }
-    }
-
-    /// Let the first `n` matching requests through before hitting.
-    pub fn after(mut self, n: u32) -> Self {
-        self.skip = n;
-        self
     }
 
     pub(crate) fn matches(&self, method: &axum::http::Method, path: &str) -> bool {

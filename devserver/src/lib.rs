@@ -13,6 +13,7 @@ mod clock;
 mod control;
 mod fault;
 mod login;
+mod oidc;
 mod reply;
 mod rng;
 mod router;
@@ -29,10 +30,12 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use axum::http::Method;
 use tokio::sync::watch;
 
+/// The HTTP method type used by [`Fault`] and [`DevServer::requests`].
+pub use axum::http::Method;
 pub use fault::{Fault, FaultKind};
+pub use oidc::OidcRole;
 pub use types::{
     RequestRecord, Seed, Seeded, State, TokenSpec, TokenType, TokenView, UserpassUser,
 };
@@ -47,11 +50,12 @@ pub fn token_display_name(given: &str) -> String {
 }
 
 pub(crate) fn state_of(store: &Store) -> State {
+    let now = store.now();
     State {
         tokens: store
             .order
             .iter()
-            .map(|id| store.view(&store.tokens[id]))
+            .map(|id| store.view_at(&store.tokens[id], now))
             .collect(),
     }
 }
@@ -249,6 +253,12 @@ impl DevServer {
         });
     }
 
+    /// Add an OIDC role whose user the built-in fake provider signs in at once (contract §9 flow:
+    /// `auth/<mount>/oidc/auth_url`, the provider's redirect, `auth/<mount>/oidc/callback`).
+    pub fn add_oidc_role(&self, role: OidcRole) {
+        lock(&self.shared.store).add_oidc_role(role);
+    }
+
     /// Replace the policies of a token's entity (identity policies are re-read on every request,
     /// contract §8). Returns false if the token has no entity.
     pub fn set_identity_policies(&self, token: &str, policies: &[&str]) -> bool {
@@ -266,7 +276,13 @@ impl DevServer {
     }
 
     pub fn inject_fault(&self, fault: Fault) {
-        lock(&self.shared.faults).push(fault);
+        lock(&self.shared.faults).push((fault, 0));
+    }
+
+    /// Like [`DevServer::inject_fault`], but the first `skip` matching requests pass untouched:
+    /// a heal's second `lookup-self` is the minted token's verification, say.
+    pub fn inject_fault_after(&self, fault: Fault, skip: u32) {
+        lock(&self.shared.faults).push((fault, skip));
     }
 
     pub fn clear_faults(&self) {

@@ -37,20 +37,35 @@ impl Store {
         }
         // §8: display name = mount path with `/` → `-`, then the plugin's name, one trailing `-`
         // stripped, no sanitising; userpass's name is the lower-cased username.
-        let source = format!("{}-", mount.replace('/', "-"));
-        let dn = format!("{source}{name}");
-        let display_name = dn.strip_suffix('-').map(str::to_string).unwrap_or(dn);
         let ttl = user.ttl.unwrap_or(MAX_TTL).min(MAX_TTL);
+        self.issue_login(LoginGrant {
+            mount,
+            name: &name,
+            path: format!("auth/{mount}/login/{name}"),
+            meta: BTreeMap::from([("username".to_string(), name.clone())]),
+            policies: &user.policies,
+            entity_id,
+            ttl,
+        })
+    }
+
+    /// Creates the token of a successful login of any auth method (contract §8) and answers
+    /// with its `auth` block.
+    pub(crate) fn issue_login(&mut self, grant: LoginGrant) -> Reply {
+        let source = format!("{}-", grant.mount.replace('/', "-"));
+        let dn = format!("{source}{}", grant.name);
+        let display_name = dn.strip_suffix('-').map(str::to_string).unwrap_or(dn);
+        let ttl = grant.ttl;
         let now = self.now();
         let (id, accessor) = self.new_ids(TokenType::Service);
         let entry = Entry {
             id,
             accessor,
             // §8 trap: a login token's own policies always hold `default`.
-            policies: sanitize_policies(&user.policies, true),
+            policies: sanitize_policies(grant.policies, true),
             display_name,
-            path: format!("auth/{mount}/login/{name}"),
-            meta: Some(BTreeMap::from([("username".to_string(), name.clone())])),
+            path: grant.path,
+            meta: Some(grant.meta),
             num_uses: 0,
             parent: None, // every auth-method login token is an orphan (§1 `orphan`)
             children: Vec::new(),
@@ -64,7 +79,7 @@ impl Store {
             },
             period: 0,
             explicit_max_ttl: 0,
-            entity_id,
+            entity_id: grant.entity_id,
             token_type: TokenType::Service,
             revoked: false,
             last_renewal: None,
@@ -75,4 +90,16 @@ impl Store {
         let rid = self.request_id();
         Reply::ok(rid, Value::Null, vec![], auth)
     }
+}
+
+/// What a successful login grants; the display name is `<mount>-<name>` (contract §8).
+pub(crate) struct LoginGrant<'a> {
+    pub(crate) mount: &'a str,
+    /// The plugin's display name: userpass's user name, OIDC's `user_claim` value.
+    pub(crate) name: &'a str,
+    pub(crate) path: String,
+    pub(crate) meta: BTreeMap<String, String>,
+    pub(crate) policies: &'a [String],
+    pub(crate) entity_id: String,
+    pub(crate) ttl: u64,
 }

@@ -116,6 +116,23 @@ pub(crate) fn dispatch(
         Ok(op) => op,
         Err(reply) => return reply,
     };
+    // Unauthenticated like a login: the OIDC flow's two Vault paths (contract §9).
+    if let Some((mount, action)) = crate::oidc::route(store, path) {
+        return match (action, op) {
+            ("auth_url", Some(UPDATE)) => match parse_body(body) {
+                Ok(b) => {
+                    let host = headers
+                        .get("host")
+                        .and_then(|h| h.to_str().ok())
+                        .unwrap_or("127.0.0.1:8200");
+                    store.oidc_auth_url(mount, &b, host)
+                }
+                Err(r) => r,
+            },
+            ("callback", Some(READ)) => store.oidc_callback(mount, query),
+            _ => Reply::error(405, "unsupported operation"),
+        };
+    }
     if let Some((mount, user)) = login_route(store, path) {
         return match op {
             Some(UPDATE) => match parse_body(body) {

@@ -55,6 +55,12 @@ pub(crate) fn demo(store: &mut Store, root_token: &str) {
         identity_policies: vec!["vault-admin".into(), "sops-admin".into()],
         ttl: Some(7 * 24 * 3600),
     });
+    // The same admin through real OIDC (`vault-token-renew mint --oidc`): the fake provider signs
+    // alice@example.com in; her authority is in identity policies only.
+    store.add_oidc_role(crate::oidc::OidcRole {
+        identity_policies: vec!["vault-admin".into(), "sops-admin".into()],
+        ..Default::default()
+    });
     // The kubernetes-style weak login: display name `kubernetes-woodpecker-default` (contract §8).
     store.add_user(UserpassUser {
         mount: "kubernetes".into(),

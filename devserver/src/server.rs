@@ -24,7 +24,8 @@ const MAX_BODY: usize = 32 << 20;
 
 pub(crate) struct Shared {
     pub(crate) store: Mutex<Store>,
-    pub(crate) faults: Mutex<Vec<Fault>>,
+    /// Queued faults, each with how many matching requests it still lets through first.
+    pub(crate) faults: Mutex<Vec<(Fault, u32)>>,
     pub(crate) requests: Mutex<Vec<RequestRecord>>,
     pub(crate) test_controls: bool,
 }
@@ -127,14 +128,15 @@ fn record(shared: &Shared, method: &Method, path: &str, status: u16) {
 /// Take one hit of the first fault that matches this request.
 fn take_fault(shared: &Shared, method: &Method, path: &str) -> Option<FaultKind> {
     let mut faults = lock(&shared.faults);
-    let i = faults.iter().position(|f| f.matches(method, path))?;
-    if faults[i].skip > 0 {
-        faults[i].skip -= 1;
+    let i = faults.iter().position(|(f, _)| f.matches(method, path))?;
+    let (fault, skip) = &mut faults[i];
+    if *skip > 0 {
+        *skip -= 1;
         return None;
     }
-    faults[i].times -= 1;
-    let kind = faults[i].kind.clone();
-    if faults[i].times == 0 {
+    fault.times -= 1;
+    let kind = fault.kind.clone();
+    if fault.times == 0 {
         faults.remove(i);
     }
     Some(kind)
@@ -189,6 +191,28 @@ fn huge(bytes: usize) -> Response {
     r
 }
 
+/// The fake OIDC provider (`/_provider/<mount>/authorize`): a browser that follows the auth URL
+/// is redirected straight back to the client's loopback callback with a code.
+fn provider(shared: &Shared, rest: &str, query: &str) -> Response {
+    let Some(mount) = rest.strip_suffix("/authorize") else {
+        return to_response(Reply::not_found());
+    };
+    let mut r = Response::new(Body::empty());
+    match lock(&shared.store).oidc_authorize(mount, query) {
+        Ok(location) => {
+            *r.status_mut() = StatusCode::FOUND;
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+        }
+        Err(why) => {
+            *r.status_mut() = StatusCode::BAD_REQUEST;
+            *r.body_mut() = Body::from(format!("fake OIDC provider: {why}\n"));
+        }
+    }
+    r
+}
+
 pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let full_path = parts.uri.path().to_string();
@@ -200,6 +224,9 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
             .await
             .unwrap_or_default();
         return to_response(crate::control::handle(&shared, &parts.method, rest, &body));
+    }
+    if let Some(rest) = full_path.strip_prefix("/_provider/") {
+        return provider(&shared, rest, parts.uri.query().unwrap_or(""));
     }
     let Some(path) = full_path.strip_prefix("/v1/") else {
         return to_response(Reply::not_found());

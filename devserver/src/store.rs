@@ -52,7 +52,7 @@ pub(crate) struct Entry {
 pub(crate) struct Store {
     pub(crate) tokens: HashMap<String, Entry>,
     pub(crate) by_accessor: HashMap<String, String>,
-    /// Token ids in creation order: the "storage order" of the accessor list (contract §4).
+    /// Token ids in creation order (for `state()` and `issued_tokens()`).
     pub(crate) order: Vec<String>,
     pub(crate) policies: HashMap<String, Policy>,
     /// entity id → the policies the entity (and its groups) grant (contract §8).
@@ -61,6 +61,8 @@ pub(crate) struct Store {
     pub(crate) users: HashMap<(String, String), (UserpassUser, String)>,
     pub(crate) rng: Rng,
     pub(crate) clock: Clock,
+    /// OIDC roles and logins in progress.
+    pub(crate) oidc: crate::oidc::Oidc,
 }
 
 /// `policyutil.SanitizePolicies`: trim, lower-case, drop empties, `root` alone wins, optionally add
@@ -114,6 +116,7 @@ impl Store {
             users: HashMap::new(),
             rng: Rng::new(seed),
             clock: Clock::default(),
+            oidc: Default::default(),
         }
     }
 
@@ -128,15 +131,27 @@ impl Store {
     /// Not revoked, lease not run out, and every ancestor alive (a parent's revocation or expiry
     /// takes its children with it).
     pub(crate) fn alive(&self, id: &str) -> bool {
-        let now = self.now();
-        let mut cur = self.tokens.get(id);
+        self.alive_at(id, self.now())
+    }
+
+    /// `alive` against a given clock reading: reading the clock can be a real syscall here, so
+    /// bulk callers (the 100k-key accessor list) read it once.
+    pub(crate) fn alive_at(&self, id: &str, now: Duration) -> bool {
+        self.tokens
+            .get(id)
+            .is_some_and(|e| self.entry_alive_at(e, now))
+    }
+
+    /// `alive_at` for an entry in hand (no lookup unless it has a parent).
+    pub(crate) fn entry_alive_at(&self, e: &Entry, now: Duration) -> bool {
+        let mut cur = Some(e);
         while let Some(e) = cur {
             if e.revoked || e.lease.expire.is_some_and(|x| x <= now) {
                 return false;
             }
             cur = e.parent.as_deref().and_then(|p| self.tokens.get(p));
         }
-        self.tokens.contains_key(id)
+        true
     }
 
     /// A live token looked up by its value; expired or revoked ones count as unknown (contract §7).
@@ -205,9 +220,9 @@ impl Store {
         let (generated, accessor) = self.new_ids(spec.token_type);
         let id = match &spec.id {
             Some(id) if self.tokens.contains_key(id) => {
-                return Err(format!(
-                    "a token with the requested id already exists; choose another id"
-                ));
+                return Err(
+                    "a token with the requested id already exists; choose another id".into(),
+                );
             }
             Some(id) if id.is_empty() => {
                 return Err("id must not be empty; omit it to generate one".into());
@@ -220,11 +235,26 @@ impl Store {
         } else {
             self.new_entity(sanitize_policies(&spec.identity_policies, false))
         };
+        let parent = match &spec.parent {
+            Some(p) if !self.tokens.contains_key(p) => {
+                return Err(
+                    "parent token is unknown; seed the parent first and pass its token value"
+                        .into(),
+                );
+            }
+            other => other.clone(),
+        };
         let now = self.now();
         let ttl = if spec.period > 0 {
             spec.period
         } else {
             spec.ttl
+        };
+        // The lease never outlives explicit_max_ttl (contract §2.4).
+        let ttl = match spec.explicit_max_ttl {
+            0 => ttl,
+            max if ttl == 0 => max,
+            max => ttl.min(max),
         };
         Ok(self.insert(Entry {
             id,
@@ -234,7 +264,7 @@ impl Store {
             path: spec.path.clone(),
             meta: spec.meta.clone(),
             num_uses: spec.num_uses,
-            parent: None,
+            parent,
             children: Vec::new(),
             created_by: None,
             creation_time: now,
@@ -340,14 +370,23 @@ impl Store {
     }
 
     pub(crate) fn view(&self, e: &Entry) -> TokenView {
-        let alive = self.alive(&e.id);
+        self.view_at(e, self.now())
+    }
+
+    pub(crate) fn view_at(&self, e: &Entry, now: Duration) -> TokenView {
+        let alive = self.entry_alive_at(e, now);
+        let ttl = e
+            .lease
+            .expire
+            .map(|x| x.saturating_sub(now).as_secs())
+            .unwrap_or(0);
         TokenView {
             accessor: e.accessor.clone(),
             display_name: e.display_name.clone(),
             policies: e.policies.clone(),
             identity_policies: self.identity_policies(e),
             period: e.period,
-            ttl: if alive { self.ttl_left(e) } else { 0 },
+            ttl: if alive { ttl } else { 0 },
             alive,
             revoked: e.revoked,
             path: e.path.clone(),

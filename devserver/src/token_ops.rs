@@ -143,15 +143,18 @@ impl Store {
         Reply::no_content()
     }
 
-    /// §4 the accessor list: every live service token, storage order; empty → 404 `{"errors":[]}`.
+    /// §4 the accessor list: every live service token; empty → 404 `{"errors":[]}`. Vault lists in
+    /// storage-key (salted hash) order, effectively random, so clients must not rely on order; the
+    /// double sorts by accessor to stay deterministic. Scans entries in place: 100k keys must be quick.
     pub(crate) fn list_accessors(&mut self) -> Reply {
-        let keys: Vec<&str> = self
-            .order
-            .iter()
-            .filter(|id| self.alive(id))
-            .map(|id| self.tokens[id.as_str()].accessor.as_str())
-            .filter(|a| !a.is_empty())
+        let now = self.now();
+        let mut keys: Vec<&str> = self
+            .tokens
+            .values()
+            .filter(|e| !e.accessor.is_empty() && self.entry_alive_at(e, now))
+            .map(|e| e.accessor.as_str())
             .collect();
+        keys.sort_unstable();
         if keys.is_empty() {
             return Reply::not_found();
         }

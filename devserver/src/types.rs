@@ -36,7 +36,8 @@ pub struct TokenSpec {
     pub identity_policies: Vec<String>,
     /// Seconds; 0 = not periodic.
     pub period: u64,
-    /// Seconds; 0 = never expires (only sensible for root-like tokens).
+    /// Seconds; 0 = never expires (only sensible for root-like tokens). Ignored when `period` is set:
+    /// a periodic token's lease is its period.
     pub ttl: u64,
     pub renewable: bool,
     /// Creation path, e.g. `auth/token/create-orphan` or `auth/oidc/oidc/callback`.
@@ -45,7 +46,9 @@ pub struct TokenSpec {
     pub token_type: TokenType,
     pub explicit_max_ttl: u64,
     pub num_uses: u64,
-    pub orphan: bool,
+    /// Token value of a parent: the seeded token becomes its child (not an orphan) and is revoked
+    /// with it. None = orphan, like every auth-method login and create-orphan token.
+    pub parent: Option<String>,
     /// Use this token value instead of a generated one.
     pub id: Option<String>,
 }
@@ -64,7 +67,7 @@ impl Default for TokenSpec {
             token_type: TokenType::Service,
             explicit_max_ttl: 0,
             num_uses: 0,
-            orphan: true,
+            parent: None,
             id: None,
         }
     }

@@ -16,6 +16,9 @@ use std::collections::BTreeMap;
 pub struct Installed {
     pub sweep: SweepReport,
     pub warnings: Vec<String>,
+    /// The installed token's TTL and period as the verifying lookup saw them.
+    pub ttl_secs: i64,
+    pub period_secs: Option<i64>,
 }
 
 pub enum MintError {
@@ -98,7 +101,12 @@ pub async fn mint_and_install(
         return Err(discard(ctx, &token, &accessor, &e.to_string()).await);
     }
     let sweep = sweep(ctx, &token, &info.accessor).await;
-    Ok(Installed { sweep, warnings })
+    Ok(Installed {
+        sweep,
+        warnings,
+        ttl_secs: info.ttl,
+        period_secs: info.period,
+    })
 }
 
 /// Revokes a minted token that will not be installed, and says so.

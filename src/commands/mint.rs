@@ -1,14 +1,69 @@
-//! `mint`: first-time setup and manual recovery. The authority is `VAULT_TOKEN` (or `BAO_TOKEN`)
-//! when set — e.g. a login with `-token-only`, which never touches the file — else the file's token.
+//! `mint`: first-time setup and manual recovery. The authority is an OIDC login done in-process
+//! (`--oidc`: the login token never leaves memory and is revoked afterwards), else `VAULT_TOKEN`
+//! (or `BAO_TOKEN`) when set — e.g. a login with `-token-only`, which never touches the file —
+//! else the file's token.
 
 use super::heal::{MintError, mint_and_install};
 use super::{Context, LOCK_WAIT};
+use crate::cli::MintArgs;
+use crate::oidc::{self, OidcOptions};
 use crate::runlog::{Outcome, Report, escape};
 use crate::secret::Token;
 use crate::settings::Env;
 use crate::tokenfile::parse_token;
 
-pub async fn mint(ctx: &Context<'_>, env: &Env) -> Report {
+pub async fn mint(ctx: &Context<'_>, env: &Env, args: &MintArgs) -> Report {
+    if !args.oidc {
+        return mint_with(ctx, env, None).await;
+    }
+    let opts = OidcOptions {
+        mount: args.oidc_mount.trim_matches('/').to_owned(),
+        role: args.oidc_role.clone(),
+        port: args.oidc_port,
+        open_browser: !args.no_browser,
+        wait: args.oidc_timeout,
+    };
+    // The login happens before the lock: a person may take minutes in the browser, and the
+    // timer's renew must not wait on them.
+    let login = match oidc::login(&ctx.client, &opts).await {
+        Ok(login) => login,
+        Err(e) => {
+            return Report::new(
+                Outcome::Fail,
+                format!(
+                    "OIDC login failed: {} — the token file is unchanged",
+                    escape(&e.to_string(), 600)
+                ),
+            );
+        }
+    };
+    // The client's run deadline (about a minute) started before the person opened the browser;
+    // the unattended part gets a fresh client, and so a full deadline, of its own.
+    let fresh = match Context::new(ctx.settings) {
+        Ok(fresh) => fresh,
+        Err(report) => return report,
+    };
+    let ctx = &fresh;
+    let source = format!("an OIDC login on auth/{}", opts.mount);
+    let report = mint_with(ctx, env, Some((&login.token, source))).await;
+    // The login token was only ever in memory; revoke it so no admin-capable login outlives the mint.
+    let revoked = match ctx.client.revoke_self(&login.token).await {
+        Ok(()) => "; the login token was revoked".to_owned(),
+        Err(e) => format!(
+            "; revoking the login token failed ({}), it expires on its own (accessor {})",
+            escape(&e.to_string(), 200),
+            escape(&login.accessor, 100)
+        ),
+    };
+    drop(login);
+    Report {
+        message: format!("{}{revoked}", report.message),
+        ..report
+    }
+}
+
+/// Mints with `given` as the authority, else `VAULT_TOKEN`/`BAO_TOKEN`, else the file's token.
+async fn mint_with(ctx: &Context<'_>, env: &Env, given: Option<(&Token, String)>) -> Report {
     let _lock = match crate::lock::acquire(&ctx.settings.state_dir, LOCK_WAIT) {
         Ok(lock) => lock,
         Err(e) => return Report::new(Outcome::Fail, e.to_string()),
@@ -24,26 +79,29 @@ pub async fn mint(ctx: &Context<'_>, env: &Env) -> Report {
             .filter(|v| !v.trim().is_empty())
             .map(|v| (*var, v.trim()))
     });
-    let (authority, source): (Token, String) = match from_env {
-        Some((var, value)) => match parse_token(value.as_bytes()) {
-            Ok(token) => (token, format!("${var}")),
-            Err(_) => {
-                return Report::new(
-                    Outcome::Fail,
-                    format!(
-                        "${var} does not hold a token (non-printable characters); set it to a token"
-                    ),
-                );
-            }
-        },
-        None => match ctx.file.read() {
-            Ok(snapshot) => (snapshot.token, ctx.file.path().display().to_string()),
-            Err(e) => {
-                return Report::new(
-                    Outcome::Fail,
-                    format!("no authority to mint with: VAULT_TOKEN is unset and {e}"),
-                );
-            }
+    let (authority, source): (Token, String) = match given {
+        Some((token, source)) => (token.clone(), source),
+        None => match from_env {
+            Some((var, value)) => match parse_token(value.as_bytes()) {
+                Ok(token) => (token, format!("${var}")),
+                Err(_) => {
+                    return Report::new(
+                        Outcome::Fail,
+                        format!(
+                            "${var} does not hold a token (non-printable characters); set it to a token"
+                        ),
+                    );
+                }
+            },
+            None => match ctx.file.read() {
+                Ok(snapshot) => (snapshot.token, ctx.file.path().display().to_string()),
+                Err(e) => {
+                    return Report::new(
+                        Outcome::Fail,
+                        format!("no authority to mint with: VAULT_TOKEN is unset and {e}"),
+                    );
+                }
+            },
         },
     };
     match mint_and_install(ctx, &authority, &current).await {
@@ -56,7 +114,8 @@ pub async fn mint(ctx: &Context<'_>, env: &Env) -> Report {
                 ctx.file.path().display(),
                 installed.sweep.summary()
             ),
-        ),
+        )
+        .with_token(installed.ttl_secs, installed.period_secs),
         Err(MintError::NoPolicies) => Report::new(
             Outcome::Fail,
             format!(

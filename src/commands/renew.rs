@@ -64,7 +64,7 @@ async fn renew_ours(ctx: &Context<'_>, snapshot: &Snapshot, info: &TokenInfo) ->
             for w in renewed.warnings.iter().take(3) {
                 line.push_str(&format!(" — server warning: {}", escape(w, 200)));
             }
-            Report::new(Outcome::Ok, line)
+            Report::new(Outcome::Ok, line).with_token(renewed.ttl, info.period)
         }
         Err(e) => fail_line(ctx.settings, "renewing our token failed", &e),
     }
@@ -76,7 +76,6 @@ async fn heal(
     info: &TokenInfo,
     reason: ForeignReason,
 ) -> Report {
-    let file = ctx.file.path().display();
     let who = match reason {
         ForeignReason::WrongName => format!("dn={}", dn(&info.display_name)),
         ForeignReason::MissingPolicies(missing) => format!(
@@ -86,6 +85,16 @@ async fn heal(
             escape(&missing.join(","), 200)
         ),
     };
+    let report = heal_outcome(ctx, snapshot, &who).await;
+    match report.outcome {
+        Outcome::Healed => report,
+        // The file still holds the foreign token, so its expiry is the file's expiry.
+        _ => report.with_token(info.ttl, info.period),
+    }
+}
+
+async fn heal_outcome(ctx: &Context<'_>, snapshot: &Snapshot, who: &str) -> Report {
+    let file = ctx.file.path().display();
     match mint_and_install(ctx, &snapshot.token, &snapshot.current).await {
         Ok(installed) => {
             for w in installed.warnings.iter().take(3) {
@@ -98,6 +107,7 @@ async fn heal(
                     installed.sweep.summary()
                 ),
             )
+            .with_token(installed.ttl_secs, installed.period_secs)
         }
         Err(MintError::NoPolicies) => Report::new(
             Outcome::Drift,

@@ -1,12 +1,15 @@
 //! `status`: the health check a person runs instead of grepping `vault token lookup`. Read-only:
-//! it takes no lock and writes no log line. Exit 0 only when healthy.
+//! it takes no lock and writes no log line. Exit 0 only when healthy. The text form is for people
+//! (aligned, coloured only on a terminal, times in human units, one line of what to do); `--json`
+//! is for scripts and only ever gains fields (documented in docs/runbook.md).
 
 use super::{Context, MANUAL_MINT, dn};
 use crate::decide::{ForeignReason, Verdict, judge};
 use crate::runlog::{escape, tail};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::io::IsTerminal;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Below this TTL our token counts as unhealthy: a daily timer keeps it near the full period.
 const LOW_TTL: i64 = 24 * 3600;
@@ -33,6 +36,20 @@ pub struct Status {
     pub capabilities: BTreeMap<String, Vec<String>>,
     pub error: Option<String>,
     pub last_log_lines: Vec<String>,
+    /// The systemd user timer, when a user manager answered; null otherwise.
+    pub timer: Option<Timer>,
+}
+
+/// `vault-token-renew.timer` as `systemctl --user show` describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Timer {
+    /// False when the unit is not installed (LoadState is not `loaded`).
+    pub installed: bool,
+    /// systemd's ActiveState: `active`, `inactive`, `failed`, …
+    pub active_state: String,
+    /// RFC 3339; null when nothing is scheduled.
+    pub next_run: Option<String>,
+    pub last_run: Option<String>,
 }
 
 pub async fn status(ctx: &Context<'_>, check_paths: &[String], json: bool) -> u8 {
@@ -43,7 +60,14 @@ pub async fn status(ctx: &Context<'_>, check_paths: &[String], json: bool) -> u8
             serde_json::to_string_pretty(&status).expect("status serialises")
         )
     } else {
-        render(&status)
+        let style = Style {
+            color: use_color(
+                std::io::stdout().is_terminal(),
+                std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+                std::env::var("TERM").is_ok_and(|t| t == "dumb"),
+            ),
+        };
+        render(&status, style, SystemTime::now())
     };
     // `status | head -1` closes the pipe early; that is no reason to panic (print! would).
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
@@ -75,6 +99,7 @@ async fn collect(ctx: &Context<'_>, check_paths: &[String]) -> Status {
         capabilities: BTreeMap::new(),
         error: None,
         last_log_lines: tail(&s.log_file, 5),
+        timer: timer_status(),
     };
     let snapshot = match ctx.file.read() {
         Ok(snap) => snap,
@@ -140,6 +165,16 @@ async fn collect(ctx: &Context<'_>, check_paths: &[String]) -> Status {
                 ));
             } else {
                 st.healthy = true;
+                // Healthy today, but nothing will renew it: say so before it matters.
+                st.advice = match &st.timer {
+                    Some(t) if !t.installed => Some(
+                        "no timer renews this token: run `vault-token-renew install` (or enable the home-manager module)".into(),
+                    ),
+                    Some(t) if t.active_state != "active" => Some(
+                        "the renewal timer is not running: `systemctl --user enable --now vault-token-renew.timer`".into(),
+                    ),
+                    _ => None,
+                };
             }
         }
         Verdict::Foreign(reason) => {
@@ -158,6 +193,39 @@ async fn collect(ctx: &Context<'_>, check_paths: &[String]) -> Status {
     st
 }
 
+/// Colour is for a person at a terminal: never in a pipe, never with NO_COLOR or TERM=dumb.
+fn use_color(stdout_is_terminal: bool, no_color: bool, dumb: bool) -> bool {
+    stdout_is_terminal && !no_color && !dumb
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Style {
+    color: bool,
+}
+
+impl Style {
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+    fn good(self, text: &str) -> String {
+        self.paint("32", text)
+    }
+    fn bad(self, text: &str) -> String {
+        self.paint("1;31", text)
+    }
+    fn warn(self, text: &str) -> String {
+        self.paint("33", text)
+    }
+    fn dim(self, text: &str) -> String {
+        self.paint("2", text)
+    }
+}
+
+/// `31d 23h`, `3h 2m`, `59m`, `none`: the two largest units, which is all a person reads.
 fn human_secs(secs: i64) -> String {
     if secs <= 0 {
         return "none".into();
@@ -166,20 +234,30 @@ fn human_secs(secs: i64) -> String {
     let h = (secs % 86400) / 3600;
     let m = (secs % 3600) / 60;
     match (d, h) {
+        (0, 0) if m == 0 => format!("{secs}s"),
         (0, 0) => format!("{m}m"),
         (0, _) => format!("{h}h {m}m"),
         _ => format!("{d}d {h}h"),
     }
 }
 
-fn render(st: &Status) -> String {
+/// `in 13h 2m` / `5m ago` for an RFC 3339 time, relative to `now`.
+fn relative(rfc3339: &str, now: SystemTime) -> Option<String> {
+    let at = humantime::parse_rfc3339(rfc3339).ok()?;
+    Some(match at.duration_since(now) {
+        Ok(ahead) => format!("in {}", human_secs(ahead.as_secs() as i64)),
+        Err(e) => format!("{} ago", human_secs(e.duration().as_secs() as i64)),
+    })
+}
+
+fn render(st: &Status, style: Style, now: SystemTime) -> String {
     let mut rows: Vec<(&str, String)> = vec![
         (
             "health",
             if st.healthy {
-                "healthy".into()
+                style.good("healthy")
             } else {
-                format!("UNHEALTHY ({})", st.state)
+                style.bad(&format!("UNHEALTHY ({})", st.state))
             },
         ),
         ("token file", st.token_file.clone()),
@@ -187,14 +265,15 @@ fn render(st: &Status) -> String {
     ];
     if let Some(name) = &st.display_name {
         let mark = if st.state == "ours" {
-            "ours"
+            style.good("ours")
         } else {
-            "NOT ours"
+            format!(
+                "{}; ours is {}",
+                style.bad("NOT ours"),
+                st.expected_display_name
+            )
         };
-        rows.push((
-            "display name",
-            format!("{name} ({mark}; ours is {})", st.expected_display_name),
-        ));
+        rows.push(("display name", format!("{name} ({mark})")));
         rows.push(("policies", st.policies.join(", ")));
         rows.push((
             "identity policies",
@@ -205,12 +284,18 @@ fn render(st: &Status) -> String {
             },
         ));
         if let Some(ttl) = st.ttl_secs {
+            let left = human_secs(ttl);
+            let left = if st.state == "ours" && ttl < LOW_TTL {
+                style.bad(&left)
+            } else {
+                left
+            };
             let until = st
                 .expires_at
                 .as_deref()
-                .map(|e| format!(", expires {e}"))
+                .map(|e| format!(" (expires {e})"))
                 .unwrap_or_default();
-            rows.push(("ttl", format!("{}{until}", human_secs(ttl))));
+            rows.push(("time left", format!("{left}{until}")));
         }
         rows.push((
             "period",
@@ -231,35 +316,218 @@ fn render(st: &Status) -> String {
             rows.push(("capabilities", format!("{path}: {}", caps.join(", "))));
         }
     }
+    rows.push((
+        "next renewal",
+        match &st.timer {
+            None => style.dim("unknown (no systemd user manager answered)"),
+            Some(t) if !t.installed => style.warn("no timer installed"),
+            Some(t) => match &t.next_run {
+                Some(next) => format!(
+                    "{} ({next}, timer {})",
+                    relative(next, now).unwrap_or_default(),
+                    t.active_state
+                ),
+                None => style.warn(&format!("nothing scheduled (timer {})", t.active_state)),
+            },
+        },
+    ));
     if let Some(e) = &st.error {
-        rows.push(("error", e.clone()));
+        rows.push(("error", style.bad(e)));
     }
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     let mut out = String::new();
     for (k, v) in rows {
-        out.push_str(&format!("{k:>width$}  {v}\n"));
+        out.push_str(&format!("{k:<width$}  {v}\n"));
     }
     if !st.last_log_lines.is_empty() {
-        out.push_str("\nlast log lines:\n");
+        out.push_str(&format!("\n{}\n", style.dim("last log lines:")));
         for l in &st.last_log_lines {
-            out.push_str(&format!("  {l}\n"));
+            out.push_str(&format!("  {}\n", color_log_line(l, style)));
         }
     }
     if let Some(a) = &st.advice {
-        out.push_str(&format!("\nwhat to do: {a}\n"));
+        out.push_str(&format!("\n{} {a}\n", style.warn("what to do:")));
     }
     out
 }
 
+/// Colours the outcome word of a log line (`<time> OK …`, `<time> DRIFT: …`).
+fn color_log_line(line: &str, style: Style) -> String {
+    let Some((time, rest)) = line.split_once(' ') else {
+        return line.to_owned();
+    };
+    let word_end = rest.find([' ', ':']).unwrap_or(rest.len());
+    let (word, tail) = rest.split_at(word_end);
+    let word = match word {
+        "OK" | "HEALED" => style.good(word),
+        "DRIFT" | "FAIL" => style.bad(word),
+        _ => word.to_owned(),
+    };
+    format!("{} {word}{tail}", style.dim(time))
+}
+
+/// Asks the user's systemd about the timer; None when there is no user manager (a container, CI,
+/// ssh without a session) or it does not answer within two seconds.
+fn timer_status() -> Option<Timer> {
+    let mut child = std::process::Command::new("systemctl")
+        .args([
+            "--user",
+            "show",
+            "vault-token-renew.timer",
+            "--timestamp=unix",
+            "--property=LoadState,ActiveState,NextElapseUSecRealtime,LastTriggerUSec",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => break,
+            Ok(Some(_)) | Err(_) => return None,
+            Ok(None) if std::time::Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take()?, &mut text).ok()?;
+    parse_timer(&text)
+}
+
+/// Parses `systemctl show --timestamp=unix` output (`Key=value` lines, times as `@<seconds>`).
+fn parse_timer(text: &str) -> Option<Timer> {
+    let props: BTreeMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
+    let load = *props.get("LoadState")?;
+    let time = |key: &str| {
+        let secs: u64 = props.get(key)?.strip_prefix('@')?.parse().ok()?;
+        (secs > 0).then(|| {
+            humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs)).to_string()
+        })
+    };
+    Some(Timer {
+        installed: load == "loaded",
+        active_state: props.get("ActiveState").unwrap_or(&"unknown").to_string(),
+        next_run: time("NextElapseUSecRealtime"),
+        last_run: time("LastTriggerUSec"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::human_secs;
+    use super::*;
+
+    fn healthy() -> Status {
+        Status {
+            healthy: true,
+            state: "ours",
+            advice: None,
+            token_file: "/home/alice/.vault-token".into(),
+            vault_addr: "https://vault.example:8200/".into(),
+            expected_display_name: "token-devvm-alice".into(),
+            display_name: Some("token-devvm-alice".into()),
+            policies: vec!["default".into(), "vault-admin".into()],
+            identity_policies: vec![],
+            ttl_secs: Some(2_764_000),
+            expires_at: Some("2026-12-31T10:00:00Z".into()),
+            period_secs: Some(2_764_800),
+            explicit_max_ttl_secs: Some(0),
+            renewable: Some(true),
+            orphan: Some(true),
+            capabilities: BTreeMap::from([(
+                "auth/token/create-orphan".into(),
+                vec!["create".into(), "sudo".into()],
+            )]),
+            error: None,
+            last_log_lines: vec![
+                "2026-11-29T03:00:00Z OK renewed (dn=token-devvm-alice ttl=2764800s)".into(),
+            ],
+            timer: Some(Timer {
+                installed: true,
+                active_state: "active".into(),
+                next_run: Some("2026-11-30T03:00:00Z".into()),
+                last_run: None,
+            }),
+        }
+    }
+
+    fn now() -> SystemTime {
+        humantime::parse_rfc3339("2026-11-29T13:58:00Z").unwrap()
+    }
 
     #[test]
     fn human_units() {
         assert_eq!(human_secs(2764800), "32d 0h");
         assert_eq!(human_secs(3 * 3600 + 120), "3h 2m");
         assert_eq!(human_secs(59 * 60), "59m");
+        assert_eq!(human_secs(42), "42s");
         assert_eq!(human_secs(0), "none");
+    }
+
+    #[test]
+    fn text_is_aligned_plain_and_says_when_the_next_run_is() {
+        let text = render(&healthy(), Style { color: false }, now());
+        assert!(!text.contains('\x1b'), "no colour when not asked: {text}");
+        let rows: Vec<&str> = text.lines().take_while(|l| !l.is_empty()).collect();
+        let value_column = rows[0].find("healthy").unwrap();
+        for row in &rows {
+            assert_eq!(
+                row.char_indices().nth(value_column - 1).map(|(_, c)| c),
+                Some(' '),
+                "values start in one column: {row:?}"
+            );
+        }
+        assert!(
+            text.contains("time left          31d 23h (expires 2026-12-31T10:00:00Z)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("in 13h 2m (2026-11-30T03:00:00Z, timer active)"),
+            "{text}"
+        );
+        assert!(!text.contains("what to do"), "{text}");
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(use_color(true, false, false));
+        assert!(!use_color(false, false, false), "a pipe gets no colour");
+        assert!(!use_color(true, true, false), "NO_COLOR wins");
+        assert!(!use_color(true, false, true), "TERM=dumb wins");
+        let mut st = healthy();
+        st.healthy = false;
+        st.state = "foreign";
+        st.advice = Some("run `vault-token-renew` to heal it".into());
+        let text = render(&st, Style { color: true }, now());
+        assert!(
+            text.contains("\x1b[1;31mUNHEALTHY (foreign)\x1b[0m"),
+            "{text}"
+        );
+        assert!(text.contains("\x1b[32mOK\x1b[0m renewed"), "{text}");
+        let last = text.lines().last().unwrap();
+        assert!(
+            last.contains("what to do:") && last.contains("heal it"),
+            "{last}"
+        );
+    }
+
+    #[test]
+    fn timer_properties_parse() {
+        let t = parse_timer(
+            "LoadState=loaded\nActiveState=active\nNextElapseUSecRealtime=@1796007600\nLastTriggerUSec=@1795921200\n",
+        )
+        .unwrap();
+        assert!(t.installed);
+        assert_eq!(t.next_run.as_deref(), Some("2026-11-30T03:00:00Z"));
+        assert_eq!(t.last_run.as_deref(), Some("2026-11-29T03:00:00Z"));
+        let missing = parse_timer("LoadState=not-found\nActiveState=inactive\nNextElapseUSecRealtime=\nLastTriggerUSec=\n").unwrap();
+        assert!(!missing.installed);
+        assert_eq!(missing.next_run, None);
+        assert_eq!(parse_timer("garbage"), None);
     }
 }

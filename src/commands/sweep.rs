@@ -188,4 +188,5 @@ pub async fn sweep_command(ctx: &Context<'_>) -> Report {
             report.summary()
         ),
     )
+    .with_token(info.ttl, info.period)
 }

@@ -17,8 +17,10 @@ use zeroize::Zeroizing;
 const BODY_LIMIT: usize = 1 << 20;
 /// The accessor list of a large server (100,000 tokens ≈ 2.7 MB) needs more room.
 const LIST_BODY_LIMIT: usize = 64 << 20;
-/// No retry is started after this much time, so a run ends within about a minute.
-const RETRY_BUDGET: Duration = Duration::from_secs(45);
+/// No retry is started after this much time, and no request outlives `RUN_DEADLINE`, so a run
+/// ends within about a minute however the server misbehaves.
+const RETRY_BUDGET: Duration = Duration::from_secs(40);
+const RUN_DEADLINE: Duration = Duration::from_secs(55);
 const BACKOFF_BASE: Duration = Duration::from_millis(250);
 const BACKOFF_CAP: Duration = Duration::from_secs(8);
 
@@ -26,6 +28,7 @@ pub struct Client {
     http: reqwest::Client,
     base: Url,
     retries: u32,
+    timeout: Duration,
     started: Instant,
 }
 
@@ -125,8 +128,19 @@ impl Client {
             http,
             base,
             retries: settings.retries,
+            timeout: settings.timeout,
             started: Instant::now(),
         })
+    }
+
+    /// The configured HTTP client (TLS, namespace, timeouts, no redirects) and the URL of a
+    /// `/v1/` path, for the OIDC flow's unauthenticated calls to per-mount paths (`oidc.rs`).
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(crate) fn v1_url(&self, path: &str) -> Result<Url, url::ParseError> {
+        self.base.join("v1/")?.join(path)
     }
 
     pub async fn lookup_self(&self, token: &Token) -> Result<TokenInfo, VaultError> {
@@ -233,14 +247,18 @@ impl Client {
         }
     }
 
-    /// 204 on success; 200 with a warning when the accessor is unknown, which is just as good.
+    /// 204 on success; 200 with a warning when the accessor is unknown, and 400 `token not found`
+    /// when the token vanished between look-up and revoke (contract §5): gone either way.
     pub async fn revoke_accessor(&self, token: &Token, accessor: &str) -> Result<(), VaultError> {
-        self.call_empty(
-            &REVOKE_ACCESSOR,
-            token,
-            Some(json!({ "accessor": accessor })),
-        )
-        .await
+        let body = Some(json!({ "accessor": accessor }));
+        match self.call_empty(&REVOKE_ACCESSOR, token, body).await {
+            Err(VaultError::Status {
+                status: 400,
+                errors,
+                ..
+            }) if errors.iter().any(|e| e.contains("token not found")) => Ok(()),
+            other => other,
+        }
     }
 
     async fn call<T: DeserializeOwned>(
@@ -333,10 +351,28 @@ impl Client {
             )
         })?;
         token_header.set_sensitive(true);
+        let left = RUN_DEADLINE.saturating_sub(self.started.elapsed());
+        if left < Duration::from_millis(100) {
+            let detail = format!(
+                "the run's {}s deadline passed before this request",
+                RUN_DEADLINE.as_secs()
+            );
+            let failure = Failure::Timeout;
+            let endpoint = ep.path;
+            return Err((
+                VaultError::Transport {
+                    endpoint,
+                    failure,
+                    detail,
+                },
+                None,
+            ));
+        }
         let mut request = self
             .http
             .request(ep.method.clone(), url)
-            .header("X-Vault-Token", token_header);
+            .header("X-Vault-Token", token_header)
+            .timeout(self.timeout.min(left));
         if let Some(body) = body {
             request = request.json(body);
         }

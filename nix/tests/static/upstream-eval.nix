@@ -1,0 +1,215 @@
+# Evaluates nix/module.nix with the real nixpkgs `lib` module system and home-manager's real
+# modules/systemd.nix (its option types and its unit renderer), for machines whose Nix cannot
+# evaluate nixpkgs itself. Only `pkgs` is faked (below): the few functions those two modules call.
+# Not run by scripts/check-nix, because CI here has no copy of nixpkgs' lib or home-manager.
+#
+#   nix-instantiate --eval --strict --json nix/tests/static/upstream-eval.nix \
+#     --arg nixpkgsLib /path/to/nixpkgs/lib --arg homeManager /path/to/home-manager
+#
+# The result lists what does not hold; [] means the unit files equal nix/tests/golden and the
+# expectations below are met.
+{
+  nixpkgsLib,
+  homeManager,
+}:
+
+let
+  lib = import (homeManager + "/modules/lib/stdlib-extended.nix") (import nixpkgsLib);
+  inherit (lib) mkOption types;
+
+  inputs = lib.importJSON ../golden/inputs.json;
+  binPlaceholder = "/nix/store/00000000000000000000000000000000-vault-token-renew";
+  marker = "@@unit-text@@";
+  textOf = source: builtins.elemAt (lib.splitString marker source) 1;
+
+  fakePkgs = {
+    stdenv = {
+      isLinux = true;
+      hostPlatform = {
+        system = "x86_64-linux";
+        isLinux = true;
+      };
+    };
+    systemd = "/nix/store/00000000000000000000000000000000-systemd";
+    sd-switch = {
+      type = "derivation";
+      name = "sd-switch";
+      meta.mainProgram = "sd-switch";
+      outPath = "/nix/store/00000000000000000000000000000000-sd-switch";
+    };
+    emptyDirectory = "/nix/store/00000000000000000000000000000000-empty";
+    writeTextFile =
+      {
+        name,
+        text,
+        destination ? "",
+      }:
+      # home-manager appends "/<unit file name>" to the result and keeps only the string, so the
+      # text travels inside it, between markers (this path never reaches the disk).
+      {
+        outPath = "/fake-text-file/${name}${marker}${text}${marker}${destination}";
+      };
+    formats = {
+      ini = _: {
+        type = types.attrsOf (types.attrsOf types.anything);
+        generate = name: _: "/nix/store/00000000000000000000000000000000-${name}";
+      };
+      toml = _: {
+        type = types.attrsOf types.anything;
+        generate = name: value: {
+          outPath = "/nix/store/00000000000000000000000000000000-${name}";
+          inherit value;
+        };
+      };
+    };
+    symlinkJoin = _: "/nix/store/00000000000000000000000000000000-symlink-join";
+  };
+
+  # The options of home-manager's other modules that these two modules set or read.
+  stubs = {
+    options = {
+      meta = mkOption { type = types.lazyAttrsOf types.raw; };
+      assertions = mkOption {
+        type = types.listOf types.unspecified;
+        default = [ ];
+      };
+      warnings = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+      };
+      home = {
+        username = mkOption { type = types.str; };
+        homeDirectory = mkOption { type = types.str; };
+        stateVersion = mkOption { type = types.str; };
+        packages = mkOption {
+          type = types.listOf types.raw;
+          default = [ ];
+        };
+        activation = mkOption {
+          type = lib.hm.types.dagOf types.str;
+          default = { };
+        };
+      };
+      xdg = {
+        configHome = mkOption {
+          type = types.str;
+          default = "/home/alice/.config";
+        };
+        configFile = mkOption {
+          type = types.attrsOf (types.submodule { options.source = mkOption { type = types.raw; }; });
+          default = { };
+        };
+        dataFile = mkOption {
+          type = types.attrsOf types.raw;
+          default = { };
+        };
+      };
+    };
+  };
+
+  evaluate =
+    extra:
+    (lib.evalModules {
+      specialArgs.pkgs = fakePkgs;
+      modules = [
+        stubs
+        (homeManager + "/modules/systemd.nix")
+        ../../module.nix
+        inputs.home_manager_module
+        {
+          services.vault-token-renew.package = {
+            type = "derivation";
+            name = "vault-token-renew";
+            outPath = binPlaceholder;
+            meta.mainProgram = "vault-token-renew";
+          };
+        }
+        extra
+      ];
+    }).config;
+
+  withWatch = evaluate { };
+  files = withWatch.xdg.configFile;
+  unitText =
+    name:
+    lib.replaceStrings [ "${binPlaceholder}/bin/vault-token-renew" ] [ inputs.placeholders.bin ] (
+      textOf files."systemd/user/${name}".source
+    );
+
+  failedAssertions = map (a: a.message) (lib.filter (a: !a.assertion) withWatch.assertions);
+
+  checks =
+    map (name: {
+      what = "${name} equals nix/tests/golden/${name}";
+      ok = unitText name == builtins.readFile (../golden + "/${name}");
+      got = unitText name;
+    }) inputs.units
+    ++ [
+      {
+        what = "no assertion fails for the golden configuration";
+        ok = failedAssertions == [ ];
+        got = failedAssertions;
+      }
+      {
+        what = "config.toml holds inputs.json's config_toml";
+        ok = files."vault-token-renew/config.toml".source.value == inputs.config_toml;
+        got = files."vault-token-renew/config.toml".source.value;
+      }
+      {
+        what = "timer and path unit are linked into their targets";
+        ok =
+          files ? "systemd/user/timers.target.wants/vault-token-renew.timer"
+          && files ? "systemd/user/paths.target.wants/vault-token-renew.path";
+        got = lib.attrNames files;
+      }
+      {
+        what = "no path unit without watch.enable";
+        ok = !((evaluate { services.vault-token-renew.watch.enable = lib.mkForce false; }).xdg.configFile ? "systemd/user/vault-token-renew.path");
+        got = null;
+      }
+      {
+        what = "the package is on PATH";
+        ok = map (p: p.outPath) withWatch.home.packages == [ binPlaceholder ];
+        got = map (p: p.outPath) withWatch.home.packages;
+      }
+      {
+        what = "empty policies and no address are refused with a message that says how to fix it";
+        ok =
+          let
+            messages = map (a: a.message) (
+              lib.filter (a: !a.assertion)
+                (evaluate {
+                  services.vault-token-renew.policies = lib.mkForce [ ];
+                  services.vault-token-renew.vaultAddress = lib.mkForce null;
+                }).assertions
+            );
+          in
+          lib.length messages == 2
+          && lib.all (m: lib.hasInfix "services.vault-token-renew." m && lib.hasInfix " = " m) messages;
+        got = null;
+      }
+      {
+        what = "linger = true adds the activation step between writeBoundary and reloadSystemd";
+        ok =
+          let
+            step = (evaluate { services.vault-token-renew.linger = lib.mkForce true; }).home.activation.vaultTokenRenewLinger;
+          in
+          step.after == [ "writeBoundary" ] && step.before == [ "reloadSystemd" ];
+        got = null;
+      }
+      {
+        what = "a user's own value for a units.json key replaces it; new keys are added";
+        ok =
+          let
+            text =
+              (evaluate {
+                systemd.user.services.vault-token-renew.Unit.Description = "mine";
+                systemd.user.services.vault-token-renew.Service.ProtectSystem = "strict";
+              }).xdg.configFile."systemd/user/vault-token-renew.service".source;
+          in
+          lib.hasInfix "Description=mine\n" (textOf text) && lib.hasInfix "ProtectSystem=strict\n" (textOf text);
+        got = null;
+      }
+    ];
+in
+map (c: { inherit (c) what got; }) (lib.filter (c: !c.ok) checks)

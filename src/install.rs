@@ -1,0 +1,1493 @@
+//! `vault-token-renew install` / `uninstall`: the deploy for people without Nix. Writes the config
+//! file and the units rendered from `units/units.json` (the same data the home-manager module uses),
+//! then asks the user manager to load and start them and enables linger so they run with nobody
+//! logged in. Every step converges on the requested state, so running it twice changes nothing.
+//!
+//! Config policy: the config file is the user's. Keys the flags do not mention are kept as written
+//! (and when only new keys are added, the file is appended to, so comments survive). A flag that
+//! would change a key the file already sets is refused (exit 2, naming the key and both values)
+//! unless `--force`, which rewrites the file from the merged keys.
+
+use crate::cli::GlobalArgs;
+use crate::settings::Settings;
+use crate::units::{self, Params};
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// Flags of `install` besides the settings flags (`--vault-addr`, `--policy`, … are global).
+#[derive(Debug, Clone, clap::Args)]
+pub struct InstallArgs {
+    /// Also install the path unit: heal the token file seconds after a `vault login` replaces it
+    #[arg(long)]
+    pub watch: bool,
+    /// When the timer renews, as a systemd.time(7) calendar expression
+    #[arg(long, value_name = "CALENDAR", default_value = "daily")]
+    pub schedule: String,
+    /// Random delay added to each scheduled run, spreading load across machines
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub randomized_delay: String,
+    /// Do not catch up on a run missed while the machine was off
+    #[arg(long)]
+    pub no_persistent: bool,
+    /// Shell command to run when the service fails (DRIFT or FAIL); gets FAILED_UNIT and LAST_LOG_LINE
+    #[arg(
+        long,
+        value_name = "CMD",
+        long_help = "Shell command the failure hook runs (with sh -c) when the service fails with DRIFT or \
+FAIL; it gets FAILED_UNIT and LAST_LOG_LINE (the log line saying what happened, never a token). \
+Stored as `on_failure` in the config file. Examples:\n  \
+--on-failure 'notify-send \"Vault token\" \"$LAST_LOG_LINE\"'\n  \
+--on-failure 'curl -fsS -m 10 --data-urlencode \"text=$FAILED_UNIT: $LAST_LOG_LINE\" https://hooks.example/notify'"
+    )]
+    pub on_failure: Option<String>,
+    /// Replace config keys the file already sets to other values (otherwise such a change is refused)
+    #[arg(long)]
+    pub force: bool,
+    /// Do not enable linger (units then run only while you are logged in)
+    #[arg(long)]
+    pub no_linger: bool,
+    /// Print what would be written and run, and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct UninstallArgs {
+    /// Print what would be removed and run, and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// The outside world `install` acts on; `from_process` in production, built by hand in tests.
+#[derive(Debug, Clone)]
+pub struct Env {
+    pub home: PathBuf,
+    pub xdg_config_home: Option<PathBuf>,
+    pub xdg_runtime_dir: Option<PathBuf>,
+    pub user: String,
+    pub uid: u32,
+    /// Absolute path of this binary, for `ExecStart=`.
+    pub bin: PathBuf,
+    /// `PATH` for finding `systemctl` and `loginctl` (`None`: inherit).
+    pub path: Option<OsString>,
+    /// Where logind keeps its linger markers.
+    pub linger_dir: PathBuf,
+    /// `VAULT_ADDR`/`BAO_ADDR`: the service does not inherit the shell, so install records it.
+    pub vault_addr: Option<String>,
+    pub cwd: PathBuf,
+}
+
+impl Env {
+    pub fn from_process() -> Result<Env, InstallError> {
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        let home = var("HOME").map(PathBuf::from).ok_or_else(|| {
+            InstallError::Usage(
+                "HOME is not set; run install as the user who owns the token".into(),
+            )
+        })?;
+        let user = var("USER")
+            .or_else(|| var("LOGNAME"))
+            .and_then(|u| u.into_string().ok())
+            .or_else(|| {
+                let out = Command::new("id").arg("-un").output().ok()?;
+                let name = String::from_utf8(out.stdout).ok()?.trim().to_owned();
+                (out.status.success() && !name.is_empty()).then_some(name)
+            })
+            .ok_or_else(|| InstallError::Usage("cannot tell the user name: set USER".into()))?;
+        let bin = std::env::current_exe()
+            .and_then(|p| p.canonicalize())
+            .map_err(|e| {
+                InstallError::Io(format!(
+                    "cannot find this binary's own path ({e}); run it by absolute path"
+                ))
+            })?;
+        Ok(Env {
+            home,
+            xdg_config_home: var("XDG_CONFIG_HOME")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute()),
+            xdg_runtime_dir: var("XDG_RUNTIME_DIR").map(PathBuf::from),
+            user,
+            uid: rustix::process::getuid().as_raw(),
+            bin,
+            path: None,
+            linger_dir: PathBuf::from("/var/lib/systemd/linger"),
+            vault_addr: ["VAULT_ADDR", "BAO_ADDR"]
+                .iter()
+                .find_map(|n| var(n).and_then(|v| v.into_string().ok())),
+            cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+        })
+    }
+
+    fn config_home(&self) -> PathBuf {
+        self.xdg_config_home
+            .clone()
+            .unwrap_or_else(|| self.home.join(".config"))
+    }
+
+    pub fn unit_dir(&self) -> PathBuf {
+        self.config_home().join("systemd/user")
+    }
+
+    /// The config file the service reads: it runs without `--config`, so this is the only one.
+    pub fn config_path(&self) -> PathBuf {
+        self.config_home().join("vault-token-renew/config.toml")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// Bad flags or a config conflict: nothing was changed.
+    #[error("{0}")]
+    Usage(String),
+    /// A file could not be written or a command failed.
+    #[error("{0}")]
+    Io(String),
+}
+
+impl InstallError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            InstallError::Usage(_) => 2,
+            InstallError::Io(_) => 4,
+        }
+    }
+}
+
+/// Keys whose values are paths: a relative one is made absolute, since the service runs elsewhere.
+const PATH_KEYS: [&str; 8] = [
+    "token_file",
+    "log_file",
+    "state_dir",
+    "metrics_file",
+    "ca_cert",
+    "ca_path",
+    "client_cert",
+    "client_key",
+];
+
+/// Settings given as flags, as config-file keys. Built by the CLI from its global flags.
+pub type Requested = toml::Table;
+
+/// The settings flags given on the command line, as config-file keys (unset flags are absent).
+pub fn requested_from(global: &GlobalArgs) -> Requested {
+    let mut t = Requested::new();
+    let mut put = |key: &str, value: Option<toml::Value>| {
+        if let Some(v) = value {
+            t.insert(key.to_owned(), v);
+        }
+    };
+    let s = |v: &Option<String>| v.clone().map(toml::Value::String);
+    let p = |v: &Option<PathBuf>| {
+        v.as_ref()
+            .map(|p| toml::Value::String(p.to_string_lossy().into_owned()))
+    };
+    let list = |v: &Vec<String>| {
+        (!v.is_empty())
+            .then(|| toml::Value::Array(v.iter().cloned().map(toml::Value::String).collect()))
+    };
+    put("vault_addr", s(&global.vault_addr));
+    put("token_file", p(&global.token_file));
+    put("display_name", s(&global.display_name));
+    put("policies", list(&global.policies));
+    put("require_policies", list(&global.require_policies));
+    put("period", s(&global.period));
+    put("log_file", p(&global.log_file));
+    put("state_dir", p(&global.state_dir));
+    put("ca_cert", p(&global.ca_cert));
+    put("ca_path", p(&global.ca_path));
+    put("client_cert", p(&global.client_cert));
+    put("client_key", p(&global.client_key));
+    put("tls_server_name", s(&global.tls_server_name));
+    put(
+        "tls_skip_verify",
+        global.tls_skip_verify.then_some(toml::Value::Boolean(true)),
+    );
+    put("namespace", s(&global.namespace));
+    put("timeout", s(&global.timeout));
+    put(
+        "retries",
+        global.retries.map(|n| toml::Value::Integer(n.into())),
+    );
+    put("metrics_file", p(&global.metrics_file));
+    put(
+        "sweep_concurrency",
+        global
+            .sweep_concurrency
+            .map(|n| toml::Value::Integer(i64::try_from(n).unwrap_or(i64::MAX))),
+    );
+    t
+}
+
+/// Client settings a shell often exports that the service will not see; install names them.
+const UNSEEN_ENV: [(&str, &str); 7] = [
+    ("VAULT_CACERT", "--ca-cert"),
+    ("VAULT_CAPATH", "--ca-path"),
+    ("VAULT_CLIENT_CERT", "--client-cert"),
+    ("VAULT_CLIENT_KEY", "--client-key"),
+    ("VAULT_TLS_SERVER_NAME", "--tls-server-name"),
+    ("VAULT_SKIP_VERIFY", "--tls-skip-verify"),
+    ("VAULT_NAMESPACE", "--namespace"),
+];
+
+/// `vault-token-renew install` as the CLI runs it: the real environment, output on stdout.
+pub fn cli_install(args: &InstallArgs, global: &GlobalArgs) -> ExitCode {
+    let result = Env::from_process().and_then(|env| {
+        if let Some(config) = &global.config
+            && *config != env.config_path()
+        {
+            return Err(InstallError::Usage(format!(
+                "install writes the config the service reads, {}; the service runs without --config, so \
+                 --config {} would not be seen. Drop --config",
+                env.config_path().display(),
+                config.display()
+            )));
+        }
+        let requested = requested_from(global);
+        for (var, flag) in UNSEEN_ENV {
+            let bao = var.replacen("VAULT_", "BAO_", 1);
+            if std::env::var_os(var).is_some() || std::env::var_os(&bao).is_some() {
+                println!("note: {var} is set in this shell, but the service will not see it; pass {flag} to record it");
+            }
+        }
+        install(args, &requested, &env, &mut std::io::stdout())
+    });
+    finish(result)
+}
+
+/// `vault-token-renew uninstall` as the CLI runs it.
+pub fn cli_uninstall(args: &UninstallArgs) -> ExitCode {
+    finish(Env::from_process().and_then(|env| uninstall(args, &env, &mut std::io::stdout())))
+}
+
+fn finish(result: Result<(), InstallError>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vault-token-renew: {e}");
+            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
+        }
+    }
+}
+
+/// Checks that the service can resolve its settings from `text` alone (it sees HOME, not the
+/// shell's VAULT_* variables), so install never leaves a config the timer would trip over.
+fn validate_config(text: &str, home: &Path, path: &Path) -> Result<(), InstallError> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let candidate = std::env::temp_dir().join(format!(
+        "vault-token-renew-config-{}-{nanos}.toml",
+        std::process::id()
+    ));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&candidate)
+        .and_then(|mut f| f.write_all(text.as_bytes()));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&candidate);
+        return Err(InstallError::Io(format!(
+            "cannot write a temporary file in {}: {e}",
+            std::env::temp_dir().display()
+        )));
+    }
+    let args = GlobalArgs {
+        config: Some(candidate.clone()),
+        ..Default::default()
+    };
+    let env = crate::settings::Env {
+        vars: [("HOME".to_owned(), home.to_string_lossy().into_owned())].into(),
+        hostname: "localhost".into(),
+    };
+    let result = Settings::resolve(&args, &env);
+    let _ = std::fs::remove_file(&candidate);
+    result.map(drop).map_err(|e| {
+        InstallError::Usage(format!(
+            "the config install would write to {} is not usable: {}; nothing was changed",
+            path.display(),
+            e.to_string()
+                .replace(&candidate.display().to_string(), "it")
+        ))
+    })
+}
+
+/// Runs a command or, on a dry run, says it would.
+struct Runner<'a> {
+    env: &'a Env,
+    dry_run: bool,
+}
+
+impl Runner<'_> {
+    fn command(&self, program: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.args(args);
+        if let Some(path) = &self.env.path {
+            cmd.env("PATH", path);
+        }
+        // `systemctl --user` finds the manager through XDG_RUNTIME_DIR, which `su`/`runuser` and
+        // some SSH setups leave unset; this is the path logind gives it.
+        if self.env.xdg_runtime_dir.is_none() {
+            cmd.env("XDG_RUNTIME_DIR", format!("/run/user/{}", self.env.uid));
+        }
+        cmd
+    }
+
+    /// Runs `program args`, returning its stderr (trimmed) as the error when it fails.
+    fn run(&self, out: &mut dyn Write, program: &str, args: &[&str]) -> Result<(), String> {
+        let shown = format!("{program} {}", args.join(" "));
+        if self.dry_run {
+            let _ = writeln!(out, "would run: {shown}");
+            return Ok(());
+        }
+        let _ = writeln!(out, "running: {shown}");
+        let output = self
+            .command(program, args)
+            .output()
+            .map_err(|e| format!("cannot run {program}: {e}"))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+            Err(format!("`{shown}` failed ({}): {stderr}", output.status))
+        }
+    }
+}
+
+/// Writes `text` to `path` atomically (temp file in the same directory, fsync, rename), so a
+/// crash never leaves a half-written unit or config behind.
+fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn toml_line(key: &str, value: &toml::Value) -> String {
+    let mut t = toml::Table::new();
+    t.insert(key.to_owned(), value.clone());
+    toml::to_string(&t).unwrap_or_default()
+}
+
+fn expand_home(value: &str, home: &Path) -> PathBuf {
+    match value.strip_prefix("~/") {
+        Some(rest) => home.join(rest),
+        None if value == "~" => home.to_owned(),
+        None => PathBuf::from(value),
+    }
+}
+
+/// What happens to the config file.
+enum ConfigPlan {
+    Unchanged,
+    /// Whole new text, and a one-line reason for the report.
+    Write(String, &'static str),
+}
+
+/// Merges the requested keys into the existing file under the policy in the module docs.
+fn plan_config(
+    existing: Option<&str>,
+    requested: &Requested,
+    force: bool,
+    path: &Path,
+) -> Result<ConfigPlan, InstallError> {
+    let current: toml::Table = match existing {
+        None => toml::Table::new(),
+        Some(text) => toml::from_str(text).map_err(|e| {
+            InstallError::Usage(format!(
+                "the config file {} is not valid TOML ({}); fix or remove it, then rerun install",
+                path.display(),
+                e.message()
+            ))
+        })?,
+    };
+    let mut added = Vec::new();
+    let mut conflicts = Vec::new();
+    for (key, value) in requested {
+        match current.get(key) {
+            Some(old) if old == value => {}
+            Some(old) => conflicts.push((key, old, value)),
+            None => added.push((key, value)),
+        }
+    }
+    if !conflicts.is_empty() && !force {
+        let mut msg = format!(
+            "the config file {} already sets other values than the flags given; nothing was changed:\n",
+            path.display()
+        );
+        for (key, old, new) in &conflicts {
+            let _ = writeln!(msg, "  {key}: file has {old}, flags say {new}");
+        }
+        msg.push_str("Rerun with --force to replace them (the file is rewritten, its comments are not kept), or edit the file by hand.");
+        return Err(InstallError::Usage(msg));
+    }
+    if added.is_empty() && conflicts.is_empty() {
+        return Ok(ConfigPlan::Unchanged);
+    }
+    if conflicts.is_empty() {
+        // Appending keeps the user's comments and layout: the file is flat (no tables), so a key
+        // appended at the end is a top-level key.
+        let mut text = existing.unwrap_or(CONFIG_HEADER).to_owned();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        for (key, value) in added {
+            text.push_str(&toml_line(key, value));
+        }
+        let why = if existing.is_some() {
+            "added keys"
+        } else {
+            "new file"
+        };
+        return Ok(ConfigPlan::Write(text, why));
+    }
+    let mut merged = current;
+    for (key, value) in requested {
+        merged.insert(key.clone(), value.clone());
+    }
+    let text = format!(
+        "{CONFIG_HEADER}{}",
+        toml::to_string(&merged).unwrap_or_default()
+    );
+    Ok(ConfigPlan::Write(text, "replaced keys (--force)"))
+}
+
+const CONFIG_HEADER: &str = "\
+# vault-token-renew settings, read by the systemd user service (see `vault-token-renew --help`).
+# Written by `vault-token-renew install`; edit freely: install keeps keys it is not asked to change.
+";
+
+/// `vault-token-renew install`.
+pub fn install(
+    args: &InstallArgs,
+    requested: &Requested,
+    env: &Env,
+    out: &mut dyn Write,
+) -> Result<(), InstallError> {
+    let runner = Runner {
+        env,
+        dry_run: args.dry_run,
+    };
+    let config_path = env.config_path();
+    let unit_dir = env.unit_dir();
+
+    // 1. Decide everything before changing anything, so a refusal leaves no half-install.
+    let mut requested = requested.clone();
+    for key in PATH_KEYS {
+        if let Some(toml::Value::String(v)) = requested.get(key)
+            && !v.starts_with('~')
+            && Path::new(v).is_relative()
+        {
+            let abs = env.cwd.join(v).to_string_lossy().into_owned();
+            requested.insert(key.to_owned(), toml::Value::String(abs));
+        }
+    }
+    if let Some(cmd) = &args.on_failure {
+        requested.insert("on_failure".into(), toml::Value::String(cmd.clone()));
+    }
+    let existing = match std::fs::read_to_string(&config_path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(InstallError::Io(format!(
+                "cannot read {}: {e}",
+                config_path.display()
+            )));
+        }
+    };
+    let existing_table: toml::Table = existing
+        .as_deref()
+        .and_then(|t| toml::from_str(t).ok())
+        .unwrap_or_default();
+    if !requested.contains_key("vault_addr") && !existing_table.contains_key("vault_addr") {
+        match &env.vault_addr {
+            Some(addr) => {
+                let _ = writeln!(
+                    out,
+                    "recording the server address from VAULT_ADDR/BAO_ADDR ({addr}): the service does not see your shell's environment"
+                );
+                requested.insert("vault_addr".into(), toml::Value::String(addr.clone()));
+            }
+            None => {
+                return Err(InstallError::Usage(
+                    "install needs the server address for the service: pass --vault-addr URL (or set VAULT_ADDR)".into(),
+                ));
+            }
+        }
+    }
+    let config_plan = plan_config(existing.as_deref(), &requested, args.force, &config_path)?;
+    let final_text = match &config_plan {
+        ConfigPlan::Unchanged => existing.as_deref().unwrap_or_default(),
+        ConfigPlan::Write(text, _) => text.as_str(),
+    };
+    validate_config(final_text, &env.home, &config_path)?;
+
+    let token_file = match requested
+        .get("token_file")
+        .or_else(|| existing_table.get("token_file"))
+    {
+        Some(toml::Value::String(v)) => expand_home(v, &env.home),
+        Some(other) => {
+            return Err(InstallError::Usage(format!(
+                "token_file must be a string, the config file has {other}"
+            )));
+        }
+        None => env.home.join(".vault-token"),
+    };
+    let params = Params {
+        bin: env.bin.clone(),
+        schedule: args.schedule.clone(),
+        randomized_delay: args.randomized_delay.clone(),
+        persistent: !args.no_persistent,
+        token_file,
+    };
+    let rendered = units::render(&params).map_err(|e| InstallError::Usage(e.to_string()))?;
+    let wanted: Vec<_> = rendered
+        .into_iter()
+        .filter(|u| args.watch || u.name != units::PATH_UNIT)
+        .collect();
+    for name in units::ALL {
+        let path = unit_dir.join(name);
+        if path
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink())
+        {
+            return Err(InstallError::Usage(format!(
+                "{} is a symlink, so something else manages it (home-manager's module?); use one deploy, not both: \
+                 remove that configuration first, or keep using it instead of install",
+                path.display()
+            )));
+        }
+    }
+    let stale_path_unit = !args.watch && unit_dir.join(units::PATH_UNIT).exists();
+
+    if let Some(dir) = &env.xdg_config_home
+        && *dir != env.home.join(".config")
+    {
+        let _ = writeln!(
+            out,
+            "note: XDG_CONFIG_HOME is {}; the user manager looks for units there (and the service for its \
+             config) only if its own environment has it: check `systemctl --user show-environment`",
+            dir.display()
+        );
+    }
+
+    // 2. Files.
+    let io = |what: &Path, e: std::io::Error| {
+        InstallError::Io(format!("cannot write {}: {e}", what.display()))
+    };
+    match &config_plan {
+        ConfigPlan::Unchanged => {
+            let _ = writeln!(out, "unchanged: {}", config_path.display());
+        }
+        ConfigPlan::Write(text, why) => {
+            if args.dry_run {
+                let _ = writeln!(
+                    out,
+                    "would write {} ({why}):\n{text}",
+                    config_path.display()
+                );
+            } else {
+                // A symlinked config (dotfiles) is written through, so the link survives.
+                let target = std::fs::canonicalize(&config_path).unwrap_or(config_path.clone());
+                write_atomic(&target, text).map_err(|e| io(&target, e))?;
+                let _ = writeln!(out, "wrote {} ({why})", config_path.display());
+            }
+        }
+    }
+    let mut changed = Vec::new();
+    for unit in &wanted {
+        let path = unit_dir.join(&unit.name);
+        if std::fs::read_to_string(&path).is_ok_and(|t| t == unit.text) {
+            let _ = writeln!(out, "unchanged: {}", path.display());
+            continue;
+        }
+        let existed = path.exists();
+        if args.dry_run {
+            let _ = writeln!(out, "would write {}:\n{}", path.display(), unit.text);
+        } else {
+            write_atomic(&path, &unit.text).map_err(|e| io(&path, e))?;
+            let _ = writeln!(out, "wrote {}", path.display());
+        }
+        if existed {
+            changed.push(unit.name.as_str());
+        }
+    }
+
+    // 3. Linger first: it starts the user manager if this is not a login session (e.g. `sudo -iu`).
+    if args.no_linger {
+        let _ = writeln!(
+            out,
+            "linger not enabled (--no-linger): the timer runs only while {} is logged in",
+            env.user
+        );
+    } else if env.linger_dir.join(&env.user).exists() {
+        let _ = writeln!(out, "linger already enabled for {}", env.user);
+    } else {
+        match runner.run(out, "loginctl", &["enable-linger", &env.user]) {
+            // logind starts the user manager asynchronously; outside a login session it is not
+            // there yet, and systemctl would fail with "Failed to connect to bus".
+            Ok(()) if !args.dry_run => wait_for_manager(env, out),
+            Ok(()) => {}
+            Err(e) => {
+                let _ = writeln!(
+                    out,
+                    "warning: could not enable linger ({e}).\n  Without it the timer runs only while {user} is logged in. Ask an admin to run:\n    sudo loginctl enable-linger {user}",
+                    user = env.user
+                );
+            }
+        }
+    }
+
+    // 4. The user manager.
+    let systemctl = |args: &[&str], out: &mut dyn Write| -> Result<(), InstallError> {
+        let mut full = vec!["--user"];
+        full.extend_from_slice(args);
+        runner.run(out, "systemctl", &full).map_err(|e| {
+            InstallError::Io(format!(
+                "{e}\nThe files are in place; the user manager did not take them. If it is not running (no \
+                 login session, no linger), log in or enable linger, then rerun `vault-token-renew install`."
+            ))
+        })
+    };
+    if stale_path_unit {
+        // Installed with --watch before, not now: stop watching, then drop the file.
+        systemctl(&["disable", "--now", units::PATH_UNIT], out)?;
+        let path = unit_dir.join(units::PATH_UNIT);
+        if args.dry_run {
+            let _ = writeln!(out, "would remove {}", path.display());
+        } else {
+            std::fs::remove_file(&path).map_err(|e| io(&path, e))?;
+            let _ = writeln!(
+                out,
+                "removed {} (installed without --watch)",
+                path.display()
+            );
+        }
+    }
+    systemctl(&["daemon-reload"], out)?;
+    let mut enable = vec!["enable", "--now", units::TIMER];
+    if args.watch {
+        enable.push(units::PATH_UNIT);
+    }
+    systemctl(&enable, out)?;
+    // A changed timer or path unit that was already running keeps its old schedule/watch until restarted.
+    let restart: Vec<&str> = changed
+        .iter()
+        .copied()
+        .filter(|n| *n == units::TIMER || *n == units::PATH_UNIT)
+        .collect();
+    if !restart.is_empty() {
+        let mut args = vec!["restart"];
+        args.extend(restart);
+        systemctl(&args, out)?;
+    }
+    let _ = writeln!(
+        out,
+        "{}: check with `systemctl --user list-timers vault-token-renew.timer` and `vault-token-renew status`",
+        if args.dry_run {
+            "dry run, nothing changed"
+        } else {
+            "installed"
+        }
+    );
+    Ok(())
+}
+
+/// Waits (up to 10 s) for the user manager's private socket, which linger has just asked for.
+fn wait_for_manager(env: &Env, out: &mut dyn Write) {
+    let runtime = env
+        .xdg_runtime_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("/run/user/{}", env.uid)));
+    let socket = runtime.join("systemd/private");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !socket.exists() {
+        if std::time::Instant::now() > deadline {
+            let _ = writeln!(
+                out,
+                "note: the user manager has not appeared at {} yet",
+                socket.display()
+            );
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// `vault-token-renew uninstall`: stops and removes the units install wrote. The token file, the
+/// config, the log and linger are left alone (linger may serve other units).
+pub fn uninstall(args: &UninstallArgs, env: &Env, out: &mut dyn Write) -> Result<(), InstallError> {
+    let runner = Runner {
+        env,
+        dry_run: args.dry_run,
+    };
+    let unit_dir = env.unit_dir();
+    let mut ours = Vec::new();
+    for name in units::ALL {
+        let path = unit_dir.join(name);
+        match path.symlink_metadata() {
+            Ok(m) if m.file_type().is_symlink() => {
+                let _ = writeln!(
+                    out,
+                    "left alone: {} is a symlink, managed by something else (home-manager?)",
+                    path.display()
+                );
+            }
+            Ok(_) => ours.push(name),
+            Err(_) => {}
+        }
+    }
+    if ours.is_empty() {
+        let _ = writeln!(
+            out,
+            "nothing to uninstall: no vault-token-renew units in {}",
+            unit_dir.display()
+        );
+        return Ok(());
+    }
+    let active: Vec<&str> = ours
+        .iter()
+        .copied()
+        .filter(|n| *n == units::TIMER || *n == units::PATH_UNIT)
+        .collect();
+    let mut manager_ok = true;
+    if !active.is_empty() {
+        let mut a = vec!["--user", "disable", "--now"];
+        a.extend(&active);
+        if let Err(e) = runner.run(out, "systemctl", &a) {
+            manager_ok = false;
+            let _ = writeln!(
+                out,
+                "warning: {e}; removing the units' enablement links by hand instead"
+            );
+            for (name, target) in [
+                (units::TIMER, "timers.target.wants"),
+                (units::PATH_UNIT, "paths.target.wants"),
+            ] {
+                let link = unit_dir.join(target).join(name);
+                if link.symlink_metadata().is_ok() && !args.dry_run {
+                    let _ = std::fs::remove_file(&link);
+                }
+            }
+        }
+    }
+    if manager_ok {
+        // Forget a failed state, so `systemctl --user --failed` stops listing units that are gone.
+        let _ = runner.run(
+            out,
+            "systemctl",
+            &[
+                "--user",
+                "reset-failed",
+                units::SERVICE,
+                "vault-token-renew-failure@*",
+            ],
+        );
+    }
+    for name in &ours {
+        let path = unit_dir.join(name);
+        if args.dry_run {
+            let _ = writeln!(out, "would remove {}", path.display());
+        } else {
+            std::fs::remove_file(&path)
+                .map_err(|e| InstallError::Io(format!("cannot remove {}: {e}", path.display())))?;
+            let _ = writeln!(out, "removed {}", path.display());
+        }
+    }
+    if manager_ok {
+        runner
+            .run(out, "systemctl", &["--user", "daemon-reload"])
+            .map_err(InstallError::Io)?;
+    }
+    let _ = writeln!(
+        out,
+        "{}; kept the token file, {} and the log. Linger is left as it is (`loginctl disable-linger {}` to turn it off).",
+        if args.dry_run {
+            "dry run, nothing changed"
+        } else {
+            "uninstalled"
+        },
+        env.config_path().display(),
+        env.user
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    struct World {
+        dir: tempfile::TempDir,
+        env: Env,
+    }
+
+    impl World {
+        /// A home, a config dir and fake `systemctl`/`loginctl` on PATH that record their arguments.
+        fn new() -> World {
+            let dir = tempfile::tempdir().unwrap();
+            let bin = dir.path().join("fakebin");
+            std::fs::create_dir_all(&bin).unwrap();
+            for tool in ["systemctl", "loginctl"] {
+                // A successful enable-linger makes the user manager appear, as logind does.
+                let manager = match tool {
+                    "loginctl" => format!(
+                        "mkdir -p '{0}/systemd' && touch '{0}/systemd/private'\n",
+                        dir.path().join("run").display()
+                    ),
+                    _ => String::new(),
+                };
+                let script = format!(
+                    "#!/bin/sh\nPATH=/usr/bin:/bin\necho \"{tool} $*\" >> '{}'\n[ -e '{}' ] && {{ echo 'Failed to connect to bus' >&2; exit 1; }}\n{manager}exit 0\n",
+                    dir.path().join("calls").display(),
+                    dir.path().join(format!("{tool}.fail")).display()
+                );
+                let path = bin.join(tool);
+                std::fs::write(&path, script).unwrap();
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+            let env = Env {
+                home: dir.path().join("home"),
+                xdg_config_home: Some(dir.path().join("config")),
+                xdg_runtime_dir: Some(dir.path().join("run")),
+                user: "alice".into(),
+                uid: 1000,
+                bin: "/usr/local/bin/vault-token-renew".into(),
+                path: Some(bin.into_os_string()),
+                linger_dir: dir.path().join("linger"),
+                vault_addr: None,
+                cwd: dir.path().join("cwd"),
+            };
+            World { dir, env }
+        }
+
+        fn calls(&self) -> Vec<String> {
+            let text = std::fs::read_to_string(self.dir.path().join("calls")).unwrap_or_default();
+            let _ = std::fs::remove_file(self.dir.path().join("calls"));
+            text.lines().map(str::to_owned).collect()
+        }
+
+        fn fail(&self, tool: &str) {
+            std::fs::write(self.dir.path().join(format!("{tool}.fail")), "").unwrap();
+        }
+
+        fn unit(&self, name: &str) -> Option<String> {
+            std::fs::read_to_string(self.env.unit_dir().join(name)).ok()
+        }
+
+        fn config(&self) -> Option<String> {
+            std::fs::read_to_string(self.env.config_path()).ok()
+        }
+
+        fn install(
+            &self,
+            args: &InstallArgs,
+            req: &Requested,
+        ) -> (Result<(), InstallError>, String) {
+            let mut out = Vec::new();
+            let r = install(args, req, &self.env, &mut out);
+            (r, String::from_utf8(out).unwrap())
+        }
+
+        fn uninstall(&self, dry_run: bool) -> (Result<(), InstallError>, String) {
+            let mut out = Vec::new();
+            let r = uninstall(&UninstallArgs { dry_run }, &self.env, &mut out);
+            (r, String::from_utf8(out).unwrap())
+        }
+    }
+
+    fn args() -> InstallArgs {
+        InstallArgs {
+            watch: false,
+            schedule: "daily".into(),
+            randomized_delay: "5m".into(),
+            no_persistent: false,
+            on_failure: None,
+            force: false,
+            no_linger: false,
+            dry_run: false,
+        }
+    }
+
+    fn req(pairs: &[(&str, toml::Value)]) -> Requested {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+
+    fn addr() -> Requested {
+        req(&[
+            ("vault_addr", "https://vault.example:8200".into()),
+            ("policies", toml::Value::Array(vec!["vault-admin".into()])),
+        ])
+    }
+
+    #[test]
+    fn install_writes_units_and_config_and_runs_the_manager() {
+        let w = World::new();
+        let a = InstallArgs {
+            watch: true,
+            on_failure: Some("notify-send \"$LAST_LOG_LINE\"".into()),
+            ..args()
+        };
+        let (r, out) = w.install(&a, &addr());
+        r.unwrap();
+        assert_eq!(
+            w.calls(),
+            [
+                "loginctl enable-linger alice",
+                "systemctl --user daemon-reload",
+                "systemctl --user enable --now vault-token-renew.timer vault-token-renew.path",
+            ],
+            "{out}"
+        );
+        let service = w.unit(units::SERVICE).unwrap();
+        assert!(
+            service.contains("\nExecStart=/usr/local/bin/vault-token-renew renew\n"),
+            "{service}"
+        );
+        let path_unit = w.unit(units::PATH_UNIT).unwrap();
+        let token = w.env.home.join(".vault-token");
+        assert!(
+            path_unit.contains(&format!("\nPathChanged={}\n", token.display())),
+            "{path_unit}"
+        );
+        assert!(w.unit(units::FAILURE_TEMPLATE).is_some());
+        // Same text as the renderer gives: install adds nothing of its own to the units.
+        let rendered = units::render(&Params {
+            bin: w.env.bin.clone(),
+            schedule: "daily".into(),
+            randomized_delay: "5m".into(),
+            persistent: true,
+            token_file: token,
+        })
+        .unwrap();
+        for u in rendered {
+            assert_eq!(w.unit(&u.name).unwrap(), u.text, "{}", u.name);
+        }
+        let config: toml::Table = toml::from_str(&w.config().unwrap()).unwrap();
+        assert_eq!(
+            config["vault_addr"].as_str(),
+            Some("https://vault.example:8200")
+        );
+        assert_eq!(config["policies"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            config["on_failure"].as_str(),
+            Some("notify-send \"$LAST_LOG_LINE\"")
+        );
+    }
+
+    #[test]
+    fn a_value_the_service_could_not_use_is_refused_before_anything_is_written() {
+        let w = World::new();
+        let mut r = addr();
+        r.insert("period".into(), "bogus".into());
+        let err = w.install(&args(), &r).0.unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("period"), "{err}");
+        assert!(w.config().is_none() && w.unit(units::SERVICE).is_none());
+        assert!(w.calls().is_empty());
+    }
+
+    #[test]
+    fn flags_become_config_keys_and_unset_flags_do_not() {
+        let global = GlobalArgs {
+            vault_addr: Some("https://v:8200".into()),
+            policies: vec!["a".into(), "b".into()],
+            retries: Some(1),
+            tls_skip_verify: false,
+            ..Default::default()
+        };
+        let t = requested_from(&global);
+        assert_eq!(t.len(), 3, "{t:?}");
+        assert_eq!(t["vault_addr"].as_str(), Some("https://v:8200"));
+        assert_eq!(
+            t["policies"],
+            toml::Value::Array(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(t["retries"].as_integer(), Some(1));
+    }
+
+    // Every settings flag reaches the config file under the key the binary reads, so a flag added
+    // later cannot be silently dropped by install.
+    #[test]
+    fn every_settings_flag_becomes_a_config_key_the_binary_accepts() {
+        use clap::{CommandFactory, FromArgMatches};
+        let cmd = crate::cli::Cli::command();
+        let skip = ["config", "verbose", "help", "version"];
+        let flags: Vec<(String, bool)> = cmd
+            .get_arguments()
+            .filter(|a| a.is_global_set())
+            .filter_map(|a| {
+                a.get_long()
+                    .map(|l| (l.to_owned(), a.get_action().takes_values()))
+            })
+            .filter(|(l, _)| !skip.contains(&l.as_str()))
+            .collect();
+        assert!(flags.len() >= 19, "{flags:?}");
+        for (flag, takes_value) in flags {
+            let mut argv = vec![
+                "vault-token-renew".to_owned(),
+                "install".into(),
+                format!("--{flag}"),
+            ];
+            if takes_value {
+                argv.push("1".into());
+            }
+            let matches = crate::cli::Cli::command()
+                .try_get_matches_from(&argv)
+                .unwrap();
+            let cli = crate::cli::Cli::from_arg_matches(&matches).unwrap();
+            let t = requested_from(&cli.global);
+            assert_eq!(t.len(), 1, "--{flag} gives exactly one key: {t:?}");
+            crate::config::ConfigFile::parse(&toml::to_string(&t).unwrap()).unwrap_or_else(|e| {
+                panic!("--{flag} → {t:?} is not a config key the binary reads: {e}")
+            });
+        }
+    }
+
+    #[test]
+    fn second_install_changes_nothing() {
+        let w = World::new();
+        let a = InstallArgs {
+            watch: true,
+            ..args()
+        };
+        w.install(&a, &addr()).0.unwrap();
+        let before: Vec<_> = units::ALL.iter().map(|n| w.unit(n)).collect();
+        let config_before = w.config();
+        let mtime = |p: PathBuf| std::fs::metadata(p).unwrap().modified().unwrap();
+        let config_mtime = mtime(w.env.config_path());
+        std::fs::create_dir_all(&w.env.linger_dir).unwrap();
+        std::fs::write(w.env.linger_dir.join("alice"), "").unwrap();
+        w.calls();
+
+        let (r, out) = w.install(&a, &addr());
+        r.unwrap();
+        assert_eq!(
+            units::ALL.iter().map(|n| w.unit(n)).collect::<Vec<_>>(),
+            before
+        );
+        assert_eq!(w.config(), config_before);
+        assert_eq!(
+            mtime(w.env.config_path()),
+            config_mtime,
+            "config not rewritten"
+        );
+        assert_eq!(out.matches("unchanged: ").count(), 5, "{out}");
+        assert!(out.contains("linger already enabled"), "{out}");
+        assert_eq!(
+            w.calls(),
+            [
+                "systemctl --user daemon-reload",
+                "systemctl --user enable --now vault-token-renew.timer vault-token-renew.path",
+            ]
+        );
+    }
+
+    #[test]
+    fn dry_run_changes_nothing_and_says_what_it_would_do() {
+        let w = World::new();
+        let (r, out) = w.install(
+            &InstallArgs {
+                dry_run: true,
+                watch: true,
+                ..args()
+            },
+            &addr(),
+        );
+        r.unwrap();
+        assert!(w.calls().is_empty(), "no command run");
+        assert!(!w.dir.path().join("config").exists(), "no file written");
+        assert!(out.contains("would run: systemctl --user enable --now vault-token-renew.timer vault-token-renew.path"), "{out}");
+        assert!(
+            out.contains("would run: loginctl enable-linger alice"),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!(
+                "would write {}",
+                w.env.unit_dir().join(units::PATH_UNIT).display()
+            )),
+            "{out}"
+        );
+        assert!(
+            out.contains("vault_addr = \"https://vault.example:8200\""),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_differing_config_key_is_refused_unless_forced() {
+        let w = World::new();
+        std::fs::create_dir_all(w.env.config_path().parent().unwrap()).unwrap();
+        let hand = "# mine\nvault_addr = \"https://old.example\"\nperiod = \"32d\"\n";
+        std::fs::write(w.env.config_path(), hand).unwrap();
+
+        let (r, _) = w.install(&args(), &addr());
+        let err = r.unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let msg = err.to_string();
+        assert!(msg.contains("vault_addr: file has \"https://old.example\", flags say \"https://vault.example:8200\""), "{msg}");
+        assert!(msg.contains("--force"), "{msg}");
+        assert_eq!(w.config().unwrap(), hand, "file untouched");
+        assert!(w.unit(units::SERVICE).is_none(), "no half-install");
+        assert!(w.calls().is_empty());
+
+        w.install(
+            &InstallArgs {
+                force: true,
+                ..args()
+            },
+            &addr(),
+        )
+        .0
+        .unwrap();
+        let config: toml::Table = toml::from_str(&w.config().unwrap()).unwrap();
+        assert_eq!(
+            config["vault_addr"].as_str(),
+            Some("https://vault.example:8200")
+        );
+        assert_eq!(
+            config["period"].as_str(),
+            Some("32d"),
+            "keys not given are kept"
+        );
+    }
+
+    #[test]
+    fn new_keys_are_appended_keeping_comments_and_hand_set_keys() {
+        let w = World::new();
+        std::fs::create_dir_all(w.env.config_path().parent().unwrap()).unwrap();
+        let hand = "# my server\nvault_addr = \"https://vault.example:8200\"\nperiod = \"32d\"";
+        std::fs::write(w.env.config_path(), hand).unwrap();
+        let (r, out) = w.install(&args(), &addr());
+        r.unwrap();
+        assert_eq!(
+            w.config().unwrap(),
+            format!("{hand}\npolicies = [\"vault-admin\"]\n"),
+            "{out}"
+        );
+        // Nothing given on the second run: the file is the user's and stays as it is.
+        let before = w.config();
+        w.install(&args(), &Requested::new()).0.unwrap();
+        assert_eq!(w.config(), before);
+    }
+
+    #[test]
+    fn a_symlinked_config_is_written_through_and_stays_a_symlink() {
+        let w = World::new();
+        let dotfiles = w.dir.path().join("dotfiles/config.toml");
+        std::fs::create_dir_all(dotfiles.parent().unwrap()).unwrap();
+        std::fs::write(&dotfiles, "period = \"32d\"\n").unwrap();
+        std::fs::create_dir_all(w.env.config_path().parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&dotfiles, w.env.config_path()).unwrap();
+        w.install(&args(), &addr()).0.unwrap();
+        assert!(
+            w.env
+                .config_path()
+                .symlink_metadata()
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        let text = std::fs::read_to_string(&dotfiles).unwrap();
+        assert!(
+            text.starts_with("period = \"32d\"\n") && text.contains("vault_addr"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn server_address_comes_from_the_environment_or_is_required() {
+        let mut w = World::new();
+        let (r, _) = w.install(&args(), &Requested::new());
+        let err = r.unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("--vault-addr"), "{err}");
+
+        w.env.vault_addr = Some("http://127.0.0.1:8200".into());
+        w.install(&args(), &Requested::new()).0.unwrap();
+        assert!(
+            w.config()
+                .unwrap()
+                .contains("vault_addr = \"http://127.0.0.1:8200\"")
+        );
+    }
+
+    #[test]
+    fn token_file_flag_reaches_config_and_path_unit_and_relative_paths_become_absolute() {
+        let w = World::new();
+        let mut r = addr();
+        r.insert("token_file".into(), "~/tokens/vault".into());
+        r.insert("log_file".into(), "logs/renew.log".into());
+        w.install(
+            &InstallArgs {
+                watch: true,
+                ..args()
+            },
+            &r,
+        )
+        .0
+        .unwrap();
+        let path_unit = w.unit(units::PATH_UNIT).unwrap();
+        assert!(
+            path_unit.contains(&format!(
+                "PathChanged={}\n",
+                w.env.home.join("tokens/vault").display()
+            )),
+            "{path_unit}"
+        );
+        let config: toml::Table = toml::from_str(&w.config().unwrap()).unwrap();
+        assert_eq!(config["token_file"].as_str(), Some("~/tokens/vault"));
+        assert_eq!(
+            config["log_file"].as_str().map(PathBuf::from),
+            Some(w.env.cwd.join("logs/renew.log"))
+        );
+    }
+
+    #[test]
+    fn install_without_watch_removes_a_previous_path_unit() {
+        let w = World::new();
+        w.install(
+            &InstallArgs {
+                watch: true,
+                ..args()
+            },
+            &addr(),
+        )
+        .0
+        .unwrap();
+        w.calls();
+        w.install(&args(), &addr()).0.unwrap();
+        assert!(w.unit(units::PATH_UNIT).is_none());
+        assert_eq!(
+            w.calls(),
+            [
+                "loginctl enable-linger alice",
+                "systemctl --user disable --now vault-token-renew.path",
+                "systemctl --user daemon-reload",
+                "systemctl --user enable --now vault-token-renew.timer",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_changed_schedule_restarts_the_timer() {
+        let w = World::new();
+        w.install(&args(), &addr()).0.unwrap();
+        w.calls();
+        w.install(
+            &InstallArgs {
+                schedule: "hourly".into(),
+                ..args()
+            },
+            &addr(),
+        )
+        .0
+        .unwrap();
+        assert!(
+            w.unit(units::TIMER)
+                .unwrap()
+                .contains("\nOnCalendar=hourly\n")
+        );
+        assert_eq!(
+            w.calls().last().unwrap(),
+            "systemctl --user restart vault-token-renew.timer"
+        );
+    }
+
+    #[test]
+    fn denied_linger_prints_the_sudo_command_and_carries_on() {
+        let w = World::new();
+        w.fail("loginctl");
+        let (r, out) = w.install(
+            &InstallArgs {
+                no_linger: false,
+                ..args()
+            },
+            &addr(),
+        );
+        r.unwrap();
+        assert!(out.contains("sudo loginctl enable-linger alice"), "{out}");
+        assert!(
+            w.calls()
+                .iter()
+                .any(|c| c.starts_with("systemctl --user enable --now"))
+        );
+    }
+
+    #[test]
+    fn after_enabling_linger_install_waits_for_the_user_manager_to_appear() {
+        let w = World::new();
+        let bin = w.dir.path().join("fakebin");
+        let socket = w.dir.path().join("run/systemd/private");
+        // logind starts the manager a moment after enable-linger returns; systemctl fails until then.
+        std::fs::write(
+            bin.join("loginctl"),
+            format!(
+                "#!/bin/sh\nPATH=/usr/bin:/bin\n(sleep 0.5; mkdir -p '{0}'; touch '{1}') >/dev/null 2>&1 &\nexit 0\n",
+                socket.parent().unwrap().display(),
+                socket.display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            bin.join("systemctl"),
+            format!(
+                "#!/bin/sh\nPATH=/usr/bin:/bin\n[ -e '{}' ] || {{ echo 'Failed to connect to bus' >&2; exit 1; }}\n",
+                socket.display()
+            ),
+        )
+        .unwrap();
+        let (r, out) = w.install(&args(), &addr());
+        r.unwrap();
+        assert!(
+            out.contains("running: systemctl --user enable --now"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_custom_config_home_is_pointed_out() {
+        let w = World::new();
+        let (r, out) = w.install(
+            &InstallArgs {
+                dry_run: true,
+                ..args()
+            },
+            &addr(),
+        );
+        r.unwrap();
+        assert!(out.contains("note: XDG_CONFIG_HOME is"), "{out}");
+        let mut w = World::new();
+        w.env.xdg_config_home = Some(w.env.home.join(".config"));
+        let (r, out) = w.install(
+            &InstallArgs {
+                dry_run: true,
+                ..args()
+            },
+            &addr(),
+        );
+        r.unwrap();
+        assert!(!out.contains("XDG_CONFIG_HOME"), "{out}");
+    }
+
+    #[test]
+    fn no_linger_skips_loginctl() {
+        let w = World::new();
+        w.install(
+            &InstallArgs {
+                no_linger: true,
+                ..args()
+            },
+            &addr(),
+        )
+        .0
+        .unwrap();
+        assert!(!w.calls().iter().any(|c| c.starts_with("loginctl")));
+    }
+
+    #[test]
+    fn unreachable_user_manager_is_a_failure_that_says_what_to_do() {
+        let w = World::new();
+        w.fail("systemctl");
+        let (r, _) = w.install(&args(), &addr());
+        let err = r.unwrap_err();
+        assert_eq!(err.exit_code(), 4);
+        let msg = err.to_string();
+        assert!(
+            msg.contains("Failed to connect to bus") && msg.contains("rerun"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn units_managed_by_home_manager_are_not_overwritten() {
+        let w = World::new();
+        std::fs::create_dir_all(w.env.unit_dir()).unwrap();
+        std::os::unix::fs::symlink(
+            "/nix/store/x-vault-token-renew.service",
+            w.env.unit_dir().join(units::SERVICE),
+        )
+        .unwrap();
+        let err = w.install(&args(), &addr()).0.unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("home-manager"), "{err}");
+        let (r, out) = w.uninstall(false);
+        r.unwrap();
+        assert!(out.contains("left alone"), "{out}");
+        assert!(
+            w.env
+                .unit_dir()
+                .join(units::SERVICE)
+                .symlink_metadata()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn uninstall_disables_removes_units_and_keeps_token_and_config() {
+        let w = World::new();
+        w.install(
+            &InstallArgs {
+                watch: true,
+                ..args()
+            },
+            &addr(),
+        )
+        .0
+        .unwrap();
+        std::fs::create_dir_all(&w.env.home).unwrap();
+        std::fs::write(w.env.home.join(".vault-token"), "not-a-real-token").unwrap();
+        w.calls();
+
+        let (r, out) = w.uninstall(true);
+        r.unwrap();
+        assert!(
+            w.calls().is_empty() && w.unit(units::SERVICE).is_some(),
+            "dry run: {out}"
+        );
+
+        let (r, out) = w.uninstall(false);
+        r.unwrap();
+        assert_eq!(
+            w.calls(),
+            [
+                "systemctl --user disable --now vault-token-renew.timer vault-token-renew.path",
+                "systemctl --user reset-failed vault-token-renew.service vault-token-renew-failure@*",
+                "systemctl --user daemon-reload",
+            ],
+            "{out}"
+        );
+        for name in units::ALL {
+            assert!(w.unit(name).is_none(), "{name} removed");
+        }
+        assert_eq!(
+            std::fs::read_to_string(w.env.home.join(".vault-token")).unwrap(),
+            "not-a-real-token"
+        );
+        assert!(w.config().is_some());
+        let (r, out) = w.uninstall(false);
+        r.unwrap();
+        assert!(out.contains("nothing to uninstall"), "{out}");
+    }
+}

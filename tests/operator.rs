@@ -1,0 +1,487 @@
+//! Operator experience, end to end: `mint --oidc` against the double's OIDC flow with a test
+//! playing the browser, the Prometheus textfile, `status` for people and scripts, and `generate`.
+
+mod common;
+
+use common::*;
+use reqwest::Method;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A minimal browser: one GET, no redirects followed. Returns (status, Location, body).
+fn browser_get(url: &str) -> (u16, Option<String>, String) {
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (authority, target) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    // `localhost` may resolve to ::1 first; connect tries each address in turn.
+    let mut stream = TcpStream::connect(authority).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {target} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: test-browser\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("read the answer");
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap();
+    let location = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("location: ")
+                .or_else(|| l.strip_prefix("Location: "))
+        })
+        .map(str::to_owned);
+    (status, location, body.to_owned())
+}
+
+/// Starts `vault-token-renew <args>`; returns the child, the stderr lines as they come, and a
+/// handle that yields all of stderr once the process is done.
+fn spawn(
+    w: &World,
+    args: &[&str],
+) -> (
+    std::process::Child,
+    mpsc::Receiver<String>,
+    std::thread::JoinHandle<String>,
+) {
+    let mut child = w
+        .command(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the binary");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            all.push_str(&line);
+            all.push('\n');
+            let _ = tx.send(line);
+        }
+        all
+    });
+    (child, rx, reader)
+}
+
+fn finish(
+    w: &World,
+    mut child: std::process::Child,
+    reader: std::thread::JoinHandle<String>,
+) -> Run {
+    let status = child.wait().unwrap();
+    let mut stdout = Vec::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    let stderr = reader.join().unwrap().into_bytes();
+    w.finish(Output {
+        status,
+        stdout,
+        stderr,
+    })
+}
+
+fn login_tokens(w: &World) -> Vec<TokenView> {
+    w.server
+        .state()
+        .tokens
+        .into_iter()
+        .filter(|t| t.path == "auth/oidc/oidc/callback")
+        .collect()
+}
+
+#[test]
+fn mint_oidc_logs_in_with_a_test_browser_and_never_writes_the_login_token() {
+    let w = World::new();
+    // A weak login in the file: the OIDC mint replaces it with ours, never with the login token.
+    let k8s = w.seed_kubernetes_login();
+    w.write_token(&k8s.token);
+
+    let (child, lines, reader) = spawn(&w, &["mint", "--oidc", "--oidc-port", "0", "--no-browser"]);
+    let (auth_url, _) = login_urls(&lines);
+    assert!(
+        auth_url.contains("/_provider/oidc/authorize?"),
+        "{auth_url}"
+    );
+    assert!(
+        auth_url.contains("redirect_uri=http%3A%2F%2Flocalhost%3A"),
+        "{auth_url}"
+    );
+
+    // The provider signs alice in and sends the browser to the loopback callback.
+    let (status, location, _) = browser_get(&auth_url);
+    assert_eq!(status, 302);
+    let callback = location.expect("a redirect to the callback");
+    assert!(callback.starts_with("http://localhost:"), "{callback}");
+    assert!(callback.contains("/oidc/callback?code="), "{callback}");
+    let (status, _, page) = browser_get(&callback);
+    assert_eq!(status, 200);
+    assert!(page.contains("Login complete"), "{page}");
+
+    let run = finish(&w, child, reader);
+    assert_eq!(run.code, 0, "{run:?}");
+    let view = w.file_token_view();
+    assert_eq!(view.display_name, OUR_NAME);
+    assert_eq!(view.period, PERIOD);
+    assert_eq!(w.file_mode(), 0o600);
+
+    let logins = login_tokens(&w);
+    assert_eq!(logins.len(), 1, "exactly one OIDC login happened");
+    assert_eq!(logins[0].display_name, "oidc-alice@example.com");
+    assert!(
+        logins[0].revoked,
+        "the login token is revoked once our token is in place"
+    );
+    assert_eq!(
+        view.created_by.as_deref(),
+        Some(logins[0].accessor.as_str()),
+        "minted with the login's authority"
+    );
+    assert!(
+        w.server.token_alive(&k8s.token),
+        "the replaced weak login is left alone"
+    );
+    assert_eq!(
+        w.server
+            .request_count(Method::POST, "auth/oidc/oidc/auth_url"),
+        1
+    );
+    assert_eq!(
+        w.server
+            .request_count(Method::GET, "auth/oidc/oidc/callback"),
+        1
+    );
+    let line = w.last_log_line();
+    assert!(
+        line.contains(" OK minted periodic token")
+            && line.contains("with the authority of an OIDC login on auth/oidc")
+            && line.contains("the login token was revoked"),
+        "{line}"
+    );
+    assert_eq!(w.log_lines().len(), 1, "one run, one line");
+}
+
+/// Waits for the login URL on the child's stderr; returns it and the loopback callback URL.
+fn login_urls(lines: &mpsc::Receiver<String>) -> (String, String) {
+    let auth_url = loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the binary prints the login URL");
+        if let Some(url) = line.trim().strip_prefix("http://") {
+            break format!("http://{url}");
+        }
+    };
+    let port = auth_url
+        .split("redirect_uri=http%3A%2F%2Flocalhost%3A")
+        .nth(1)
+        .and_then(|rest| rest.split('%').next())
+        .expect("a loopback redirect_uri")
+        .to_owned();
+    (auth_url, format!("http://localhost:{port}/oidc/callback"))
+}
+
+#[test]
+fn mint_oidc_reports_a_provider_refusal_and_a_form_post() {
+    for (request, expected) in [
+        (
+            "GET /oidc/callback?error=access_denied&error_description=user+said+no HTTP/1.1",
+            "the identity provider refused the login: access_denied: user said no",
+        ),
+        ("POST /oidc/callback HTTP/1.1", "response_mode=form_post"),
+    ] {
+        let w = World::new();
+        let (child, lines, reader) =
+            spawn(&w, &["mint", "--oidc", "--oidc-port", "0", "--no-browser"]);
+        let (_, callback) = login_urls(&lines);
+        // A stray request first (a browser's favicon): the login keeps waiting.
+        let base = callback.trim_end_matches("/oidc/callback");
+        assert_eq!(browser_get(&format!("{base}/favicon.ico")).0, 404);
+        let authority = base.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(authority).unwrap();
+        write!(
+            stream,
+            "{request}\r\nHost: {authority}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut page = String::new();
+        stream.read_to_string(&mut page).unwrap();
+        assert!(page.contains("Login failed"), "{page}");
+
+        let run = finish(&w, child, reader);
+        assert_eq!(run.code, 4, "{run:?}");
+        let line = w.last_log_line();
+        assert!(
+            line.contains("FAIL: OIDC login failed") && line.contains(expected),
+            "{line}"
+        );
+        assert!(w.file_content().is_none(), "nothing was written");
+        assert_eq!(
+            w.server
+                .request_count(Method::GET, "auth/oidc/oidc/callback"),
+            0,
+            "nothing reached the server's callback"
+        );
+    }
+}
+
+#[test]
+fn mint_oidc_gives_up_after_the_wait_and_changes_nothing() {
+    let w = World::new();
+    let ours = w.seed_ours();
+    w.write_token(&ours.token);
+    let run = w.run(&[
+        "mint",
+        "--oidc",
+        "--oidc-port",
+        "0",
+        "--no-browser",
+        "--oidc-timeout",
+        "1s",
+    ]);
+    assert_eq!(run.code, 4, "{run:?}");
+    assert!(
+        run.stderr.contains("no OIDC callback within 1s"),
+        "{}",
+        run.stderr
+    );
+    assert!(w.last_log_line().contains(" FAIL: OIDC login failed"));
+    assert_eq!(w.file_content().unwrap(), ours.token, "file untouched");
+    assert!(login_tokens(&w).is_empty());
+}
+
+#[test]
+fn mint_oidc_with_an_unknown_role_says_what_the_server_said() {
+    let w = World::new();
+    let run = w.run(&[
+        "mint",
+        "--oidc",
+        "--oidc-role",
+        "nope",
+        "--oidc-port",
+        "0",
+        "--no-browser",
+    ]);
+    assert_eq!(run.code, 4, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("auth/oidc/oidc/auth_url: HTTP 400: role \"nope\" could not be found"),
+        "{}",
+        run.stderr
+    );
+    assert!(w.file_content().is_none(), "no file was created");
+}
+
+#[test]
+fn oidc_flags_need_oidc() {
+    let w = World::new();
+    let run = w.run(&["mint", "--oidc-role", "admin"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("--oidc"), "{}", run.stderr);
+}
+
+fn metrics_world() -> (World, std::path::PathBuf) {
+    let w = World::new();
+    let path = w.home.path().join("textfile/vault-token-renew.prom");
+    w.write_config(&format!("metrics_file = \"{}\"\n", path.display()));
+    (w, path)
+}
+
+fn scrape(path: &std::path::Path) -> (String, prometheus_parse::Scrape) {
+    let text = std::fs::read_to_string(path).expect("metrics file written");
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
+        .expect("valid exposition format");
+    let samples = text.lines().filter(|l| !l.starts_with('#')).count();
+    assert_eq!(scrape.samples.len(), samples, "every line parsed:\n{text}");
+    (text, scrape)
+}
+
+fn metric(s: &prometheus_parse::Scrape, name: &str, result: Option<&str>) -> f64 {
+    let sample = s
+        .samples
+        .iter()
+        .find(|x| {
+            x.metric == format!("vault_token_renew_{name}")
+                && result.is_none_or(|r| x.labels.get("result") == Some(r))
+        })
+        .unwrap_or_else(|| panic!("no {name}"));
+    assert_eq!(sample.labels.get("user"), Some("alice"));
+    match sample.value {
+        prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Counter(v) => v,
+        ref v => panic!("{name}: {v:?}"),
+    }
+}
+
+#[test]
+fn metrics_follow_a_renewal_a_drift_and_a_heal() {
+    let (w, path) = metrics_world();
+    let ours = w.seed_ours();
+    w.write_token(&ours.token);
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as f64
+    };
+
+    let before = now();
+    assert_eq!(w.run(&["renew"]).code, 0);
+    let (text, s) = scrape(&path);
+    assert!(text.contains("# TYPE vault_token_renew_heals_total counter"));
+    let last_success = metric(&s, "last_success_timestamp_seconds", None);
+    assert!(
+        last_success >= before.floor() && last_success <= now(),
+        "{text}"
+    );
+    let expire = metric(&s, "token_expire_timestamp_seconds", None);
+    assert!(
+        (expire - (last_success + PERIOD as f64)).abs() <= 2.0,
+        "expiry = now + period after a renewal: {text}"
+    );
+    assert_eq!(metric(&s, "token_period_seconds", None), PERIOD as f64);
+    assert_eq!(metric(&s, "last_run_result", Some("ok")), 1.0);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644, "node_exporter must be able to read it");
+
+    let k8s = w.seed_kubernetes_login();
+    w.write_token(&k8s.token);
+    assert_eq!(w.run(&["renew"]).code, 3);
+    let (_, s) = scrape(&path);
+    assert_eq!(metric(&s, "last_run_result", Some("drift")), 1.0);
+    assert_eq!(metric(&s, "last_run_result", Some("ok")), 0.0);
+    assert_eq!(metric(&s, "failures_total", None), 1.0);
+    assert_eq!(
+        metric(&s, "last_success_timestamp_seconds", None),
+        last_success,
+        "a drift does not move the last success"
+    );
+    assert_eq!(
+        metric(&s, "token_period_seconds", None),
+        0.0,
+        "the file's token now is the weak login"
+    );
+
+    let admin = w.seed_oidc_login();
+    w.write_token(&admin.token);
+    assert_eq!(w.run(&["renew"]).code, 0);
+    let (_, s) = scrape(&path);
+    assert_eq!(metric(&s, "last_run_result", Some("healed")), 1.0);
+    assert_eq!(metric(&s, "heals_total", None), 1.0);
+    assert_eq!(metric(&s, "failures_total", None), 1.0);
+    assert_eq!(metric(&s, "token_period_seconds", None), PERIOD as f64);
+}
+
+#[test]
+fn metrics_are_written_when_the_server_is_down_too() {
+    let (w, path) = metrics_world();
+    let ours = w.seed_ours();
+    w.write_token(&ours.token);
+    assert_eq!(w.run(&["renew"]).code, 0);
+    let (_, s) = scrape(&path);
+    let expire = metric(&s, "token_expire_timestamp_seconds", None);
+    w.server.inject_fault(Fault {
+        method: None,
+        path: "auth/token/lookup-self".into(),
+        kind: FaultKind::Sealed,
+        times: 100,
+    });
+    assert_eq!(w.run(&["renew"]).code, 4);
+    let (_, s) = scrape(&path);
+    assert_eq!(metric(&s, "last_run_result", Some("fail")), 1.0);
+    assert_eq!(metric(&s, "failures_total", None), 1.0);
+    assert_eq!(
+        metric(&s, "token_expire_timestamp_seconds", None),
+        expire,
+        "the last known expiry stays"
+    );
+}
+
+#[test]
+fn status_text_is_plain_in_a_pipe_and_json_keeps_its_fields() {
+    let w = World::new();
+    let ours = w.seed_ours();
+    w.write_token(&ours.token);
+    assert_eq!(w.run(&["renew"]).code, 0);
+    let run = w.run(&["status"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(!run.stdout.contains('\x1b'), "no colour in a pipe");
+    assert!(run.stdout.contains("time left  "), "{}", run.stdout);
+    assert!(run.stdout.contains("32d 0h"), "{}", run.stdout);
+    assert!(run.stdout.contains("next renewal"), "{}", run.stdout);
+    assert!(run.stdout.contains(" OK renewed"), "{}", run.stdout);
+    println!("{}", run.stdout);
+
+    let run = w.run(&["status", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for key in [
+        "healthy",
+        "state",
+        "advice",
+        "token_file",
+        "vault_addr",
+        "expected_display_name",
+        "display_name",
+        "policies",
+        "identity_policies",
+        "ttl_secs",
+        "expires_at",
+        "period_secs",
+        "explicit_max_ttl_secs",
+        "renewable",
+        "orphan",
+        "capabilities",
+        "error",
+        "last_log_lines",
+        "timer",
+    ] {
+        assert!(keys.contains(&key), "--json keeps {key}: {keys:?}");
+    }
+
+    let admin = w.seed_oidc_login();
+    w.write_token(&admin.token);
+    let run = w.run_env(&["status"], &[("NO_COLOR", "1")]);
+    assert_eq!(run.code, 3);
+    let last = run.stdout.trim_end().lines().last().unwrap();
+    assert!(
+        last.starts_with("what to do: ") && last.contains("run `vault-token-renew` to heal it"),
+        "{last}"
+    );
+}
+
+#[test]
+fn generate_needs_no_configuration() {
+    let w = World::new();
+    // A config file the other commands would reject: generate must not even read it.
+    w.write_config("no_such_key = 1\n");
+    let dir = w.home.path().join("share");
+    let mut cmd = w.command(&["generate", "man", "--out"]);
+    cmd.arg(dir.join("man1"));
+    let run = w.finish(cmd.output().unwrap());
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(dir.join("man1/vault-token-renew.1").exists());
+    let run = w.run(&["generate", "completions", "bash"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("vault-token-renew"), "{}", run.stdout);
+    let help = w.run(&["--help"]);
+    assert!(
+        !help.stdout.contains("generate"),
+        "hidden from --help: {}",
+        help.stdout
+    );
+}

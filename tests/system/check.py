@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""Judges the facts inside.sh recorded against the dev server's own view of the tokens.
+
+Prints one PASS/FAIL line per assertion, grouped by the steps of issue 3, and exits 1 if any failed.
+usage: check.py --out DIR --state-url URL
+"""
+import argparse
+import json
+import pathlib
+import sys
+import urllib.request
+
+OURS = "token-devvm-alice"  # the default display name <short hostname>-<user>, as the server stores it
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--out", required=True, type=pathlib.Path)
+ap.add_argument("--state-url", required=True)
+args = ap.parse_args()
+out = args.out
+
+
+def facts(phase, name):
+    path = out / phase / f"{name}.facts"
+    result = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            key, _, value = line.partition("=")
+            result[key] = value
+    return result
+
+
+def text(phase, name):
+    path = out / phase / name
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def by_accessor(state):
+    return {t["accessor"]: t for t in state.get("tokens", [])}
+
+
+def snapshot(name):
+    """The dev server's view as inside.sh saved it right after a step."""
+    path = out / "check" / f"{name}.state.json"
+    try:
+        return by_accessor(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
+with urllib.request.urlopen(args.state_url, timeout=10) as r:
+    final_tokens = by_accessor(json.load(r))  # after step 5: the host's own look
+tokens = {}
+
+failures = []
+
+
+def check(step, what, ok, detail=""):
+    print(f"{'PASS' if ok else 'FAIL'}  {step}: {what}" + ("" if ok else f"  [{detail}]"))
+    if not ok:
+        failures.append(f"{step}: {what}")
+
+
+def token(accessor):
+    return tokens.get(accessor or "", {})
+
+
+def ours_alive(step, accessor):
+    t = token(accessor)
+    check(step, "the file holds a live periodic orphan token with our display name",
+          bool(t) and t["alive"] and t["display_name"] == OURS and t["period"] > 0 and t["orphan"],
+          f"accessor={accessor or '?'} view={ {k: t.get(k) for k in ('alive', 'display_name', 'period', 'orphan')} }")
+    check(step, "with the configured policies",
+          {"vault-admin", "sops-admin"} <= set(t.get("policies", [])), f"policies={t.get('policies')}")
+
+
+def lines(phase, name, word):
+    return [l for l in text(phase, name).splitlines() if f" {word}" in l]
+
+
+# --- provision: install as a user would ------------------------------------------------------------
+p = facts("provision", "install")
+step = "setup"
+if p.get("admin_enabled_linger") == "yes":
+    check(step, "install without linger rights printed the exact sudo command",
+          "sudo loginctl enable-linger alice" in text("provision", "install-1.txt"))
+check(step, "install --watch succeeded once linger was on", p.get("install_2_rc") == "0",
+      text("provision", "install-2.txt")[-400:])
+i3 = text("provision", "install-3.txt")
+check(step, "a second identical install changed nothing (idempotent)",
+      p.get("install_3_rc") == "0" and i3.count("unchanged: ") == 5 and "wrote " not in i3, i3[-400:])
+check(step, "systemd-analyze verify --user accepts the installed units, no stderr",
+      p.get("verify_rc") == "0" and text("provision", "verify.stderr").strip() == "",
+      text("provision", "verify.stderr")[-400:])
+check(step, "mint with VAULT_TOKEN=root made the first token", p.get("mint_rc") == "0",
+      text("provision", "mint.txt")[-300:])
+check(step, "the timer's Persistent= stamp existed (then backdated 3 days)", p.get("stamp_existed") == "yes")
+
+# --- 1. boot, nobody logged in ---------------------------------------------------------------------
+f = facts("check", "step1")
+tokens = snapshot("step1")
+step = "1 boot"
+check(step, "linger brought the user manager up with no login session",
+      f.get("user_manager") == "active" and f.get("linger") == "yes" and f.get("sessions") == "0", str(f))
+check(step, "the timer is active with a next elapse",
+      f.get("timer_state") == "active" and f.get("timer_next", "") not in ("", "n/a"), str(f))
+timers = text("check", "step1.list-timers.txt")
+listed = [l for l in timers.splitlines() if "vault-token-renew.timer" in l]
+check(step, "list-timers lists it with a NEXT time", bool(listed) and not listed[0].startswith("n/a"), timers[-400:])
+try:
+    fired_this_boot = float(f["timer_last_unix"]) >= float(f["manager_start_unix"]) - 1
+except (KeyError, ValueError):
+    fired_this_boot = False
+check(step, "the missed run was caught up at boot (Persistent=): timer triggered in this boot",
+      fired_this_boot, f"last={f.get('timer_last_unix')} manager_start={f.get('manager_start_unix')}")
+check(step, "the service ran and logged OK", bool(lines("check", "step1.log.txt", f"OK renewed (dn={OURS}")) and
+      f.get("service_result") == "success", text("check", "step1.log.txt")[-300:])
+check(step, "the renewed token is the one minted at setup", f.get("token_accessor") == p.get("token_accessor"))
+ours_alive(step, f.get("token_accessor"))
+
+# --- 2. OIDC-style clobber, healed by the path unit ------------------------------------------------
+g = facts("check", "step2")
+tokens = snapshot("step2")
+step = "2 oidc clobber"
+healed = lines("check", "step2.log.txt", "HEALED: re-minted periodic token from foreign dn=oidc-alice")
+try:
+    heal_s = float(g["heal_t1"]) - float(g["heal_t0"])
+except (KeyError, ValueError):
+    heal_s = float("inf")
+check(step, f"healed by the watch unit with nothing started by hand, in {heal_s:.1f} s (<= 10 s)",
+      g.get("login_rc") == "0" and bool(healed) and heal_s <= 10, text("check", "step2.log.txt")[-300:])
+check(step, "the file holds a new token", g.get("token_accessor") not in ("", None, f.get("token_accessor")))
+ours_alive(step, g.get("token_accessor"))
+check(step, "the stale copy of ours was revoked", not token(f.get("token_accessor")).get("alive", True))
+check(step, "the file kept mode 0600", g.get("token_mode") == "600", g.get("token_mode"))
+check(step, "service succeeded, path unit still watching",
+      g.get("service_result") == "success" and g.get("path_state") == "active", str(g))
+
+# --- 3. kubernetes-style clobber: DRIFT, failed, hook ----------------------------------------------
+h = facts("check", "step3")
+tokens = snapshot("step3")
+step = "3 k8s clobber"
+check(step, "the service ended failed with exit 3",
+      h.get("service_state") == "failed" and h.get("service_status") == "3", str(h))
+check(step, "systemctl --user --failed lists it", "vault-token-renew.service" in text("check", "step3.failed-units.txt"))
+check(step, "DRIFT is in the log file", bool(lines("check", "step3.log.txt", "DRIFT: /home/alice/.vault-token is dn=kubernetes-woodpecker-default")),
+      text("check", "step3.log.txt")[-300:])
+check(step, "DRIFT is in the journal: alice's `journalctl --user -u vault-token-renew`",
+      "DRIFT: " in text("check", "step3.journal-as-alice.txt"), text("check", "step3.journal-as-alice.txt")[-300:])
+hook = text("check", "step3.hook.log")
+check(step, "the failure hook ran with FAILED_UNIT and LAST_LOG_LINE",
+      any(l.startswith("vault-token-renew.service|") and " DRIFT: " in l for l in hook.splitlines())
+      and h.get("hook_unit_result") == "success", hook[-300:])
+check(step, "the file is unchanged (still the kubernetes login)", h.get("file_unchanged") == "yes")
+k = token(h.get("clobbered_accessor"))
+check(step, "the weak token was left alone (alive, not ours)",
+      bool(k) and k["alive"] and k["display_name"] == "kubernetes-woodpecker-default", str(k)[:200])
+check(step, "re-mint by hand restored ours", h.get("remint_rc") == "0" and h.get("after_remint_result") == "success", str(h))
+
+# --- 4. server unreachable, then back --------------------------------------------------------------
+d = facts("check", "step4")
+step = "4 server down"
+check(step, "the server was unreachable (connection refused)", d.get("server_down") == "yes")
+check(step, "the run failed and logged FAIL",
+      d.get("down_start_rc") not in ("0", None) and d.get("down_state") == "failed" and d.get("down_result") == "exit-code"
+      and bool(lines("check", "step4.down.log.txt", "FAIL")), str(d) + text("check", "step4.down.log.txt")[-300:])
+check(step, "the file is unchanged while down", d.get("down_file_unchanged") == "yes")
+check(step, "the failure hook reported the FAIL",
+      any(l.startswith("vault-token-renew.service|") and " FAIL" in l for l in text("check", "step4.hook.log").splitlines()))
+check(step, "the next run after the server came back recovered: OK, not failed",
+      d.get("up_start_rc") == "0" and d.get("up_result") == "success"
+      and bool(lines("check", "step4.up.log.txt", f"OK renewed (dn={OURS}"))
+      and "vault-token-renew.service" not in text("check", "step4.failed-units.txt"), str(d))
+check(step, "the file is unchanged after recovery", d.get("up_file_unchanged") == "yes")
+
+# --- 5. uninstall ----------------------------------------------------------------------------------
+u = facts("check", "step5")
+tokens = final_tokens
+step = "5 uninstall"
+check(step, "uninstall succeeded", u.get("uninstall_rc") == "0", text("check", "step5.uninstall.txt")[-300:])
+check(step, "no unit file left, no timer listed, nothing loaded",
+      u.get("unit_files_left") == "0" and u.get("timer_listed") == "0" and u.get("loaded_units") == "0", str(u))
+check(step, "the token file is untouched", u.get("file_unchanged") == "yes")
+ours_alive(step, u.get("token_accessor"))
+check(step, "the config file is kept", u.get("config_kept") == "yes")
+
+timing = facts("check", "timing")
+spans = []
+for s in ("step1_boot", "step2_oidc_clobber", "step3_kubernetes_clobber", "step4_server_down", "step5_uninstall"):
+    try:
+        spans.append(f"{s.split('_')[0]} {float(timing[s + '_end']) - float(timing[s + '_start']):.1f}s")
+    except (KeyError, ValueError):
+        pass
+print("step times inside the container: " + ", ".join(spans))
+if failures:
+    print(f"system-test: {len(failures)} assertion(s) failed", file=sys.stderr)
+    sys.exit(1)
+print("system-test: all assertions passed")
