@@ -25,9 +25,7 @@ fn simultaneous_runs_on_a_clobbered_file_leave_exactly_one_token() {
     let p = Prepared::new(Scenario::Heal);
     let w = &p.world;
     // All start together; the run lock serialises them: one heals, the rest renew its token.
-    let children: Vec<_> = (0..RUNS)
-        .map(|_| spawn(w, &["renew"]))
-        .collect();
+    let children: Vec<_> = (0..RUNS).map(|_| spawn(w, &["renew"])).collect();
     let runs: Vec<Run> = children
         .into_iter()
         .map(|c| w.finish(c.wait_with_output().unwrap()))
@@ -57,11 +55,16 @@ fn simultaneous_runs_on_a_clobbered_file_leave_exactly_one_token() {
         .map(|t| t.accessor.clone())
         .collect();
     let file = w.file_token_view();
-    assert_eq!(alive, [file.accessor.clone()], "exactly one of ours alive: the file's");
+    assert_eq!(
+        alive,
+        std::slice::from_ref(&file.accessor),
+        "exactly one of ours alive: the file's"
+    );
     assert_eq!(file.period, PERIOD);
     assert_eq!(w.file_mode(), 0o600);
     assert_eq!(
-        w.server.request_count(Method::POST, "auth/token/create-orphan"),
+        w.server
+            .request_count(Method::POST, "auth/token/create-orphan"),
         1,
         "one mint in all"
     );
@@ -74,7 +77,12 @@ fn login_during_heal(method: Method, path: &str, skip: u32) {
     let p = Prepared::new(Scenario::Heal);
     let w = &p.world;
     w.server.inject_fault_after(
-        Fault::new(Some(method), path, FaultKind::Delay(Duration::from_millis(800)), 1),
+        Fault::new(
+            Some(method),
+            path,
+            FaultKind::Delay(Duration::from_millis(800)),
+            1,
+        ),
         skip,
     );
     let child = spawn(w, &["renew"]);
@@ -88,7 +96,11 @@ fn login_during_heal(method: Method, path: &str, skip: u32) {
     let line = w.last_log_line();
     assert!(line.contains("changed while we worked"), "{line}");
     assert!(line.contains("the minted token was revoked"), "{line}");
-    assert_eq!(w.file_content().unwrap(), fresh.token, "the new login is never overwritten");
+    assert_eq!(
+        w.file_content().unwrap(),
+        fresh.token,
+        "the new login is never overwritten"
+    );
     assert_eq!(w.file_mode(), 0o600);
     let ours_alive = w
         .server
@@ -96,7 +108,10 @@ fn login_during_heal(method: Method, path: &str, skip: u32) {
         .by_display_name(OUR_NAME)
         .filter(|t| t.alive && !p.preexisting.contains(&t.accessor))
         .count();
-    assert_eq!(ours_alive, 0, "the token minted for the old file is revoked");
+    assert_eq!(
+        ours_alive, 0,
+        "the token minted for the old file is revoked"
+    );
     assert!(w.server.token_alive(&fresh.token));
     // And the next run heals the new login as usual.
     let run = w.run(&["renew"]);

@@ -73,7 +73,11 @@ fn kill_and_recover(p: &Prepared, mut child: Child) {
     if !stranded_by_the_kill.is_empty() {
         println!("the kill stranded {stranded_by_the_kill:?}; the sweep revoked it");
     }
-    assert!(temp_files(p).is_empty(), "a temp file survived: {:?}", temp_files(p));
+    assert!(
+        temp_files(p).is_empty(),
+        "a temp file survived: {:?}",
+        temp_files(p)
+    );
     assert!(
         p.stranded().is_empty(),
         "a minted token survived the sweep: {:?}",
@@ -148,12 +152,22 @@ fn killed_while_listing_accessors() {
 
 #[test]
 fn killed_while_sweeping() {
-    kill_at(Scenario::Heal, Method::POST, "auth/token/lookup-accessor", 0);
+    kill_at(
+        Scenario::Heal,
+        Method::POST,
+        "auth/token/lookup-accessor",
+        0,
+    );
 }
 
 #[test]
 fn killed_while_revoking_a_stale_copy() {
-    kill_at(Scenario::Heal, Method::POST, "auth/token/revoke-accessor", 0);
+    kill_at(
+        Scenario::Heal,
+        Method::POST,
+        "auth/token/revoke-accessor",
+        0,
+    );
 }
 
 #[test]
@@ -238,7 +252,10 @@ fn killed_between_the_temp_file_and_the_rename() {
     p.check_file().unwrap();
 
     p.converge().unwrap();
-    assert!(temp_files(&p).is_empty(), "the next run removed the temp file");
+    assert!(
+        temp_files(&p).is_empty(),
+        "the next run removed the temp file"
+    );
     assert!(
         !w.server.token_alive(&leftover),
         "the token in the temp file was recorded when minted, then swept"

@@ -34,7 +34,10 @@ fn classes() -> Vec<(&'static str, Class)> {
     use FaultKind::*;
     vec![
         ("connection refused", Class::Refused),
-        ("connection dropped, no answer", Class::Fault(DropConnection)),
+        (
+            "connection dropped, no answer",
+            Class::Fault(DropConnection),
+        ),
         ("connection dropped mid-answer", Class::Fault(DropMidBody)),
         ("slower than the timeout", Class::Fault(Delay(SLOW))),
         ("429", Class::Fault(FaultKind::status(429))),
@@ -157,12 +160,17 @@ fn run_cell(cell: &Cell) -> Result<(), String> {
         }
     } else {
         if changed {
-            return Err(format!("the file changed although the run failed early: {line}"));
+            return Err(format!(
+                "the file changed although the run failed early: {line}"
+            ));
         }
         let denied = cell.step.0 == "create-orphan"
             && matches!(
                 &cell.class,
-                Class::Fault(FaultKind::Status { code: 400 | 403, .. })
+                Class::Fault(FaultKind::Status {
+                    code: 400 | 403,
+                    ..
+                })
             );
         let allowed: &[i32] = match cell.scenario {
             Scenario::Heal if denied => &[3],
@@ -232,9 +240,8 @@ fn every_request_times_every_fault_keeps_the_guarantees() {
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(cell) = cells.get(i) else { break };
-                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        run_cell(cell)
-                    }));
+                    let outcome =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_cell(cell)));
                     let problem = match outcome {
                         Ok(Ok(())) => continue,
                         Ok(Err(e)) => e,

@@ -17,22 +17,39 @@ fn refused(w: &World, expect: &str) {
     let content_before = regular().then(|| fs::read(w.token_file()).unwrap());
     let started = Instant::now();
     let run = w.run(&["renew", "--retries", "0"]);
-    assert!(started.elapsed() < Duration::from_secs(10), "the run must not hang");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the run must not hang"
+    );
     assert_eq!(run.code, 4, "{run:?}");
     let line = w.last_log_line();
     assert!(line.contains(" FAIL: "), "{line}");
     assert!(line.contains(expect), "expected {expect:?} in {line}");
     assert_eq!(w.log_lines().len(), 1);
-    assert_eq!(fs::symlink_metadata(w.token_file()).ok().map(|m| m.len()), before);
+    assert_eq!(
+        fs::symlink_metadata(w.token_file()).ok().map(|m| m.len()),
+        before
+    );
     let content_after = regular().then(|| fs::read(w.token_file()).unwrap());
     assert_eq!(content_after, content_before, "the file is untouched");
 }
 
+/// Puts something at the token path.
+type Setup = Box<dyn Fn(&World)>;
+
 #[test]
 fn token_file_shapes_that_hold_no_token_are_refused() {
-    let cases: Vec<(&str, Box<dyn Fn(&World)>, &str)> = vec![
-        ("missing", Box::new(|_| {}), "does not exist; mint our token first"),
-        ("empty", Box::new(|w| fs::write(w.token_file(), "").unwrap()), "is empty"),
+    let cases: Vec<(&str, Setup, &str)> = vec![
+        (
+            "missing",
+            Box::new(|_| {}),
+            "does not exist; mint our token first",
+        ),
+        (
+            "empty",
+            Box::new(|w| fs::write(w.token_file(), "").unwrap()),
+            "is empty",
+        ),
         (
             "whitespace only",
             Box::new(|w| fs::write(w.token_file(), " \r\n\t \n").unwrap()),
@@ -68,7 +85,7 @@ fn token_file_shapes_that_hold_no_token_are_refused() {
             Box::new(|w| {
                 rustix::fs::mkfifoat(
                     rustix::fs::CWD,
-                    &w.token_file(),
+                    w.token_file(),
                     rustix::fs::Mode::from_raw_mode(0o600),
                 )
                 .unwrap()
@@ -115,7 +132,11 @@ fn crlf_and_surrounding_whitespace_are_trimmed_and_the_file_left_alone() {
     let run = w.run(&["renew"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(w.last_log_line().contains(" OK renewed "));
-    assert_eq!(w.file_content().unwrap(), content, "renewing never rewrites the file");
+    assert_eq!(
+        w.file_content().unwrap(),
+        content,
+        "renewing never rewrites the file"
+    );
 }
 
 #[test]
@@ -126,7 +147,10 @@ fn a_loose_mode_warns_and_a_replacement_is_always_0600() {
     fs::set_permissions(w.token_file(), fs::Permissions::from_mode(0o644)).unwrap();
     let run = w.run(&["renew"]);
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(run.stderr.contains("is readable by others (mode 644)"), "{run:?}");
+    assert!(
+        run.stderr.contains("is readable by others (mode 644)"),
+        "{run:?}"
+    );
     assert!(run.stderr.contains("chmod 600"), "{run:?}");
 
     let login = w.seed_oidc_login();
@@ -153,11 +177,23 @@ fn a_symlink_to_elsewhere_is_followed_and_survives_a_heal() {
     let run = w.run(&["renew"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(w.last_log_line().contains(" HEALED: "));
-    assert!(fs::symlink_metadata(w.token_file()).unwrap().file_type().is_symlink());
+    assert!(
+        fs::symlink_metadata(w.token_file())
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     let healed = fs::read_to_string(&target).unwrap();
     assert_eq!(w.server.lookup(&healed).unwrap().display_name, OUR_NAME);
-    assert_eq!(fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o600);
-    assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 1, "no temp file left beside the target");
+    assert_eq!(
+        fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        fs::read_dir(&elsewhere).unwrap().count(),
+        1,
+        "no temp file left beside the target"
+    );
 
     let run = w.run(&["renew"]);
     assert_eq!(run.code, 0, "{run:?}");
@@ -168,10 +204,26 @@ fn a_symlink_to_elsewhere_is_followed_and_survives_a_heal() {
 fn config_errors_exit_2_before_any_run() {
     let cases = [
         ("not TOML", "vault_addr = \"{url}\n", "config"),
-        ("a wrong type", "vault_addr = \"{url}\"\nretries = \"many\"\n", "retries"),
-        ("a negative count", "vault_addr = \"{url}\"\nsweep_concurrency = -1\n", "sweep_concurrency"),
-        ("a bad period", "vault_addr = \"{url}\"\nperiod = \"forever\"\n", "period"),
-        ("a bad timeout", "vault_addr = \"{url}\"\ntimeout = \"-3s\"\n", "timeout"),
+        (
+            "a wrong type",
+            "vault_addr = \"{url}\"\nretries = \"many\"\n",
+            "retries",
+        ),
+        (
+            "a negative count",
+            "vault_addr = \"{url}\"\nsweep_concurrency = -1\n",
+            "sweep_concurrency",
+        ),
+        (
+            "a bad period",
+            "vault_addr = \"{url}\"\nperiod = \"forever\"\n",
+            "period",
+        ),
+        (
+            "a bad timeout",
+            "vault_addr = \"{url}\"\ntimeout = \"-3s\"\n",
+            "timeout",
+        ),
     ];
     for (name, config, expect) in cases {
         let w = World::new();
@@ -185,7 +237,10 @@ fn config_errors_exit_2_before_any_run() {
         let run = w.run(&["renew"]);
         assert_eq!(run.code, 2, "{name}: {run:?}");
         assert!(run.stderr.contains(expect), "{name}: {run:?}");
-        assert!(w.log_lines().is_empty(), "{name}: a config error is not a run");
+        assert!(
+            w.log_lines().is_empty(),
+            "{name}: a config error is not a run"
+        );
         assert_eq!(w.server.lookup(&ours.token).unwrap().renewals, 0);
     }
     let w = World::new();
@@ -195,15 +250,20 @@ fn config_errors_exit_2_before_any_run() {
 }
 
 /// Text from the server that tries to forge log lines or drive a terminal.
-const HOSTILE: &str = "x\n2026-01-01T00:00:00Z OK renewed (dn=forged)\r\x1b[2J\x1b]0;pwned\x07\u{202e}\u{2028}\\";
+const HOSTILE: &str =
+    "x\n2026-01-01T00:00:00Z OK renewed (dn=forged)\r\x1b[2J\x1b]0;pwned\x07\u{202e}\u{2028}\\";
 
 fn assert_one_clean_line(w: &World, run: &Run) -> String {
     let lines = w.log_lines();
     assert_eq!(lines.len(), 1, "exactly one line: {lines:?}");
     let line = &lines[0];
-    assert!(!line.contains("OK renewed (dn=forged)") || line.contains("\\n2026"), "{line}");
     assert!(
-        line.chars().all(|c| !c.is_control() && c != '\u{202e}' && c != '\u{2028}'),
+        !line.contains("OK renewed (dn=forged)") || line.contains("\\n2026"),
+        "{line}"
+    );
+    assert!(
+        line.chars()
+            .all(|c| !c.is_control() && c != '\u{202e}' && c != '\u{2028}'),
         "no control or bidi characters: {line:?}"
     );
     assert!(line.len() <= 2000 + 3, "bounded: {} bytes", line.len());
@@ -221,7 +281,10 @@ fn a_hostile_display_name_stays_on_one_escaped_line() {
     assert_eq!(run.code, 3, "{run:?}");
     let line = assert_one_clean_line(&w, &run);
     assert!(line.contains(" DRIFT: "), "{line}");
-    assert!(line.contains("dn=x\\n2026-01-01T00:00:00Z OK renewed"), "{line}");
+    assert!(
+        line.contains("dn=x\\n2026-01-01T00:00:00Z OK renewed"),
+        "{line}"
+    );
     assert!(line.contains("\\x1b[2J"), "{line}");
     assert!(line.contains('…'), "cut with a marker: {line}");
 }
@@ -236,7 +299,10 @@ fn hostile_server_errors_and_warnings_stay_on_one_escaped_line() {
     w.server.inject_fault(Fault::new(
         None,
         "auth/token/renew-self",
-        FaultKind::Status { code: 400, body: Some(body) },
+        FaultKind::Status {
+            code: 400,
+            body: Some(body),
+        },
         1,
     ));
     let run = w.run(&["renew", "--retries", "0"]);
@@ -256,7 +322,10 @@ fn hostile_server_errors_and_warnings_stay_on_one_escaped_line() {
     w.server.inject_fault(Fault::new(
         None,
         "auth/token/renew-self",
-        FaultKind::Status { code: 200, body: Some(body) },
+        FaultKind::Status {
+            code: 200,
+            body: Some(body),
+        },
         1,
     ));
     let run = w.run(&["renew"]);
@@ -289,24 +358,39 @@ fn a_server_echoing_the_token_in_an_error_does_not_leak_it() {
     let w = World::new();
     let ours = w.seed_ours();
     w.write_token(&ours.token);
-    let body = serde_json::json!({ "errors": [format!("bad token {} here", ours.token)] }).to_string();
+    let body =
+        serde_json::json!({ "errors": [format!("bad token {} here", ours.token)] }).to_string();
     w.server.inject_fault(Fault::new(
         None,
         "auth/token/renew-self",
-        FaultKind::Status { code: 400, body: Some(body.clone()) },
+        FaultKind::Status {
+            code: 400,
+            body: Some(body.clone()),
+        },
         1,
     ));
     let run = w.run(&["renew", "--retries", "0", "-vv"]);
     assert_eq!(run.code, 4, "{run:?}");
-    assert!(w.last_log_line().contains("bad token <redacted> here"), "{}", w.last_log_line());
+    assert!(
+        w.last_log_line().contains("bad token <redacted> here"),
+        "{}",
+        w.last_log_line()
+    );
     // Not JSON, with the token in it.
     w.server.inject_fault(Fault::new(
         None,
         "auth/token/lookup-self",
-        FaultKind::Status { code: 500, body: Some(format!("oops {}", ours.token)) },
+        FaultKind::Status {
+            code: 500,
+            body: Some(format!("oops {}", ours.token)),
+        },
         1,
     ));
     let run = w.run(&["renew", "--retries", "0", "-vv"]);
     assert_eq!(run.code, 4, "{run:?}");
-    assert!(w.last_log_line().contains("oops <redacted>"), "{}", w.last_log_line());
+    assert!(
+        w.last_log_line().contains("oops <redacted>"),
+        "{}",
+        w.last_log_line()
+    );
 }

@@ -10,7 +10,6 @@ mod common;
 use common::*;
 use reqwest::Method;
 use std::fs;
-use std::os::fd::OwnedFd;
 use std::process::Stdio;
 
 #[derive(Default)]
@@ -24,8 +23,10 @@ struct Corpus {
 impl Corpus {
     fn add_run(&mut self, label: &str, run: &Run) {
         self.runs += 1;
-        self.texts.push((format!("{label}: stdout"), run.stdout.clone()));
-        self.texts.push((format!("{label}: stderr"), run.stderr.clone()));
+        self.texts
+            .push((format!("{label}: stdout"), run.stdout.clone()));
+        self.texts
+            .push((format!("{label}: stderr"), run.stderr.clone()));
     }
 
     /// Everything a world's runs left on disk, and every token its double issued.
@@ -93,10 +94,22 @@ fn no_token_value_reaches_any_output() {
     w.seed_ours();
     assert_eq!(run(&mut c, "renew", &w, &["renew"], &[]).code, 0);
     // A retried request: the debug level reports each retry.
-    fault(&w, Method::POST, "auth/token/renew-self", FaultKind::status(502), 0);
+    fault(
+        &w,
+        Method::POST,
+        "auth/token/renew-self",
+        FaultKind::status(502),
+        0,
+    );
     assert_eq!(run(&mut c, "retried", &w, &["renew"], &[]).code, 0);
     run(&mut c, "status", &w, &["status"], &[]);
-    run(&mut c, "status json", &w, &["status", "--json", "--check-path", "sys/mounts"], &[]);
+    run(
+        &mut c,
+        "status json",
+        &w,
+        &["status", "--json", "--check-path", "sys/mounts"],
+        &[],
+    );
     run(&mut c, "sweep", &w, &["sweep"], &[]);
     c.add_world("renew world", &w);
 
@@ -111,11 +124,41 @@ fn no_token_value_reaches_any_output() {
     assert_eq!(run(&mut c, "drift", &w, &["renew"], &[]).code, 3);
     let login = w.seed_oidc_login();
     for (label, method, path, kind, skip) in [
-        ("mint answer lost", Method::POST, "auth/token/create-orphan", FaultKind::Truncated, 0),
-        ("mint answer dropped", Method::POST, "auth/token/create-orphan", FaultKind::DropMidBody, 0),
-        ("verify fails", Method::GET, "auth/token/lookup-self", FaultKind::status(500), 1),
-        ("verify wrong types", Method::GET, "auth/token/lookup-self", FaultKind::WrongTypes, 1),
-        ("sweep revoke fails", Method::POST, "auth/token/revoke-accessor", FaultKind::status(500), 0),
+        (
+            "mint answer lost",
+            Method::POST,
+            "auth/token/create-orphan",
+            FaultKind::Truncated,
+            0,
+        ),
+        (
+            "mint answer dropped",
+            Method::POST,
+            "auth/token/create-orphan",
+            FaultKind::DropMidBody,
+            0,
+        ),
+        (
+            "verify fails",
+            Method::GET,
+            "auth/token/lookup-self",
+            FaultKind::status(500),
+            1,
+        ),
+        (
+            "verify wrong types",
+            Method::GET,
+            "auth/token/lookup-self",
+            FaultKind::WrongTypes,
+            1,
+        ),
+        (
+            "sweep revoke fails",
+            Method::POST,
+            "auth/token/revoke-accessor",
+            FaultKind::status(500),
+            0,
+        ),
     ] {
         w.write_token(&login.token);
         fault(&w, method, path, kind, skip);
@@ -128,22 +171,59 @@ fn no_token_value_reaches_any_output() {
         serde_json::json!({ "errors": [format!("bad token {current}")] }).to_string(),
         format!("<html>{current}</html>"),
     ] {
-        fault(&w, Method::GET, "auth/token/lookup-self", FaultKind::Status { code: 400, body: Some(body) }, 0);
+        fault(
+            &w,
+            Method::GET,
+            "auth/token/lookup-self",
+            FaultKind::Status {
+                code: 400,
+                body: Some(body),
+            },
+            0,
+        );
         run(&mut c, "echo", &w, &["renew", "--retries", "0"], &[]);
     }
     c.add_world("heal world", &w);
 
     // Mint from VAULT_TOKEN and BAO_TOKEN, and a mint denied.
     let w = world();
-    assert_eq!(run(&mut c, "mint", &w, &["mint"], &[("VAULT_TOKEN", &w.seed_oidc_login().token)]).code, 0);
+    assert_eq!(
+        run(
+            &mut c,
+            "mint",
+            &w,
+            &["mint"],
+            &[("VAULT_TOKEN", &w.seed_oidc_login().token)]
+        )
+        .code,
+        0
+    );
     let login = w.seed_oidc_login();
-    run(&mut c, "mint bao", &w, &["mint"], &[("BAO_TOKEN", &login.token)]);
+    run(
+        &mut c,
+        "mint bao",
+        &w,
+        &["mint"],
+        &[("BAO_TOKEN", &login.token)],
+    );
     let weak = w.seed_kubernetes_login();
-    run(&mut c, "mint denied", &w, &["mint"], &[("VAULT_TOKEN", &weak.token)]);
+    run(
+        &mut c,
+        "mint denied",
+        &w,
+        &["mint"],
+        &[("VAULT_TOKEN", &weak.token)],
+    );
     // A revoked token in the file.
     let ours = w.seed_ours();
     w.write_token(&ours.token);
-    fault(&w, Method::GET, "auth/token/lookup-self", FaultKind::status(403), 0);
+    fault(
+        &w,
+        Method::GET,
+        "auth/token/lookup-self",
+        FaultKind::status(403),
+        0,
+    );
     run(&mut c, "revoked", &w, &["renew"], &[]);
     c.add_world("mint world", &w);
 
@@ -159,8 +239,15 @@ fn no_token_value_reaches_any_output() {
     assert_eq!(run(&mut c, "config error", &w, &["renew"], &[]).code, 2);
     w.write_config("");
     let junk_env = "hvs.FEEDFACEonlyintheenvironment4242";
-    run(&mut c, "bad env token", &w, &["mint"], &[("VAULT_TOKEN", &format!("{junk_env}\u{7}"))]);
-    c.secrets.extend([in_file, in_config, junk_env].map(String::from));
+    run(
+        &mut c,
+        "bad env token",
+        &w,
+        &["mint"],
+        &[("VAULT_TOKEN", &format!("{junk_env}\u{7}"))],
+    );
+    c.secrets
+        .extend([in_file, in_config, junk_env].map(String::from));
     c.add_world("input world", &w);
 
     // Status printing into a closed pipe (`status | head -1`), backtraces on.
@@ -172,7 +259,7 @@ fn no_token_value_reaches_any_output() {
     let out = w
         .command(&["status", "-vv"])
         .env("RUST_BACKTRACE", "1")
-        .stdout(Stdio::from(OwnedFd::from(writer)))
+        .stdout(Stdio::from(writer))
         .stderr(Stdio::piped())
         .output()
         .unwrap();
@@ -191,7 +278,12 @@ fn no_token_value_reaches_any_output() {
         c.texts.len(),
         c.secrets.len()
     );
-    assert!(c.texts.iter().any(|(_, t)| t.contains("DEBUG") || t.contains("TRACE")), "the verbose level was on");
+    assert!(
+        c.texts
+            .iter()
+            .any(|(_, t)| t.contains("DEBUG") || t.contains("TRACE")),
+        "the verbose level was on"
+    );
     let mut leaks = Vec::new();
     for secret in &c.secrets {
         for (place, text) in &c.texts {

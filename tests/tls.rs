@@ -87,7 +87,11 @@ fn https_with_our_ca_renews_and_heals() {
         &[("VAULT_CACERT", ca_arg)],
     );
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(w.last_log_line().contains(" HEALED: "), "{}", w.last_log_line());
+    assert!(
+        w.last_log_line().contains(" HEALED: "),
+        "{}",
+        w.last_log_line()
+    );
 }
 
 #[test]
@@ -131,10 +135,19 @@ fn a_name_mismatch_names_the_fix_and_tls_server_name_resolves_it() {
     let run = w.run(&["renew", "--ca-cert", ca_arg, "--vault-addr", &url]);
     assert_eq!(run.code, 4, "{run:?}");
     let line = w.last_log_line();
-    assert!(line.contains("is not valid for the name we checked"), "{line}");
-    assert!(line.contains("vault.example"), "names what the certificate carries: {line}");
+    assert!(
+        line.contains("is not valid for the name we checked"),
+        "{line}"
+    );
+    assert!(
+        line.contains("vault.example"),
+        "names what the certificate carries: {line}"
+    );
     println!("{line}");
-    assert!(line.contains("--tls-server-name (VAULT_TLS_SERVER_NAME)"), "{line}");
+    assert!(
+        line.contains("--tls-server-name (VAULT_TLS_SERVER_NAME)"),
+        "{line}"
+    );
 
     let run = w.run(&[
         "renew",
@@ -154,7 +167,10 @@ fn a_name_mismatch_names_the_fix_and_tls_server_name_resolves_it() {
         &[("VAULT_TLS_SERVER_NAME", "other.example")],
     );
     assert_eq!(run.code, 4, "{run:?}");
-    assert!(w.last_log_line().contains("is not valid for the name we checked"));
+    assert!(
+        w.last_log_line()
+            .contains("is not valid for the name we checked")
+    );
     let other = Ca::new("another CA");
     let other_file = w.home.path().join("other.pem");
     fs::write(&other_file, other.issuer.pem()).unwrap();
@@ -180,7 +196,11 @@ fn https_to_a_plain_http_server_says_so() {
     let url = w.server.url().replace("http://", "https://");
     let run = w.run(&["renew", "--vault-addr", &url, "--retries", "0"]);
     assert_eq!(run.code, 4, "{run:?}");
-    assert!(w.last_log_line().contains("did not answer with TLS"), "{}", w.last_log_line());
+    assert!(
+        w.last_log_line().contains("did not answer with TLS"),
+        "{}",
+        w.last_log_line()
+    );
 }
 
 #[test]
@@ -200,12 +220,16 @@ fn plain_http_to_a_non_loopback_address_warns() {
     ]);
     assert_eq!(run.code, 4, "{run:?}");
     assert!(
-        run.stderr.contains("plain http to a non-loopback host") && run.stderr.contains("use https"),
+        run.stderr.contains("plain http to a non-loopback host")
+            && run.stderr.contains("use https"),
         "{run:?}"
     );
     let run = w.run(&["renew"]);
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(!run.stderr.contains("plain http"), "loopback http is fine: {run:?}");
+    assert!(
+        !run.stderr.contains("plain http"),
+        "loopback http is fine: {run:?}"
+    );
 }
 
 #[test]
@@ -217,7 +241,11 @@ fn bad_tls_settings_are_reported_before_any_request() {
     fs::write(&junk, "not a certificate").unwrap();
     let run = w.run(&["renew", "--ca-cert", junk.to_str().unwrap()]);
     assert_eq!(run.code, 4, "{run:?}");
-    assert!(w.last_log_line().contains("holds no usable PEM data"), "{}", w.last_log_line());
+    assert!(
+        w.last_log_line().contains("holds no usable PEM data"),
+        "{}",
+        w.last_log_line()
+    );
     let run = w.run(&["renew", "--tls-server-name", "bad name!"]);
     assert!(run.code != 0, "{run:?}");
     assert!(
@@ -226,4 +254,3 @@ fn bad_tls_settings_are_reported_before_any_request() {
     );
     assert_eq!(w.server.lookup(&ours.token).unwrap().renewals, 0);
 }
-

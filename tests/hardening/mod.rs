@@ -32,19 +32,9 @@ pub const SCENARIOS: [Scenario; 4] = [
 ];
 
 const LOOKUP_SELF: (&str, &str, &str, u32) = ("lookup-self", "GET", "auth/token/lookup-self", 0);
-const CAPS: Step = (
-    "capabilities-self",
-    "POST",
-    "sys/capabilities-self",
-    0,
-);
+const CAPS: Step = ("capabilities-self", "POST", "sys/capabilities-self", 0);
 const LIST: Step = ("accessor list", "GET", "auth/token/accessors", 0);
-const LOOKUP_ACCESSOR: Step = (
-    "accessor lookup",
-    "POST",
-    "auth/token/lookup-accessor",
-    0,
-);
+const LOOKUP_ACCESSOR: Step = ("accessor lookup", "POST", "auth/token/lookup-accessor", 0);
 const REVOKE_ACCESSOR: Step = ("revoke", "POST", "auth/token/revoke-accessor", 0);
 const CREATE: Step = ("create-orphan", "POST", "auth/token/create-orphan", 0);
 
@@ -68,7 +58,12 @@ impl Scenario {
             Scenario::Heal => vec![
                 LOOKUP_SELF,
                 CREATE,
-                ("lookup of the new token", "GET", "auth/token/lookup-self", 1),
+                (
+                    "lookup of the new token",
+                    "GET",
+                    "auth/token/lookup-self",
+                    1,
+                ),
                 CAPS,
                 LIST,
                 LOOKUP_ACCESSOR,
@@ -76,7 +71,12 @@ impl Scenario {
             ],
             Scenario::Mint => vec![
                 CREATE,
-                ("lookup of the new token", "GET", "auth/token/lookup-self", 0),
+                (
+                    "lookup of the new token",
+                    "GET",
+                    "auth/token/lookup-self",
+                    0,
+                ),
                 CAPS,
                 LIST,
                 LOOKUP_ACCESSOR,
@@ -89,7 +89,10 @@ impl Scenario {
     /// Steps after which the file may hold a new token (the mint was verified and installed).
     pub fn installs_before(self, step: &Step) -> bool {
         matches!(self, Scenario::Heal | Scenario::Mint)
-            && matches!(step.0, "capabilities-self" | "accessor list" | "accessor lookup" | "revoke")
+            && matches!(
+                step.0,
+                "capabilities-self" | "accessor list" | "accessor lookup" | "revoke"
+            )
     }
 
     pub fn args(self) -> Vec<&'static str> {
@@ -209,7 +212,9 @@ impl Prepared {
             && view.display_name == OUR_NAME
             && view.period == PERIOD
             && view.orphan
-            && OUR_POLICIES.iter().all(|p| view.policies.iter().any(|q| q == p)))
+            && OUR_POLICIES
+                .iter()
+                .all(|p| view.policies.iter().any(|q| q == p)))
         {
             return Err(format!("the file holds an unverified token: {view:?}"));
         }
@@ -249,7 +254,10 @@ impl Prepared {
         }
         for b in &self.bystanders {
             if !s.token_alive(&b.token) {
-                return Err(format!("a token of another name was revoked ({})", b.accessor));
+                return Err(format!(
+                    "a token of another name was revoked ({})",
+                    b.accessor
+                ));
             }
         }
         Ok(())
@@ -260,8 +268,7 @@ impl Prepared {
     pub fn converge(&self) -> Result<(), String> {
         let w = &self.world;
         w.server.clear_faults();
-        if self.scenario == Scenario::Mint && w.file_content().as_deref() == Some(&self.original)
-        {
+        if self.scenario == Scenario::Mint && w.file_content().as_deref() == Some(&self.original) {
             let run = self.run(&[]);
             if run.code != 0 {
                 return Err(format!("the repeated mint failed: {run:?}"));
@@ -281,7 +288,7 @@ impl Prepared {
             .map(|t| t.accessor.clone())
             .collect();
         let view = w.file_token_view();
-        if alive != [view.accessor.clone()] {
+        if alive != std::slice::from_ref(&view.accessor) {
             return Err(format!(
                 "after converging, live tokens of ours are {alive:?}, the file's is {}",
                 view.accessor
@@ -317,7 +324,9 @@ pub fn check_line(world: &World, lines_before: usize, run: &Run) -> Result<Strin
         return Err(format!("the log line is not on stderr: {run:?}"));
     }
     if line.len() > 2100 || line.chars().any(|c| c.is_control()) {
-        return Err(format!("the line is not one bounded, escaped line: {line:?}"));
+        return Err(format!(
+            "the line is not one bounded, escaped line: {line:?}"
+        ));
     }
     Ok(line)
 }
