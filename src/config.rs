@@ -68,8 +68,7 @@ impl ConfigFile {
     }
 
     pub fn parse(text: &str) -> Result<ConfigFile, String> {
-        toml::from_str(text)
-            .map_err(|e| without_values(e.message()) + &span_hint(text, e.span()))
+        toml::from_str(text).map_err(|e| without_values(e.message()) + &span_hint(text, e.span()))
     }
 }
 
@@ -110,7 +109,8 @@ fn span_hint(text: &str, span: Option<std::ops::Range<usize>>) -> String {
                 .filter(|k| {
                     !k.is_empty()
                         && k.len() <= 64
-                        && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                        && k.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
                 });
             match key {
                 Some(key) => format!(" (line {line}, key `{key}`)"),

@@ -20,8 +20,8 @@ mod router;
 mod seed;
 mod server;
 mod store;
-mod token_create;
 mod tls;
+mod token_create;
 mod token_ops;
 mod types;
 

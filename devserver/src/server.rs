@@ -61,10 +61,8 @@ pub(crate) async fn serve(
                 None => serve_connection(stream, app).await,
                 // A client that rejects our certificate ends the handshake; nothing to serve then.
                 Some(acceptor) => {
-                    let handshake = tokio::time::timeout(
-                        Duration::from_secs(10),
-                        acceptor.accept(stream),
-                    );
+                    let handshake =
+                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
                     if let Ok(Ok(stream)) = handshake.await {
                         serve_connection(stream, app).await;
                     }
