@@ -71,23 +71,33 @@ fn simultaneous_runs_on_a_clobbered_file_leave_exactly_one_token() {
     p.check_bystanders().unwrap();
 }
 
-/// Parks the heal at `step` (the double delays the request), writes a login to the file
-/// meanwhile, and checks the login survives and the minted token is revoked.
-fn login_during_heal(method: Method, path: &str, skip: u32) {
+/// Parks the heal at a request (the double delays it) once `reached` says the heal got past
+/// reading the file, writes a login to the file meanwhile, and checks the login survives and the
+/// minted token is revoked.
+fn login_during_heal(method: Method, path: &str, skip: u32, reached: (Method, &str)) {
     let p = Prepared::new(Scenario::Heal);
     let w = &p.world;
     w.server.inject_fault_after(
         Fault::new(
             Some(method),
             path,
-            FaultKind::Delay(Duration::from_millis(800)),
+            FaultKind::Delay(Duration::from_millis(1500)),
             1,
         ),
         skip,
     );
     let child = spawn(w, &["renew"]);
-    // Wait until the heal has read the file and is parked at the delayed request.
-    std::thread::sleep(Duration::from_millis(300));
+    // The double records a request once answered: when the one before the parked request is
+    // recorded, the heal has read the file and is waiting on the delayed request.
+    let start = std::time::Instant::now();
+    while w.server.request_count(reached.0.clone(), reached.1) == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the heal never started"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(50));
     let fresh = w.seed_oidc_login();
     w.write_token(&fresh.token);
     let run = w.finish(child.wait_with_output().unwrap());
@@ -121,10 +131,20 @@ fn login_during_heal(method: Method, path: &str, skip: u32) {
 
 #[test]
 fn a_login_written_while_the_mint_is_in_flight_wins() {
-    login_during_heal(Method::POST, "auth/token/create-orphan", 0);
+    login_during_heal(
+        Method::POST,
+        "auth/token/create-orphan",
+        0,
+        (Method::GET, "auth/token/lookup-self"),
+    );
 }
 
 #[test]
 fn a_login_written_while_the_new_token_is_verified_wins() {
-    login_during_heal(Method::GET, "auth/token/lookup-self", 1);
+    login_during_heal(
+        Method::GET,
+        "auth/token/lookup-self",
+        1,
+        (Method::POST, "auth/token/create-orphan"),
+    );
 }
