@@ -4,11 +4,11 @@
 
 use crate::cli::{Cli, GenerateArgs, GenerateWhat};
 use clap::CommandFactory;
-use clap_complete::Shell;
+pub use clap_complete::Shell;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-const BIN: &str = "vault-token-renew";
+pub const BIN: &str = "vault-token-renew";
 
 pub fn run(args: &GenerateArgs) -> anyhow::Result<()> {
     match (args.what, &args.out) {

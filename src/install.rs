@@ -629,6 +629,8 @@ pub fn install(
         }
     }
 
+    install_docs(env, args.dry_run, out)?;
+
     // 3. Linger first: it starts the user manager if this is not a login session (e.g. `sudo -iu`).
     if args.no_linger {
         let _ = writeln!(
@@ -707,6 +709,89 @@ pub fn install(
         }
     );
     Ok(())
+}
+
+/// Where man-db (through `~/.local/bin` on PATH) and the shells look for a user's own man pages
+/// and completions.
+fn doc_dirs(env: &Env) -> [(PathBuf, Option<crate::generate::Shell>); 3] {
+    let data = env.home.join(".local/share");
+    [
+        (data.join("man/man1"), None),
+        (
+            data.join("bash-completion/completions"),
+            Some(crate::generate::Shell::Bash),
+        ),
+        (
+            data.join("fish/vendor_completions.d"),
+            Some(crate::generate::Shell::Fish),
+        ),
+    ]
+}
+
+/// The man pages and shell completions, generated from the same clap definition as `--help`.
+/// Generated into a scratch directory first, so an identical reinstall writes nothing.
+fn install_docs(env: &Env, dry_run: bool, out: &mut dyn Write) -> Result<(), InstallError> {
+    let io = |what: &Path, e: std::io::Error| {
+        InstallError::Io(format!("cannot write {}: {e}", what.display()))
+    };
+    let scratch = std::env::temp_dir().join(format!(
+        "vault-token-renew-docs-{}-{:016x}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    let result = (|| {
+        for (dir, shell) in doc_dirs(env) {
+            let _ = std::fs::remove_dir_all(&scratch);
+            let generated = match shell {
+                None => crate::generate::write_man_pages(&scratch).map(drop),
+                Some(shell) => crate::generate::write_completions(shell, &scratch).map(drop),
+            };
+            generated.map_err(|e| InstallError::Io(format!("{e:#}")))?;
+            let mut written = 0;
+            for file in std::fs::read_dir(&scratch).map_err(|e| io(&scratch, e))? {
+                let file = file.map_err(|e| io(&scratch, e))?.path();
+                let target = dir.join(file.file_name().unwrap_or_default());
+                let text = std::fs::read_to_string(&file).map_err(|e| io(&file, e))?;
+                if std::fs::read_to_string(&target).is_ok_and(|t| t == text) {
+                    continue;
+                }
+                written += 1;
+                if !dry_run {
+                    std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+                    write_atomic(&target, &text).map_err(|e| io(&target, e))?;
+                }
+            }
+            let what = shell.map_or("man pages".to_owned(), |s| format!("{s} completion"));
+            let _ = match (written, dry_run) {
+                (0, _) => writeln!(out, "{what} up to date in {}", dir.display()),
+                (n, true) => writeln!(out, "would write {n} {what} file(s) to {}", dir.display()),
+                (n, false) => writeln!(out, "wrote {n} {what} file(s) to {}", dir.display()),
+            };
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+/// Removes what `install_docs` wrote: files in those directories named after the binary.
+fn uninstall_docs(env: &Env, dry_run: bool, out: &mut dyn Write) {
+    for (dir, _) in doc_dirs(env) {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with(crate::generate::BIN) {
+                continue;
+            }
+            if dry_run {
+                let _ = writeln!(out, "would remove {}", entry.path().display());
+            } else if std::fs::remove_file(entry.path()).is_ok() {
+                let _ = writeln!(out, "removed {}", entry.path().display());
+            }
+        }
+    }
 }
 
 /// Waits (up to 10 s) for the user manager's private socket, which linger has just asked for.
@@ -810,6 +895,7 @@ pub fn uninstall(args: &UninstallArgs, env: &Env, out: &mut dyn Write) -> Result
             let _ = writeln!(out, "removed {}", path.display());
         }
     }
+    uninstall_docs(env, args.dry_run, out);
     if manager_ok {
         runner
             .run(out, "systemctl", &["--user", "daemon-reload"])
@@ -1441,6 +1527,48 @@ mod tests {
                 .join(units::SERVICE)
                 .symlink_metadata()
                 .is_ok()
+        );
+    }
+
+    #[test]
+    fn install_writes_man_pages_and_completions_and_uninstall_removes_them() {
+        let w = World::new();
+        let (r, _) = w.install(&args(), &addr());
+        r.unwrap();
+        let share = w.env.home.join(".local/share");
+        assert!(share.join("man/man1/vault-token-renew.1").is_file());
+        let (r, out) = w.install(&args(), &addr());
+        r.unwrap();
+        assert!(
+            out.contains("man pages up to date") && !out.contains("wrote "),
+            "{out}"
+        );
+        assert!(
+            share
+                .join("bash-completion/completions")
+                .read_dir()
+                .unwrap()
+                .count()
+                == 1
+        );
+        assert!(
+            share
+                .join("fish/vendor_completions.d/vault-token-renew.fish")
+                .is_file()
+        );
+        let (r, out) = w.uninstall(false);
+        r.unwrap();
+        assert!(
+            !share.join("man/man1/vault-token-renew.1").exists(),
+            "{out}"
+        );
+        assert_eq!(
+            share
+                .join("bash-completion/completions")
+                .read_dir()
+                .unwrap()
+                .count(),
+            0
         );
     }
 

@@ -299,6 +299,8 @@ After=network-online.target
 Description=Renew my periodic Vault/OpenBao token in /home/alice/.vault-token (heal or refuse a foreign one)
 Documentation=man:vault-token-renew(1)
 OnFailure=vault-token-renew-failure@%n.service
+StartLimitBurst=20
+StartLimitIntervalSec=60
 "
         );
         assert_eq!(
@@ -329,6 +331,7 @@ Unit=vault-token-renew.service
 
 [Unit]
 Description=Heal /home/alice/.vault-token as soon as a login replaces it
+OnFailure=vault-token-renew-failure@%n.service
 "
         );
         assert_eq!(

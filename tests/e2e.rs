@@ -482,3 +482,18 @@ fn help_documents_exit_codes() {
         assert!(run.stdout.contains(needle), "{needle}: {}", run.stdout);
     }
 }
+
+#[test]
+fn plain_http_works_on_a_machine_without_a_ca_bundle() {
+    let w = World::new();
+    let ours = w.seed_ours();
+    w.write_token(&ours.token);
+    // rustls-native-certs reads these first: point them at nothing, as on a minimal image.
+    let none = w.home.path().join("no-such-ca");
+    let none = none.to_str().unwrap();
+    let run = w.run_env(
+        &["renew"],
+        &[("SSL_CERT_FILE", none), ("SSL_CERT_DIR", none)],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+}

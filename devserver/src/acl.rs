@@ -52,8 +52,10 @@ impl Policy {
         Ok(Policy { rules: out })
     }
 
-    /// Vault's built-in `default` policy, minus the templated identity paths (contract §1: it grants
-    /// only `read` on lookup-self; §2 `update` on renew-self; §6 `update` on capabilities-self).
+    /// OpenBao's built-in `default` policy (`internal/vault/policy/policy_store.go` DefaultPolicy
+    /// @113c5286), minus the templated identity paths and the `+` OIDC path the double cannot
+    /// express (contract §1: only `read` on lookup-self; §2 `update` on renew-self; §6 `update` on
+    /// capabilities-self).
     pub(crate) fn builtin_default() -> Self {
         Policy::from_rules(&[
             ("auth/token/lookup-self", &["read"]),
@@ -61,14 +63,12 @@ impl Policy {
             ("auth/token/revoke-self", &["update"]),
             ("sys/capabilities-self", &["update"]),
             ("sys/internal/ui/resultant-acl", &["read"]),
-            ("sys/renew", &["update"]),
             ("sys/leases/renew", &["update"]),
             ("sys/leases/lookup", &["update"]),
             (
                 "cubbyhole/*",
                 &["create", "read", "update", "delete", "list"],
             ),
-            ("cubbyhole", &["read", "list"]),
             ("sys/wrapping/wrap", &["update"]),
             ("sys/wrapping/lookup", &["update"]),
             ("sys/wrapping/unwrap", &["update"]),

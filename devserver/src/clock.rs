@@ -57,19 +57,28 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// Go's `time.Duration.String()` for whole seconds, as used in Vault's TTL-capping warnings (contract §2).
-pub(crate) fn go_duration(secs: u64) -> String {
+/// `humanDuration` of openbao `sdk/framework/lease.go` (@1335248a): Go's `time.Duration.String()`
+/// for whole seconds with the zero parts dropped (`768h0m0s` → `768h`, `1h0m5s` → `1h5s`), as the
+/// TTL-capping warnings print durations (contract §2.4).
+pub(crate) fn human_duration(secs: u64) -> String {
     if secs == 0 {
         return "0s".into();
     }
     let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
-    if h > 0 {
+    let mut out = if h > 0 {
         format!("{h}h{m}m{s}s")
     } else if m > 0 {
         format!("{m}m{s}s")
     } else {
         format!("{s}s")
+    };
+    if out.ends_with("m0s") {
+        out.truncate(out.len() - 2);
     }
+    if let Some(i) = out.find("h0m").filter(|&i| i > 0) {
+        out.replace_range(i + 1..i + 3, "");
+    }
+    out
 }
 
 /// Vault's `parseutil.ParseDurationSecond`: a bare number is seconds, `Nd` is days, otherwise a Go
@@ -161,6 +170,10 @@ mod tests {
         assert_eq!(parse_duration_secs(&json!("-1h")), Ok(-3600));
         assert_eq!(parse_duration_secs(&json!("")), Ok(0));
         assert!(parse_duration_secs(&json!("soon")).is_err());
-        assert_eq!(go_duration(2_764_800), "768h0m0s");
+        assert_eq!(human_duration(2_764_800), "768h");
+        assert_eq!(human_duration(5400), "1h30m");
+        assert_eq!(human_duration(3605), "1h5s");
+        assert_eq!(human_duration(1800), "30m");
+        assert_eq!(human_duration(45), "45s");
     }
 }

@@ -12,6 +12,7 @@ mod acl;
 mod clock;
 mod control;
 mod fault;
+mod fields;
 mod login;
 mod oidc;
 mod reply;
@@ -23,6 +24,7 @@ mod store;
 mod tls;
 mod token_create;
 mod token_ops;
+mod ttl;
 mod types;
 
 use std::net::SocketAddr;

@@ -41,7 +41,8 @@ impl Store {
         self.issue_login(LoginGrant {
             mount,
             name: &name,
-            path: format!("auth/{mount}/login/{name}"),
+            // The request path as sent: the plugin lower-cases the name, the path keeps its case.
+            path: format!("auth/{mount}/login/{username}"),
             meta: BTreeMap::from([("username".to_string(), name.clone())]),
             policies: &user.policies,
             entity_id,
@@ -76,6 +77,7 @@ impl Store {
                 issue_time: now,
                 expire: Some(now + Duration::from_secs(ttl)),
                 renewable: true,
+                ttl,
             },
             period: 0,
             explicit_max_ttl: 0,

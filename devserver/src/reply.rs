@@ -41,6 +41,18 @@ impl Reply {
         }
     }
 
+    /// Append a warning to a 200 envelope (`warnings` null → a one-element list).
+    pub(crate) fn add_warning(&mut self, warning: String) {
+        if let Some(Value::Object(body)) = self.body.as_mut() {
+            match body.get_mut("warnings") {
+                Some(Value::Array(list)) => list.push(Value::String(warning)),
+                _ => {
+                    body.insert("warnings".into(), json!([warning]));
+                }
+            }
+        }
+    }
+
     pub(crate) fn no_content() -> Self {
         Reply {
             status: 204,

@@ -5,6 +5,7 @@ use axum::http::{HeaderMap, Method};
 use serde_json::Value;
 
 use crate::acl::{DELETE, LIST, PATCH, READ, UPDATE};
+use crate::fields::{self, Schema};
 use crate::reply::Reply;
 use crate::store::Store;
 
@@ -43,9 +44,22 @@ impl Endpoint {
     /// The operations the handler supports (§1: lookup-self registers read and update).
     fn supports(self, op: u8) -> bool {
         match self {
-            Endpoint::LookupSelf => op == READ || op == UPDATE,
+            // §1: lookup-self registers read and update; so does lookup (openbao token_store.go paths).
+            Endpoint::LookupSelf | Endpoint::Lookup => op == READ || op == UPDATE,
             Endpoint::Accessors => op == LIST,
             _ => op == UPDATE,
+        }
+    }
+
+    /// The field schema of the path (see `fields.rs`); body keys outside it draw a warning.
+    fn schema(self) -> Schema {
+        match self {
+            Endpoint::LookupSelf | Endpoint::Lookup => fields::LOOKUP,
+            Endpoint::RenewSelf => fields::RENEW_SELF,
+            Endpoint::Create | Endpoint::CreateOrphan => fields::CREATE,
+            Endpoint::LookupAccessor | Endpoint::RevokeAccessor => fields::ACCESSOR,
+            Endpoint::CapabilitiesSelf => fields::CAPABILITIES,
+            Endpoint::RevokeSelf | Endpoint::Accessors => fields::NONE,
         }
     }
 
@@ -77,10 +91,16 @@ fn operation(method: &Method, query: &str) -> Result<Option<u8>, Reply> {
     })
 }
 
-/// X-Vault-Token wins over `Authorization: Bearer` (contract §7 "Headers").
+/// X-Vault-Token wins over `Authorization: Bearer` (contract §7 "Headers"); an empty X-Vault-Token
+/// counts as absent (openbao `internal/http/handler.go` getTokenFromReq checks `token != ""`).
 fn request_token(headers: &HeaderMap) -> Option<&str> {
-    if let Some(t) = headers.get("x-vault-token").and_then(|v| v.to_str().ok()) {
-        return Some(t.trim());
+    if let Some(t) = headers
+        .get("x-vault-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        return Some(t);
     }
     headers
         .get("authorization")
@@ -142,27 +162,32 @@ pub(crate) fn dispatch(
             _ => Reply::error(405, "unsupported operation"),
         };
     }
-    let Some(endpoint) = Endpoint::parse(path) else {
-        return Reply::not_found();
-    };
     let Some(op) = op else {
         return Reply::error(405, "unsupported operation");
     };
-    // §7: missing, unknown, expired or revoked token → 403 before anything else.
+    // §7: missing, unknown, expired or revoked token → 403 before anything else, unknown paths
+    // included: Vault's CheckToken runs before routing and an unsupported path fails only after it
+    // (openbao internal/vault/request_handling.go CheckToken, "fail later via bad path").
     let Some(caller) = request_token(headers).and_then(|t| store.live(t)) else {
         return Reply::bad_token();
     };
     let caller_id = caller.id.clone();
-    // §3.0 ACL gate, over token + identity policies; LIST paths carry a trailing slash (§4).
-    let acl_path = if endpoint == Endpoint::Accessors {
-        "auth/token/accessors/"
+    // §3.0 ACL gate, over token + identity policies; a LIST path carries a trailing slash (§4).
+    let acl_path = if op == LIST && !path.ends_with('/') {
+        format!("{path}/")
     } else {
-        path
+        path.to_string()
     };
+    let endpoint = Endpoint::parse(path);
     let acl = store.acl(caller);
-    if !acl.allows(acl_path, op) || (endpoint.needs_sudo() && !acl.has_sudo(acl_path)) {
+    if !acl.allows(&acl_path, op)
+        || (endpoint.is_some_and(Endpoint::needs_sudo) && !acl.has_sudo(&acl_path))
+    {
         return Reply::acl_denied();
     }
+    let Some(endpoint) = endpoint else {
+        return Reply::not_found();
+    };
     // §7: 405 only once the ACL allowed the operation.
     if !endpoint.supports(op) {
         return Reply::error(405, "unsupported operation");
@@ -185,9 +210,9 @@ pub(crate) fn dispatch(
         e.num_uses -= 1;
         exhausted = e.num_uses == 0;
     }
-    let reply = match endpoint {
+    let mut reply = match endpoint {
         Endpoint::LookupSelf => store.lookup_self(&caller_id),
-        Endpoint::Lookup => store.lookup_other(&body),
+        Endpoint::Lookup => store.lookup_other(&caller_id, &body),
         Endpoint::RenewSelf => store.renew_self(&caller_id, &body),
         Endpoint::RevokeSelf => store.revoke_self(&caller_id),
         Endpoint::Create => store.create_token(&caller_id, "auth/token/create", &body),
@@ -199,6 +224,12 @@ pub(crate) fn dispatch(
     };
     if exhausted {
         store.revoke_tree(&caller_id);
+    }
+    // The framework warns about body fields outside the schema on every answer that has a body.
+    if reply.status == 200
+        && let Some(w) = fields::ignored_warning(&body, endpoint.schema())
+    {
+        reply.add_warning(w);
     }
     reply
 }

@@ -22,6 +22,9 @@ pub(crate) struct Lease {
     /// None = never expires (a root token made through token create, contract §1 `renewable`).
     pub(crate) expire: Option<Duration>,
     pub(crate) renewable: bool,
+    /// The lease's current TTL in seconds (Vault's `le.Auth.TTL`): set at creation, replaced by
+    /// each renewal; a renewal without increment starts from it (expiration.go RenewToken).
+    pub(crate) ttl: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -101,6 +104,13 @@ pub(crate) fn sanitize_display_name(given: &str) -> String {
         })
         .collect();
     full.strip_suffix('-').map(str::to_string).unwrap_or(full)
+}
+
+/// Vault subtracts the clock rounded to the second and truncates (openbao expiration.go
+/// `leaseEntry.ttl`), so a lookup right after issue can read one second under the TTL.
+fn lookup_ttl(expire: Duration, now: Duration) -> u64 {
+    let rounded = Duration::from_secs(now.as_secs() + u64::from(now.subsec_nanos() >= 500_000_000));
+    expire.saturating_sub(rounded).as_secs()
 }
 
 impl Store {
@@ -273,6 +283,7 @@ impl Store {
                 issue_time: now,
                 expire: (ttl > 0).then(|| now + Duration::from_secs(ttl)),
                 renewable: spec.renewable && ttl > 0,
+                ttl,
             },
             period: spec.period,
             explicit_max_ttl: spec.explicit_max_ttl,
@@ -297,11 +308,11 @@ impl Store {
         }
     }
 
-    /// Seconds left on a token's lease now; 0 when it never expires or has run out.
+    /// Seconds left on a token's lease now, as lookups report them; 0 when it never expires or has run out.
     pub(crate) fn ttl_left(&self, e: &Entry) -> u64 {
         e.lease
             .expire
-            .map(|x| x.saturating_sub(self.now()).as_secs())
+            .map(|x| lookup_ttl(x, self.now()))
             .unwrap_or(0)
     }
 
@@ -423,6 +434,16 @@ mod tests {
         assert_eq!(sanitize_display_name("foo.."), "token-foo-");
         assert_eq!(sanitize_display_name("MiXed"), "token-MiXed");
         assert_eq!(sanitize_display_name(""), "token");
+    }
+
+    #[test]
+    fn lookup_ttl_rounds_the_clock_then_truncates_like_vault() {
+        let at = |s: u64, ms: u32| Duration::new(s, ms * 1_000_000);
+        // Issued at 100.4 s with a 60 s TTL: looked up at once, the clock rounds down.
+        assert_eq!(lookup_ttl(at(160, 400), at(100, 400)), 60);
+        // Issued at 100.6 s: the clock rounds up to 101, leaving 59.6 s, reported as 59.
+        assert_eq!(lookup_ttl(at(160, 600), at(100, 600)), 59);
+        assert_eq!(lookup_ttl(at(160, 0), at(170, 0)), 0, "run out");
     }
 
     #[test]

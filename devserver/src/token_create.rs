@@ -1,89 +1,38 @@
 //! `auth/token/create` and `auth/token/create-orphan`: the authorization model of contract §3,
-//! checked in the order of §3.6 (ACL 403 → parent checks → type checks → policy subset →
-//! root/non-assignable → no_parent sudo → explicit_max_ttl → period sudo → ttl).
+//! in the order openbao's `handleCreateCommon` checks it (`internal/vault/token_store.go` @2edd34dd):
+//! field validation (before the handler) → parent checks → token type → num_uses → entity_alias →
+//! custom-id sudo → policy subset / non-assignable → root → no_parent sudo → explicit_max_ttl →
+//! period sudo → ttl → TTL calculation → custom-id shape. This refines contract §3.6, which leaves
+//! the custom id out.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::clock::{go_duration, parse_duration_secs};
+use crate::clock::parse_duration_secs;
+use crate::fields::{self, Fields};
 use crate::reply::Reply;
-use crate::store::{Entry, Lease, MAX_TTL, Store, sanitize_display_name, sanitize_policies};
+use crate::store::{Entry, Lease, Store, sanitize_display_name, sanitize_policies};
+use crate::ttl::calculate_ttl;
 use crate::types::TokenType;
 
-/// Weak decode of `policies` into []string: an array, or one string kept whole (contract §3 params:
-/// `"a,b"` becomes one policy named `a,b`).
-fn string_list(v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|x| match x {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
-            .collect(),
-        Some(Value::String(s)) if !s.is_empty() => vec![s.clone()],
-        _ => Vec::new(),
-    }
-}
-
-fn weak_bool(v: Option<&Value>, default: bool) -> Result<bool, String> {
-    match v {
-        None | Some(Value::Null) => Ok(default),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(Value::String(s)) => match s.as_str() {
-            "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
-            "0" | "f" | "F" | "false" | "FALSE" | "False" | "" => Ok(false),
-            _ => Err(format!("cannot parse {s:?} as bool")),
-        },
-        Some(Value::Number(n)) => Ok(n.as_f64() != Some(0.0)),
-        Some(other) => Err(format!("cannot parse {other} as bool")),
-    }
-}
-
-fn weak_str(v: Option<&Value>) -> String {
-    match v {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
-    }
-}
-
-fn weak_int(v: Option<&Value>) -> Result<i64, String> {
-    match v {
-        None | Some(Value::Null) => Ok(0),
-        Some(Value::Number(n)) => n.as_i64().ok_or_else(|| format!("invalid integer {n}")),
-        Some(Value::String(s)) if s.is_empty() => Ok(0),
-        Some(Value::String(s)) => s.parse().map_err(|_| format!("invalid integer {s:?}")),
-        Some(other) => Err(format!("invalid integer {other}")),
-    }
-}
-
-/// The body key is `meta` (contract §3 params); values are coerced to strings.
-fn meta(v: Option<&Value>) -> Option<BTreeMap<String, String>> {
-    let Some(Value::Object(m)) = v else {
-        return None;
-    };
-    if m.is_empty() {
-        return None;
-    }
-    Some(
-        m.iter()
-            .map(|(k, v)| (k.clone(), weak_str(Some(v))))
-            .collect(),
-    )
+/// `parseutil.ParseDurationSecond` of a string field; `""` is "not given".
+fn duration(s: &str) -> Result<i64, String> {
+    parse_duration_secs(&Value::String(s.to_string()))
 }
 
 impl Store {
     /// `caller` is a live token whose ACL already granted `update` on `path` (§3.0, checked by the router).
     pub(crate) fn create_token(&mut self, caller: &str, path: &str, body: &Value) -> Reply {
+        let f = match Fields::validate(body, fields::CREATE) {
+            Ok(f) => f,
+            Err(r) => return r,
+        };
         let parent = self.tokens[caller].clone();
         let acl = self.acl(&parent);
         // §3.2: sudo on the exact request path, from token + identity policies.
         let is_sudo = acl.has_sudo(path);
         let is_orphan_endpoint = path == "auth/token/create-orphan";
-        let get = |k: &str| body.get(k);
 
         // §3.1 parent checks.
         if parent.token_type == TokenType::Batch {
@@ -93,182 +42,207 @@ impl Store {
             return Reply::bad_request("restricted use token cannot generate child tokens");
         }
 
-        // Type checks (§3 params `num_uses`, `type`, `entity_alias`).
-        let num_uses = match weak_int(get("num_uses")) {
-            Ok(n) if n < 0 => return Reply::bad_request("number of uses cannot be negative"),
-            Ok(n) => n as u64,
-            Err(e) => return Reply::bad_request(&e),
-        };
-        if !weak_str(get("entity_alias")).is_empty() {
-            return Reply::bad_request(
-                "'entity_alias' is only allowed in combination with token role",
-            );
-        }
-        let token_type = match weak_str(get("type")).as_str() {
+        // Token type. Go's `switch` takes the first case whose condition holds, so an
+        // `explicit_max_ttl` of "0s" (what the CLI sends) stops the batch checks there.
+        let explicit_max_ttl_str = f.str("explicit_max_ttl");
+        let period_str = f.str("period");
+        let num_uses = f.int("num_uses");
+        let mut renewable = f.bool_or("renewable", true);
+        let token_type = match f.str("type").as_str() {
             "" | "service" => TokenType::Service,
             "batch" => {
-                let nonzero = |k: &str| matches!(parse_duration_secs(get(k).unwrap_or(&Value::Null)), Ok(d) if d != 0);
-                let bad = if nonzero("explicit_max_ttl") {
-                    Some("explicit_max_ttl")
+                let mut bad = None;
+                if !explicit_max_ttl_str.is_empty() {
+                    match duration(&explicit_max_ttl_str) {
+                        Err(_) => {
+                            return Reply::bad_request(
+                                "'explicit_max_ttl' value could not be parsed",
+                            );
+                        }
+                        Ok(d) if d != 0 => bad = Some("explicit_max_ttl"),
+                        Ok(_) => {}
+                    }
                 } else if num_uses != 0 {
-                    Some("num_uses")
-                } else if nonzero("period") {
-                    Some("period")
-                } else {
-                    None
-                };
+                    bad = Some("num_uses");
+                } else if !period_str.is_empty() {
+                    match duration(&period_str) {
+                        Err(_) => return Reply::bad_request("'period' value could not be parsed"),
+                        Ok(d) if d != 0 => bad = Some("period"),
+                        Ok(_) => {}
+                    }
+                }
                 if let Some(field) = bad {
                     return Reply::bad_request(&format!("batch tokens cannot have {field:?} set"));
                 }
+                renewable = false;
                 TokenType::Batch
             }
             _ => return Reply::bad_request("invalid 'token_type' value"),
         };
-        let renewable = match weak_bool(get("renewable"), true) {
-            Ok(b) => b,
-            Err(e) => return Reply::bad_request(&e),
-        };
-        let no_parent = match weak_bool(get("no_parent"), false) {
-            Ok(b) => b,
-            Err(e) => return Reply::bad_request(&e),
-        };
-        let no_default = match weak_bool(get("no_default_policy"), false) {
-            Ok(b) => b,
-            Err(e) => return Reply::bad_request(&e),
-        };
+        if num_uses < 0 {
+            return Reply::bad_request("number of uses cannot be negative");
+        }
+        if !f.str("entity_alias").is_empty() {
+            return Reply::bad_request(
+                "'entity_alias' is only allowed in combination with token role",
+            );
+        }
+        // A custom id needs sudo, checked before the policies (§3 params `id`).
+        let custom_id = f.str("id");
+        if !custom_id.is_empty() && !is_sudo {
+            return Reply::bad_request("root or sudo privileges required to specify token id");
+        }
 
-        // §3.3 policy resolution.
-        let requested = sanitize_policies(&string_list(get("policies")), false);
-        let mut policies = if requested.is_empty() {
-            // Inherit the parent's *token* policies; identity policies never carry over.
-            parent.policies.clone()
-        } else {
-            if !is_sudo && !requested.iter().all(|p| parent.policies.contains(p)) {
-                // The subset check sees token policies only, never identity policies.
+        // §3.3 policy resolution (resolveTokenPolicies, no role).
+        let no_default = f.bool_or("no_default_policy", false);
+        let requested = f.list("policies");
+        let (policies, add_default) = if requested.is_empty() {
+            // Inherit the parent's *token* policies; `default` only if the parent has it.
+            (sanitize_policies(&parent.policies, false), false)
+        } else if !is_sudo {
+            let wanted = sanitize_policies(&requested, false);
+            let have = sanitize_policies(&parent.policies, false);
+            // The subset check sees token policies only, never identity policies.
+            if !wanted.iter().all(|p| have.contains(p)) {
                 return Reply::bad_request("child policies must be subset of parent");
             }
-            requested
+            (
+                wanted,
+                !no_default && parent.policies.iter().any(|p| p == "default"),
+            )
+        } else {
+            (requested, !no_default)
         };
-        let add_default =
-            !no_default && (is_sudo || parent.policies.iter().any(|p| p == "default"));
-        policies = sanitize_policies(&policies, add_default);
+        let mut policies = sanitize_policies(&policies, add_default);
         if no_default {
             policies.retain(|p| p != "default");
         }
-        if policies.iter().any(|p| p == "root") && !parent.policies.iter().any(|p| p == "root") {
-            return Reply::bad_request(
-                "root tokens may not be created without parent token being root",
-            );
-        }
+        // Vault OSS also reserves `control-group`; OpenBao only `response-wrapping`.
         for reserved in ["response-wrapping", "control-group"] {
             if policies.iter().any(|p| p == reserved) {
                 return Reply::bad_request(&format!("cannot assign policy {reserved:?}"));
             }
         }
-
-        // Custom token id: sudo only, and not shaped like a generated token (§3 params `id`).
-        let custom_id = weak_str(get("id"));
-        if !custom_id.is_empty() {
-            if !is_sudo {
-                return Reply::bad_request("root or sudo privileges required to specify token id");
-            }
-            if custom_id.starts_with("s.")
-                || custom_id.starts_with("hvs.")
-                || custom_id.starts_with("b.")
-            {
-                return Reply::bad_request("custom token ID cannot have the 's.' or 'hvs.' prefix");
-            }
-            if custom_id.contains('.') {
-                return Reply::bad_request("custom token ID cannot have a '.' in the value");
-            }
-            if self.tokens.contains_key(&custom_id) {
-                return Reply::bad_request("unable to create token");
-            }
+        let is_root = policies.iter().any(|p| p == "root");
+        if is_root && !parent.policies.iter().any(|p| p == "root") {
+            return Reply::bad_request(
+                "root tokens may not be created without parent token being root",
+            );
+        }
+        if is_root && token_type == TokenType::Batch {
+            return Reply::bad_request("batch tokens cannot be root tokens");
         }
 
         // §3.4 orphans: create-orphan always makes one; `no_parent` needs sudo on either path.
+        let no_parent = f.bool_or("no_parent", false);
         if no_parent && !is_sudo {
             return Reply::bad_request("root or sudo privileges required to create orphan token");
         }
         let orphan = is_orphan_endpoint || no_parent;
 
-        let explicit_max_ttl =
-            match parse_duration_secs(get("explicit_max_ttl").unwrap_or(&Value::Null)) {
+        // parseAndMergeTTLPeriod: explicit_max_ttl, then period (§3.5 sudo), then ttl/lease.
+        let mut explicit_max_ttl = 0;
+        if !explicit_max_ttl_str.is_empty() {
+            match duration(&explicit_max_ttl_str) {
                 Ok(d) if d < 0 => return Reply::bad_request("explicit_max_ttl must be positive"),
-                Ok(d) => d as u64,
+                Ok(d) => explicit_max_ttl = d as u64,
                 Err(e) => return Reply::bad_request(&e),
-            };
-        // §3.5 period needs sudo.
-        let period = match parse_duration_secs(get("period").unwrap_or(&Value::Null)) {
-            Ok(d) if d < 0 => return Reply::bad_request("period must be positive"),
-            Ok(d) => d as u64,
-            Err(e) => return Reply::bad_request(&e),
-        };
-        if period > 0 && !is_sudo {
-            return Reply::bad_request("root or sudo privileges required to create periodic token");
+            }
         }
-        let ttl_field = get("ttl").or_else(|| get("lease")).unwrap_or(&Value::Null);
-        let ttl_req = match parse_duration_secs(ttl_field) {
-            Ok(d) if d < 0 => return Reply::bad_request("ttl must be positive"),
-            Ok(d) => d as u64,
-            Err(e) => return Reply::bad_request(&e),
-        };
+        let mut period = 0;
+        if !period_str.is_empty() {
+            match duration(&period_str) {
+                Ok(d) if d < 0 => return Reply::bad_request("period must be positive"),
+                Ok(0) => {}
+                Ok(_) if !is_sudo => {
+                    return Reply::bad_request(
+                        "root or sudo privileges required to create periodic token",
+                    );
+                }
+                Ok(d) => period = d as u64,
+                Err(e) => return Reply::bad_request(&e),
+            }
+        }
+        // `lease` is the deprecated name, read only when `ttl` is empty.
+        let mut ttl = 0;
+        for name in ["ttl", "lease"] {
+            let raw = f.str(name);
+            if raw.is_empty() {
+                continue;
+            }
+            match duration(&raw) {
+                Ok(d) if d < 0 => return Reply::bad_request(&format!("{name} must be positive")),
+                Ok(d) => ttl = d as u64,
+                Err(e) => return Reply::bad_request(&e),
+            }
+            break;
+        }
 
-        // TTL (framework.CalculateTTL, contract §2.4/§2.5): the period wins over ttl; everything is
-        // capped at the 768h system max (with a warning) and at explicit_max_ttl.
+        // Only root tokens without a TTL or period skip the calculation (they never expire).
+        let now = self.now();
         let mut warnings = Vec::new();
-        let is_root = policies.iter().any(|p| p == "root");
-        let ttl = if period > 0 {
-            if period > MAX_TTL {
-                warnings.push(format!(
-                    "period of {:?} exceeded the effective max_ttl of {:?}; period value is capped accordingly",
-                    go_duration(period),
-                    go_duration(MAX_TTL)
-                ));
+        if period > 0 || ttl > 0 || !is_root {
+            match calculate_ttl(
+                0,
+                ttl,
+                period,
+                explicit_max_ttl,
+                now.as_secs(),
+                now.as_secs(),
+            ) {
+                Ok((t, w)) => {
+                    ttl = t;
+                    warnings.extend(w);
+                }
+                Err(e) => return Reply::error(500, &e),
             }
-            period.min(MAX_TTL)
-        } else if ttl_req > 0 {
-            if ttl_req > MAX_TTL {
-                warnings.push(format!(
-                    "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
-                    go_duration(ttl_req),
-                    go_duration(MAX_TTL)
-                ));
+        }
+        if ttl == 0 && explicit_max_ttl > 0 {
+            ttl = explicit_max_ttl; // root tokens are still bound by explicit_max_ttl
+        }
+        if ttl == 0 {
+            if parent.creation_ttl != 0 {
+                return Reply::bad_request(
+                    "expiring root tokens cannot create non-expiring root tokens",
+                );
             }
-            ttl_req.min(MAX_TTL)
-        } else if is_root {
-            0 // a root token with no TTL never expires
-        } else {
-            MAX_TTL // the mount default
-        };
-        let ttl = if explicit_max_ttl > 0 && (ttl == 0 || ttl > explicit_max_ttl) {
-            explicit_max_ttl
-        } else {
-            ttl
-        };
+            // A lease without expiry is not renewable (contract §1 `renewable`, §2.2).
+            renewable = false;
+        }
 
-        // §3.3: unknown policies are allowed, with a warning each.
-        for p in &policies {
-            if p != "root" && !self.policies.contains_key(p) {
-                warnings.push(format!("Policy {p:?} does not exist"));
+        // The custom id's shape is checked last, when the token is stored (§3 params `id`).
+        if !custom_id.is_empty() {
+            let refused = if custom_id.starts_with("hvs.") {
+                Some("custom token ID cannot have the 'hvs.' prefix")
+            } else if custom_id.starts_with("s.") {
+                Some("custom token ID cannot have the 's.' prefix")
+            } else if custom_id.contains('.') {
+                Some("custom token ID cannot have a '.' in the value")
+            } else if self.tokens.contains_key(&custom_id) {
+                Some("cannot create a token with a duplicate ID")
+            } else {
+                None
+            };
+            if let Some(msg) = refused {
+                return Reply::bad_request(msg);
             }
+            warnings.push("Supplying a custom ID for the token uses the weaker SHA1 hashing instead of the more secure SHA2-256 HMAC for token obfuscation. SHA1 hashed tokens on the wire leads to less secure lookups.".into());
         }
 
         let (generated, accessor) = self.new_ids(token_type);
-        let id = if custom_id.is_empty() {
+        let id = if custom_id.is_empty() || token_type == TokenType::Batch {
             generated
         } else {
             custom_id
         };
-        let now = self.now();
         let entry = Entry {
             id,
             accessor,
-            policies,
-            display_name: sanitize_display_name(&weak_str(get("display_name"))),
+            display_name: sanitize_display_name(&f.str("display_name")),
             path: path.to_string(),
-            meta: meta(get("meta")),
-            num_uses,
+            // `meta:{}` stays an empty object, `meta:null` or no meta is null (GetOk in handleCreateCommon).
+            meta: f.kv("meta"),
+            num_uses: num_uses as u64,
             parent: (!orphan).then(|| parent.id.clone()),
             children: Vec::new(),
             created_by: Some(parent.accessor.clone()),
@@ -277,8 +251,8 @@ impl Store {
             lease: Lease {
                 issue_time: now,
                 expire: (ttl > 0).then(|| now + Duration::from_secs(ttl)),
-                // A lease without expiry is not renewable (contract §1 `renewable`, §2.2).
-                renewable: renewable && ttl > 0 && token_type == TokenType::Service,
+                renewable,
+                ttl,
             },
             period,
             explicit_max_ttl,
@@ -292,26 +266,17 @@ impl Store {
             revoked: false,
             last_renewal: None,
             renewals: 0,
+            policies,
         };
+        // §3.3: unknown policies are allowed, with a warning each.
+        for p in &entry.policies {
+            if p != "root" && !self.policies.contains_key(p) {
+                warnings.push(format!("Policy {p:?} does not exist"));
+            }
+        }
         let auth = self.auth_block(&entry, ttl);
         self.insert(entry);
         let rid = self.request_id();
         Reply::ok(rid, Value::Null, warnings, auth)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn weak_decoding_matches_vaults_struct_decode() {
-        assert_eq!(string_list(Some(&json!("a,b"))), ["a,b"]);
-        assert_eq!(string_list(Some(&json!(["x", "y"]))), ["x", "y"]);
-        assert_eq!(weak_bool(Some(&json!("true")), false), Ok(true));
-        assert_eq!(weak_bool(None, true), Ok(true));
-        assert_eq!(weak_int(Some(&json!("3"))), Ok(3));
-        assert_eq!(meta(Some(&json!({"tool": "x", "n": 1}))).unwrap()["n"], "1");
     }
 }

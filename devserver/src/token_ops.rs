@@ -5,13 +5,15 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::clock::{go_duration, parse_duration_secs};
+use crate::fields::{self, Fields};
 use crate::reply::Reply;
-use crate::store::{MAX_TTL, Store};
+use crate::store::Store;
+use crate::ttl::calculate_ttl;
 use crate::types::TokenType;
 
-fn body_str<'a>(body: &'a Value, key: &str) -> &'a str {
-    body.get(key).and_then(Value::as_str).unwrap_or("")
+/// One string field of an endpoint's schema, validated the way the framework does first.
+fn body_str(body: &Value, schema: fields::Schema, key: &str) -> Result<String, Reply> {
+    Fields::validate(body, schema).map(|f| f.str(key))
 }
 
 impl Store {
@@ -22,12 +24,15 @@ impl Store {
         Reply::ok(rid, data, vec![], Value::Null)
     }
 
-    /// `auth/token/lookup` with the token in the body; unknown → 403 `bad token` (contract §7).
-    pub(crate) fn lookup_other(&mut self, body: &Value) -> Reply {
-        let token = body_str(body, "token");
-        if token.is_empty() {
-            return Reply::bad_request("missing token");
-        }
+    /// `auth/token/lookup` with the token in the body; unknown → 403 `bad token` (contract §7). No
+    /// token means the caller's own (openbao token_store.go handleLookup falls back to the client token).
+    pub(crate) fn lookup_other(&mut self, caller: &str, body: &Value) -> Reply {
+        let token = match body_str(body, fields::LOOKUP, "token") {
+            Ok(t) if t.is_empty() => caller.to_string(),
+            Ok(t) => t,
+            Err(r) => return r,
+        };
+        let token = token.as_str();
         let Some(e) = self.live(token) else {
             return Reply::error(403, "bad token");
         };
@@ -36,9 +41,15 @@ impl Store {
         Reply::ok(rid, data, vec![], Value::Null)
     }
 
-    /// §2 renew-self: periodic → TTL = period (increment ignored), else increment or original TTL,
-    /// capped at the 768h max and at explicit_max_ttl.
+    /// §2 renew-self: periodic → TTL = period (increment ignored), else the increment or the lease's
+    /// current TTL (the original one until a renewal replaces it); capped at the 768h max and at
+    /// explicit_max_ttl by `calculate_ttl`, counted from the lease's issue time.
     pub(crate) fn renew_self(&mut self, caller: &str, body: &Value) -> Reply {
+        // `increment` is a TypeDurationSecond: a negative value fails validation before the handler.
+        let increment = match Fields::validate(body, fields::RENEW_SELF) {
+            Ok(f) => f.secs("increment"),
+            Err(r) => return r,
+        };
         let now = self.now();
         let e = &self.tokens[caller];
         if e.token_type == TokenType::Batch {
@@ -48,56 +59,21 @@ impl Store {
         if !e.lease.renewable || e.lease.expire.is_none() {
             return Reply::bad_request("lease is not renewable");
         }
-        let increment = match parse_duration_secs(body.get("increment").unwrap_or(&Value::Null)) {
-            Ok(d) => d.max(0) as u64,
-            Err(err) => return Reply::bad_request(&err),
+        let (ttl, warnings) = match calculate_ttl(
+            increment,
+            e.lease.ttl,
+            e.period,
+            e.explicit_max_ttl,
+            e.lease.issue_time.as_secs(),
+            now.as_secs(),
+        ) {
+            Ok(x) => x,
+            // A plain Go error in Vault, so a 500 (contract §2.4 [I]).
+            Err(msg) => return Reply::error(500, &msg),
         };
-        let mut warnings = Vec::new();
-        let mut ttl = if e.period > 0 {
-            if e.period > MAX_TTL {
-                warnings.push(format!(
-                    "period of {:?} exceeded the effective max_ttl of {:?}; period value is capped accordingly",
-                    go_duration(e.period),
-                    go_duration(MAX_TTL)
-                ));
-            }
-            e.period.min(MAX_TTL)
-        } else {
-            let wanted = if increment > 0 {
-                increment
-            } else if e.creation_ttl > 0 {
-                e.creation_ttl
-            } else {
-                MAX_TTL
-            };
-            // Non-periodic tokens are capped at issue time + the max TTL.
-            let left = (e.creation_time + Duration::from_secs(MAX_TTL))
-                .saturating_sub(now)
-                .as_secs();
-            if left == 0 {
-                return Reply::error(500, "past the max TTL, cannot renew");
-            }
-            if wanted > left {
-                warnings.push(format!(
-                    "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
-                    go_duration(wanted),
-                    go_duration(left)
-                ));
-            }
-            wanted.min(left)
-        };
-        if e.explicit_max_ttl > 0 {
-            let left = (e.creation_time + Duration::from_secs(e.explicit_max_ttl))
-                .saturating_sub(now)
-                .as_secs();
-            if left == 0 {
-                // A plain Go error in Vault, so a 500 (contract §2.4 [I]).
-                return Reply::error(500, "past the max TTL, cannot renew");
-            }
-            ttl = ttl.min(left);
-        }
         let e = self.tokens.get_mut(caller).expect("caller exists");
         e.lease.expire = Some(now + Duration::from_secs(ttl));
+        e.lease.ttl = ttl;
         e.last_renewal = Some(now);
         e.renewals += 1;
         let auth = self.auth_block(&self.tokens[caller], ttl);
@@ -105,14 +81,22 @@ impl Store {
         Reply::ok(rid, Value::Null, warnings, auth)
     }
 
+    /// 204, taking the child tree along; batch tokens cannot be revoked (openbao revokeCommon).
     pub(crate) fn revoke_self(&mut self, caller: &str) -> Reply {
+        if self.tokens[caller].token_type == TokenType::Batch {
+            return Reply::bad_request("batch tokens cannot be revoked");
+        }
         self.revoke_tree(caller);
         Reply::no_content()
     }
 
     /// §5 lookup-accessor: same data as lookup-self with `id` blanked.
     pub(crate) fn lookup_accessor(&mut self, body: &Value) -> Reply {
-        let acc = body_str(body, "accessor");
+        let acc = match body_str(body, fields::ACCESSOR, "accessor") {
+            Ok(a) => a,
+            Err(r) => return r,
+        };
+        let acc = acc.as_str();
         if acc.is_empty() {
             return Reply::bad_request("missing accessor");
         }
@@ -126,7 +110,11 @@ impl Store {
 
     /// §5 revoke-accessor: 204; unknown → 200 with a warning, not an error.
     pub(crate) fn revoke_accessor(&mut self, body: &Value) -> Reply {
-        let acc = body_str(body, "accessor");
+        let acc = match body_str(body, fields::ACCESSOR, "accessor") {
+            Ok(a) => a,
+            Err(r) => return r,
+        };
+        let acc = acc.as_str();
         if acc.is_empty() {
             return Reply::bad_request("missing accessor");
         }
@@ -166,33 +154,27 @@ impl Store {
     /// §6 capabilities-self: sorted names per path, `capabilities` too for exactly one path, and the
     /// `data` keys copied to the top level.
     pub(crate) fn capabilities_self(&mut self, caller: &str, body: &Value) -> Reply {
-        let mut paths: Vec<String> = match body.get("paths") {
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect(),
-            Some(Value::String(s)) => s.split(',').map(|p| p.trim().to_string()).collect(),
-            _ => Vec::new(),
+        let f = match Fields::validate(body, fields::CAPABILITIES) {
+            Ok(f) => f,
+            Err(r) => return r,
         };
-        paths.retain(|p| !p.is_empty());
+        let mut paths = f.list("paths");
         if paths.is_empty() {
             // The deprecated `path` is read when `paths` is empty.
-            let p = body_str(body, "path");
-            if !p.is_empty() {
-                paths.push(p.to_string());
-            }
+            paths = f.list("path");
         }
         if paths.is_empty() {
             return Reply::bad_request("paths must be supplied");
         }
+        // Each path is looked up as given; an empty one ("a,,b") fails the whole request
+        // (openbao internal/vault/capabilities.go: 400 "missing path").
+        if paths.iter().any(String::is_empty) {
+            return Reply::bad_request("missing path");
+        }
         let acl = self.acl(&self.tokens[caller]);
         let mut data = serde_json::Map::new();
         for p in &paths {
-            data.insert(
-                p.clone(),
-                json!(acl.capability_names(p.trim_start_matches('/'))),
-            );
+            data.insert(p.clone(), json!(acl.capability_names(p)));
         }
         if paths.len() == 1 {
             data.insert("capabilities".into(), data[&paths[0]].clone());

@@ -217,9 +217,14 @@ fn unknown_paths_are_404_with_empty_errors_and_wrong_verbs_are_405() {
             ..Default::default()
         })
     };
-    let nf = get(&s.url(), "secret/nothing-here", &admin.token);
+    // An unknown path under the ACL's grant (auth/token/*) is a 404; elsewhere the ACL refuses first.
+    let nf = get(&s.url(), "auth/token/nothing-here", &admin.token);
     assert_eq!(nf.status, 404);
     assert_eq!(nf.json(), json!({"errors": []}));
+    assert_eq!(
+        get(&s.url(), "secret/nothing-here", &admin.token).status,
+        403
+    );
     // ACL allows read on auth/token/* but create-orphan has no read handler.
     assert_eq!(
         get(&s.url(), "auth/token/create-orphan", &admin.token).status,

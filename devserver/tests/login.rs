@@ -80,14 +80,19 @@ fn display_name_is_not_sanitised_and_username_lower_cased() {
 }
 
 #[test]
-fn wrong_password_is_400_and_unknown_mount_404() {
+fn wrong_password_is_400_and_unknown_mount_403() {
     let s = DevServer::builder().seed(Seed::Demo).start().unwrap();
     let r = login(&s, "oidc", "alice", "wrong");
     assert_eq!(
         (r.status, r.error()),
         (400, "invalid username or password".to_string())
     );
-    assert_eq!(login(&s, "ldap", "alice", "alice").status, 404);
+    // An unmounted path is no login path, so it needs a token like any other (contract §7 order).
+    let r = login(&s, "ldap", "alice", "alice");
+    assert_eq!(
+        (r.status, r.error()),
+        (403, "permission denied".to_string())
+    );
 }
 
 #[test]

@@ -116,9 +116,20 @@ impl Client {
             // A redirect (a standby pointing at the active node) would carry the token to another
             // host; refuse it and say which address to use instead.
             .redirect(reqwest::redirect::Policy::none());
-        let http = tls::configure(builder, &settings.tls)?
-            .build()
-            .map_err(|e| ClientBuildError::Http(e.to_string()))?;
+        let mut builder = tls::configure(builder, &settings.tls)?;
+        let no_custom_roots = settings.tls.ca_cert.is_none() && settings.tls.ca_path.is_none();
+        if settings.vault_addr.scheme() == "http" && no_custom_roots {
+            // Plain http needs no roots: do not fail on a machine without a system CA bundle.
+            builder = builder.tls_certs_only(Vec::new());
+        }
+        let http = builder.build().map_err(|e| {
+            let cause = describe_reqwest(&e);
+            ClientBuildError::Http(if no_custom_roots {
+                format!("{cause}; if no system CA certificates are installed, install them (Debian: ca-certificates) or pass --ca-cert")
+            } else {
+                cause
+            })
+        })?;
         let mut base = settings.vault_addr.clone();
         if !base.path().ends_with('/') {
             let path = format!("{}/", base.path());

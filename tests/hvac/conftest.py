@@ -28,6 +28,14 @@ class Controls:
     def state(self):
         return requests.get(f"{self.addr}/_test/state", timeout=10).json()["tokens"]
 
+    def reset_requests(self):
+        self._post("reset-requests", {})
+
+    def requests(self):
+        """[(method, path, status)] the double answered since the last reset."""
+        records = requests.get(f"{self.addr}/_test/requests", timeout=10).json()["requests"]
+        return [(r["method"], r["path"], r["status"]) for r in records]
+
 
 @pytest.fixture(scope="session")
 def addr():

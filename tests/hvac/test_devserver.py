@@ -170,3 +170,92 @@ def test_malformed_body_is_not_parsed_as_json(controls, oidc_admin):
 def test_unknown_path_is_invalid_path(root):
     with pytest.raises(exc.InvalidPath):
         root.adapter.get("/v1/secret/does-not-exist")
+
+
+# What hvac itself sends: its request shapes differ from the renewer's, so they exercise other rules.
+
+# §3: hvac's create_orphan posts to create-orphan (not create + no_parent) and defaults
+# display_name to "token", which the token store prefixes to "token-token".
+def test_hvac_create_orphan_hits_create_orphan_and_its_default_name_becomes_token_token(oidc_admin, controls, client_for):
+    controls.reset_requests()
+    auth = oidc_admin.auth.token.create_orphan(**ADMIN_MINT)["auth"]
+    assert ("POST", "auth/token/create-orphan", 200) in controls.requests()
+    data = client_for(auth["client_token"]).auth.token.lookup_self()["data"]
+    assert data["display_name"] == "token-token"
+    assert data["path"] == "auth/token/create-orphan" and data["orphan"] is True
+
+
+# §1 "the CLI's -orphan flag does not call create-orphan": hvac has no orphan flag at all; an orphan
+# comes from create_orphan (→ create-orphan) or create(no_parent=True) (→ create, needs sudo).
+def test_hvac_create_has_no_orphan_flag(oidc_admin, controls):
+    with pytest.raises(TypeError):
+        oidc_admin.auth.token.create(orphan=True, **ADMIN_MINT)
+    controls.reset_requests()
+    auth = oidc_admin.auth.token.create(no_parent=True, **ADMIN_MINT)["auth"]
+    assert auth["orphan"] is True
+    assert controls.requests() == [("POST", "auth/token/create", 200)]
+
+
+# §3.4: hvac's create always sends no_parent=false; false needs no sudo, so an update-only caller
+# still gets a (non-orphan) child inside its own policies.
+def test_hvac_create_sends_no_parent_false_which_needs_no_sudo(controls, client_for):
+    controls._post("policies", {"name": "child-minter", "rules": {"auth/token/create": ["update"]}})
+    seeded = controls.token(display_name="token-parent", policies=["default", "child-minter"])
+    auth = client_for(seeded["token"]).auth.token.create(policies=["child-minter"], display_name="kid")["auth"]
+    assert auth["orphan"] is False
+    assert auth["policies"] == ["child-minter", "default"]
+    with pytest.raises(exc.InvalidRequest) as e:
+        client_for(seeded["token"]).auth.token.create(no_parent=True, policies=["child-minter"])
+    assert e.value.errors == ["root or sudo privileges required to create orphan token"]
+
+
+# §3 / framework: hvac puts role_name in the create-orphan body, a field that path does not have;
+# OpenBao ignores it and says so in a warning (sdk/framework/backend.go HandleRequest).
+def test_hvac_role_name_on_create_orphan_is_ignored_with_the_framework_warning(oidc_admin):
+    response = oidc_admin.auth.token.create_orphan(role_name="ci", display_name=unique_name(), **ADMIN_MINT)
+    assert response["warnings"] == ["Endpoint ignored these unrecognized parameters: [role_name]"]
+    assert response["auth"]["orphan"] is True
+
+
+# §2 / framework: increment is a duration-in-seconds field; a negative one fails validation (400).
+def test_hvac_negative_renew_increment_is_invalid_request(controls, client_for):
+    seeded = controls.token(display_name="token-neg")
+    with pytest.raises(exc.InvalidRequest) as e:
+        client_for(seeded["token"]).auth.token.renew_self(increment=-60)
+    assert e.value.errors[0].startswith('Field validation failed: error converting input for field "increment"')
+
+
+# §1, §4: hvac reads lookup-self with GET (so a default-only token may) and lists with the LIST verb.
+def test_hvac_verbs_lookup_self_get_and_list_accessors_list(oidc_admin, controls):
+    controls.reset_requests()
+    oidc_admin.auth.token.lookup_self()
+    oidc_admin.auth.token.list_accessors()
+    assert controls.requests() == [
+        ("GET", "auth/token/lookup-self", 200),
+        ("LIST", "auth/token/accessors", 200),
+    ]
+
+
+# §7: a bad token in the body of auth/token/lookup is 403 "bad token", which hvac raises as Forbidden.
+def test_hvac_lookup_of_an_unknown_token_is_forbidden_bad_token(root):
+    with pytest.raises(exc.Forbidden) as e:
+        root.auth.token.lookup("s.notarealtoken000000000000")
+    assert e.value.errors == ["bad token"]
+
+
+# §3 params: meta round-trips through hvac as a dict; an empty dict stays {} (not null).
+def test_hvac_meta_round_trips(oidc_admin, client_for):
+    auth = oidc_admin.auth.token.create_orphan(meta={"tool": "vault-token-renew"}, **ADMIN_MINT)["auth"]
+    assert auth["metadata"] == {"tool": "vault-token-renew"}
+    assert client_for(auth["client_token"]).auth.token.lookup_self()["data"]["meta"] == {"tool": "vault-token-renew"}
+    empty = oidc_admin.auth.token.create_orphan(meta={}, **ADMIN_MINT)["auth"]
+    assert empty["metadata"] == {}
+
+
+# §2.4: a capped period warns with humanDuration text, which hvac passes through untouched.
+def test_hvac_capped_period_warning_text(oidc_admin):
+    response = oidc_admin.auth.token.create_orphan(policies=["vault-admin"], period="800h")
+    assert response["auth"]["lease_duration"] == 2764800
+    assert response["warnings"] == [
+        'period of "800h" exceeded the effective max_ttl of "768h"; period value is capped accordingly'
+    ]
