@@ -262,3 +262,48 @@ fn killed_between_the_temp_file_and_the_rename() {
     );
     assert!(p.stranded().is_empty());
 }
+
+/// Killed after the install, before the sweep: the next plain `renew` notices the other minted
+/// accessors on record and sweeps them, without waiting for a heal that may never come.
+#[test]
+fn the_next_renew_sweeps_what_a_killed_heal_left() {
+    let p = Prepared::new(Scenario::Heal);
+    let w = &p.world;
+    w.server.inject_fault(Fault::new(
+        Some(Method::POST),
+        "sys/capabilities-self",
+        FaultKind::Delay(PARK),
+        1,
+    ));
+    let mut child = spawn(&p);
+    wait_for("the install", || {
+        w.file_content().is_some_and(|c| c != p.original)
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    child.kill().unwrap();
+    w.finish(child.wait_with_output().unwrap());
+    assert!(w.log_lines().is_empty(), "killed before its log line");
+    std::thread::sleep(PARK);
+    let stale_alive = || {
+        w.server
+            .state()
+            .by_display_name(OUR_NAME)
+            .filter(|t| t.alive && p.preexisting.contains(&t.accessor))
+            .count()
+    };
+    assert_eq!(stale_alive(), 2, "the killed heal swept nothing");
+
+    let run = w.run(&["renew"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let line = w.last_log_line();
+    assert!(
+        line.contains(" OK renewed ")
+            && line.contains("leftover mints: revoked 2 stale periodic token(s)"),
+        "{line}"
+    );
+    assert_eq!(stale_alive(), 0);
+    // And a clean record means the run after is a plain renewal again.
+    w.server.reset_requests();
+    assert_eq!(w.run(&["renew"]).code, 0);
+    assert_eq!(w.server.requests().len(), 2, "{:?}", w.server.requests());
+}
