@@ -21,6 +21,7 @@ mod router;
 mod seed;
 mod server;
 mod store;
+mod tls;
 mod token_create;
 mod token_ops;
 mod ttl;
@@ -74,6 +75,7 @@ pub struct Builder {
     bench_tokens: usize,
     bench_display_name: String,
     test_controls: bool,
+    tls: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Default for Builder {
@@ -86,6 +88,7 @@ impl Default for Builder {
             bench_tokens: 0,
             bench_display_name: "devvm-wizard".into(),
             test_controls: true,
+            tls: None,
         }
     }
 }
@@ -121,7 +124,18 @@ impl Builder {
         self
     }
 
+    /// Serve https with this PEM certificate chain (leaf first) and PEM private key.
+    pub fn tls_pem(mut self, cert_chain_pem: &[u8], key_pem: &[u8]) -> Self {
+        self.tls = Some((cert_chain_pem.to_vec(), key_pem.to_vec()));
+        self
+    }
+
     pub fn start(self) -> std::io::Result<DevServer> {
+        let acceptor = match &self.tls {
+            Some((cert, key)) => Some(tls::acceptor(cert, key)?),
+            None => None,
+        };
+        let tls = acceptor.is_some();
         let mut store = Store::new(self.rng_seed);
         if self.seed == Seed::Demo {
             seed::demo(&mut store, &self.root_token);
@@ -152,7 +166,7 @@ impl Builder {
             .spawn(move || {
                 rt.block_on(async move {
                     match tokio::net::TcpListener::from_std(listener) {
-                        Ok(l) => server::serve(l, app, stop_rx).await,
+                        Ok(l) => server::serve(l, app, stop_rx, acceptor).await,
                         Err(e) => eprintln!("vault-devserver: cannot serve on {local}: {e}"),
                     }
                 });
@@ -162,6 +176,7 @@ impl Builder {
         Ok(DevServer {
             shared,
             addr: local,
+            tls,
             stop: Some(stop_tx),
             thread: Some(thread),
         })
@@ -172,6 +187,7 @@ impl Builder {
 pub struct DevServer {
     shared: Arc<Shared>,
     addr: SocketAddr,
+    tls: bool,
     stop: Option<watch::Sender<bool>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -186,9 +202,10 @@ impl DevServer {
         Builder::default()
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT`, or `https://…` when serving TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -261,7 +278,13 @@ impl DevServer {
     }
 
     pub fn inject_fault(&self, fault: Fault) {
-        lock(&self.shared.faults).push(fault);
+        lock(&self.shared.faults).push((fault, 0));
+    }
+
+    /// Like [`DevServer::inject_fault`], but the first `skip` matching requests pass untouched:
+    /// a heal's second `lookup-self` is the minted token's verification, say.
+    pub fn inject_fault_after(&self, fault: Fault, skip: u32) {
+        lock(&self.shared.faults).push((fault, skip));
     }
 
     pub fn clear_faults(&self) {

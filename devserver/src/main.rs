@@ -11,6 +11,7 @@ const USAGE: &str = "\
 usage:
   vault-devserver [--listen 127.0.0.1:8200] [--seed demo|empty] [--root-token ID] [--test-controls]
                   [--tokens N] [--seed-display-name NAME] [--rng-seed N]
+                  [--tls-cert CHAIN.pem --tls-key KEY.pem]
   vault-devserver login --addr URL --mount MOUNT --username USER --password PASS --token-file PATH
 
 serve: prints `listening on http://ADDR` once ready, then serves until killed.
@@ -20,6 +21,7 @@ serve: prints `listening on http://ADDR` once ready, then serves until killed.
   --test-controls   enable the /_test/... control API
   --tokens N        seed N unrelated login tokens plus 3 stale periodic `token-<NAME>` copies
   --seed-display-name NAME   the NAME of those copies (default: <short hostname>-<user>)
+  --tls-cert, --tls-key      serve https with this PEM certificate chain and key (both or neither)
 login: userpass login, then store the token as the Vault CLI's token helper does
   (<file>.tmp, mode 0600, no newline, renamed over <file>). Never prints the token.
 exit codes: 0 ok, 2 usage error, 1 runtime failure";
@@ -53,6 +55,8 @@ fn main() -> ExitCode {
         .test_controls(false);
     let mut tokens = 0usize;
     let mut stale_name = None;
+    let mut tls_cert = None;
+    let mut tls_key = None;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = |name: &str| {
@@ -90,6 +94,8 @@ fn main() -> ExitCode {
                         .map_err(|_| format!("--tokens {v:?} is not a count"))?;
                 }
                 "--seed-display-name" => stale_name = Some(value(flag)?),
+                "--tls-cert" => tls_cert = Some(value(flag)?),
+                "--tls-key" => tls_key = Some(value(flag)?),
                 "--rng-seed" => {
                     let v = value(flag)?;
                     let n = v
@@ -104,6 +110,19 @@ fn main() -> ExitCode {
         if let Err(e) = r {
             return usage_error(&e);
         }
+    }
+    match (tls_cert, tls_key) {
+        (None, None) => {}
+        (Some(cert), Some(key)) => {
+            let read = |p: &str| {
+                std::fs::read(p).map_err(|e| format!("cannot read {p}: {e}; check the path"))
+            };
+            match read(&cert).and_then(|c| read(&key).map(|k| (c, k))) {
+                Ok((c, k)) => builder = builder.tls_pem(&c, &k),
+                Err(e) => return usage_error(&e),
+            }
+        }
+        _ => return usage_error("--tls-cert and --tls-key go together; give both"),
     }
     if tokens > 0 {
         let name = stale_name.unwrap_or_else(default_display_name);

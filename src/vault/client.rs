@@ -388,6 +388,14 @@ impl Client {
             request = request.json(body);
         }
         let transport = |e: reqwest::Error| {
+            let host = self.base.host_str().unwrap_or_default();
+            if let Some(detail) = tls::explain_handshake(&e, host) {
+                return VaultError::Transport {
+                    endpoint: ep.path,
+                    failure: Failure::Tls,
+                    detail,
+                };
+            }
             let failure = if e.is_connect() {
                 Failure::Connect
             } else if e.is_timeout() {
