@@ -68,15 +68,54 @@ impl ConfigFile {
     }
 
     pub fn parse(text: &str) -> Result<ConfigFile, String> {
-        toml::from_str(text).map_err(|e| e.message().to_owned() + &span_hint(text, e.span()))
+        toml::from_str(text).map_err(|e| without_values(e.message()) + &span_hint(text, e.span()))
     }
+}
+
+/// serde quotes a rejected value (`invalid type: string "…"`); a token pasted into the file by
+/// mistake must not reach stderr, so double-quoted parts of the message are dropped.
+fn without_values(message: &str) -> String {
+    let mut out = String::new();
+    let mut quoted = false;
+    for c in message.chars() {
+        match (c, quoted) {
+            ('"', false) => {
+                quoted = true;
+                out.push_str("\"…");
+            }
+            ('"', true) => {
+                quoted = false;
+                out.push('"');
+            }
+            (_, true) => {}
+            (c, false) => out.push(c),
+        }
+    }
+    out
 }
 
 fn span_hint(text: &str, span: Option<std::ops::Range<usize>>) -> String {
     match span {
         Some(span) => {
-            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            format!(" (line {line})")
+            let start = span.start.min(text.len());
+            let line = text[..start].matches('\n').count() + 1;
+            // toml's type errors point at the value; name the key too, which the person edits.
+            // Only a plain key is quoted, never a value (a token pasted into the file stays out).
+            let key = text
+                .lines()
+                .nth(line - 1)
+                .and_then(|l| l.split_once('='))
+                .map(|(k, _)| k.trim())
+                .filter(|k| {
+                    !k.is_empty()
+                        && k.len() <= 64
+                        && k.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                });
+            match key {
+                Some(key) => format!(" (line {line}, key `{key}`)"),
+                None => format!(" (line {line})"),
+            }
         }
         None => String::new(),
     }
@@ -96,7 +135,10 @@ mod tests {
     #[test]
     fn wrong_type_is_rejected() {
         let err = ConfigFile::parse("policies = \"vault-admin\"\n").unwrap_err();
-        assert!(err.contains("line 1"), "{err}");
+        assert!(err.contains("line 1, key `policies`"), "{err}");
+        let err = ConfigFile::parse("retries = \"hvs.SECRET\"\n").unwrap_err();
+        assert!(err.contains("key `retries`"), "{err}");
+        assert!(!err.contains("SECRET"), "values are never quoted: {err}");
     }
 
     #[test]

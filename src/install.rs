@@ -729,25 +729,49 @@ fn doc_dirs(env: &Env) -> [(PathBuf, Option<crate::generate::Shell>); 3] {
 }
 
 /// The man pages and shell completions, generated from the same clap definition as `--help`.
+/// Generated into a scratch directory first, so an identical reinstall writes nothing.
 fn install_docs(env: &Env, dry_run: bool, out: &mut dyn Write) -> Result<(), InstallError> {
-    for (dir, shell) in doc_dirs(env) {
-        if dry_run {
+    let io = |what: &Path, e: std::io::Error| {
+        InstallError::Io(format!("cannot write {}: {e}", what.display()))
+    };
+    let scratch = std::env::temp_dir().join(format!(
+        "vault-token-renew-docs-{}-{:016x}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    let result = (|| {
+        for (dir, shell) in doc_dirs(env) {
+            let _ = std::fs::remove_dir_all(&scratch);
+            let generated = match shell {
+                None => crate::generate::write_man_pages(&scratch).map(drop),
+                Some(shell) => crate::generate::write_completions(shell, &scratch).map(drop),
+            };
+            generated.map_err(|e| InstallError::Io(format!("{e:#}")))?;
+            let mut written = 0;
+            for file in std::fs::read_dir(&scratch).map_err(|e| io(&scratch, e))? {
+                let file = file.map_err(|e| io(&scratch, e))?.path();
+                let target = dir.join(file.file_name().unwrap_or_default());
+                let text = std::fs::read_to_string(&file).map_err(|e| io(&file, e))?;
+                if std::fs::read_to_string(&target).is_ok_and(|t| t == text) {
+                    continue;
+                }
+                written += 1;
+                if !dry_run {
+                    std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+                    write_atomic(&target, &text).map_err(|e| io(&target, e))?;
+                }
+            }
             let what = shell.map_or("man pages".to_owned(), |s| format!("{s} completion"));
-            let _ = writeln!(out, "would write {what} to {}", dir.display());
-            continue;
+            let _ = match (written, dry_run) {
+                (0, _) => writeln!(out, "{what} up to date in {}", dir.display()),
+                (n, true) => writeln!(out, "would write {n} {what} file(s) to {}", dir.display()),
+                (n, false) => writeln!(out, "wrote {n} {what} file(s) to {}", dir.display()),
+            };
         }
-        let written = match shell {
-            None => crate::generate::write_man_pages(&dir).map(|pages| pages.len()),
-            Some(shell) => crate::generate::write_completions(shell, &dir).map(|_| 1),
-        };
-        let n = written.map_err(|e| InstallError::Io(format!("{e:#}")))?;
-        let _ = writeln!(
-            out,
-            "wrote {n} file(s) to {} (man page / completion)",
-            dir.display()
-        );
-    }
-    Ok(())
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
 }
 
 /// Removes what `install_docs` wrote: files in those directories named after the binary.
@@ -1513,6 +1537,12 @@ mod tests {
         r.unwrap();
         let share = w.env.home.join(".local/share");
         assert!(share.join("man/man1/vault-token-renew.1").is_file());
+        let (r, out) = w.install(&args(), &addr());
+        r.unwrap();
+        assert!(
+            out.contains("man pages up to date") && !out.contains("wrote "),
+            "{out}"
+        );
         assert!(
             share
                 .join("bash-completion/completions")

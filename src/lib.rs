@@ -8,6 +8,7 @@ pub mod decide;
 pub mod generate;
 pub mod hook;
 pub mod install;
+pub mod journal;
 pub mod lock;
 pub mod metrics;
 pub mod oidc;

@@ -146,11 +146,15 @@ fn bound(text: &str, max: usize) -> String {
     format!("{}…", &text[..cut])
 }
 
-/// Writes the line to stderr and appends it to the log file (0600, parent created). A log that
+/// Writes the line to stderr (natively to journald when stderr is the journal) and appends it to the log file (0600, parent created). A log that
 /// cannot be written is reported on stderr but never changes the run's outcome.
 pub fn emit(report: &Report, log_file: &Path) {
     let line = report.line(SystemTime::now());
-    eprintln!("{line}");
+    let journal = crate::journal::stderr_is_journal()
+        && crate::journal::send(Path::new(crate::journal::SOCKET), &line, report.outcome);
+    if !journal {
+        eprintln!("{line}");
+    }
     if let Err(e) = append(log_file, &line) {
         eprintln!(
             "warning: cannot append to log file {}: {e}; set --log-file or fix its directory's permissions",

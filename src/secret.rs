@@ -42,4 +42,13 @@ mod tests {
         assert!(!format!("{:?}", Some(&token)).contains("SECRET"));
         assert_eq!(token.expose(), "s.SECRETSECRETSECRET");
     }
+
+    #[test]
+    fn the_value_lives_in_memory_that_is_zeroized_on_drop() {
+        // Reading freed memory to prove it is undefined behaviour; instead, pin the type that
+        // does the zeroizing, so a refactor to a plain String fails here.
+        fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+        let token = Token::new("s.x".into());
+        zeroized_on_drop(&token.0);
+    }
 }

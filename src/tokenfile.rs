@@ -114,7 +114,12 @@ impl TokenFile {
             path: self.path.clone(),
             source,
         };
-        let file = match File::open(&real) {
+        // Non-blocking, so a FIFO at the path is refused below instead of hanging the run.
+        let file = match OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .open(&real)
+        {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok((Current::Absent, None));
             }
@@ -390,6 +395,25 @@ mod tests {
             .replace_if_unchanged(&Current::Absent, &Token::new("s.newer".into()))
             .unwrap_err();
         assert!(matches!(err, TokenFileError::Changed(_)));
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".vault-token");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &path,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+        assert!(matches!(
+            TokenFile::new(path).read(),
+            Err(TokenFileError::NotAFile {
+                kind: "a special file",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -279,7 +279,20 @@ mod tests {
             "\
 [Service]
 ExecStart=/home/alice/.cargo/bin/vault-token-renew renew
+LockPersonality=yes
+MemoryDenyWriteExecute=yes
+NoNewPrivileges=yes
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+SystemCallArchitectures=native
+SystemCallErrorNumber=EPERM
+SystemCallFilter=@system-service
+SystemCallFilter=~@privileged @resources
+TimeoutStartSec=10min
 Type=oneshot
+UMask=0077
 
 [Unit]
 After=network-online.target

@@ -70,7 +70,7 @@ pub(crate) fn handle(shared: &Shared, method: &Method, path: &str, body: &[u8]) 
             Reply::no_content()
         }),
         ("POST", "faults") => parse::<Fault>(body).map(|f| {
-            lock(&shared.faults).push(f);
+            lock(&shared.faults).push((f, 0));
             Reply::no_content()
         }),
         ("POST", "clock") => parse::<ClockBody>(body).map(|c| {

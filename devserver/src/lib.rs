@@ -75,7 +75,7 @@ pub struct Builder {
     bench_tokens: usize,
     bench_display_name: String,
     test_controls: bool,
-    tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    tls: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Default for Builder {
@@ -124,17 +124,18 @@ impl Builder {
         self
     }
 
-    /// Serve https with this PEM certificate chain and key (the control API too).
-    pub fn tls(mut self, cert: &std::path::Path, key: &std::path::Path) -> Self {
-        self.tls = Some((cert.into(), key.into()));
+    /// Serve https with this PEM certificate chain (leaf first) and PEM private key.
+    pub fn tls_pem(mut self, cert_chain_pem: &[u8], key_pem: &[u8]) -> Self {
+        self.tls = Some((cert_chain_pem.to_vec(), key_pem.to_vec()));
         self
     }
 
     pub fn start(self) -> std::io::Result<DevServer> {
-        let tls = match &self.tls {
+        let acceptor = match &self.tls {
             Some((cert, key)) => Some(tls::acceptor(cert, key)?),
             None => None,
         };
+        let tls = acceptor.is_some();
         let mut store = Store::new(self.rng_seed);
         if self.seed == Seed::Demo {
             seed::demo(&mut store, &self.root_token);
@@ -156,7 +157,6 @@ impl Builder {
             .enable_all()
             .thread_name("vault-devserver")
             .build()?;
-        let scheme = if tls.is_some() { "https" } else { "http" };
         let (stop_tx, stop_rx) = watch::channel(false);
         let app = axum::Router::new()
             .fallback(server::handle)
@@ -166,7 +166,7 @@ impl Builder {
             .spawn(move || {
                 rt.block_on(async move {
                     match tokio::net::TcpListener::from_std(listener) {
-                        Ok(l) => server::serve(l, app, tls, stop_rx).await,
+                        Ok(l) => server::serve(l, app, stop_rx, acceptor).await,
                         Err(e) => eprintln!("vault-devserver: cannot serve on {local}: {e}"),
                     }
                 });
@@ -176,7 +176,7 @@ impl Builder {
         Ok(DevServer {
             shared,
             addr: local,
-            scheme,
+            tls,
             stop: Some(stop_tx),
             thread: Some(thread),
         })
@@ -187,7 +187,7 @@ impl Builder {
 pub struct DevServer {
     shared: Arc<Shared>,
     addr: SocketAddr,
-    scheme: &'static str,
+    tls: bool,
     stop: Option<watch::Sender<bool>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -202,9 +202,10 @@ impl DevServer {
         Builder::default()
     }
 
-    /// `http://127.0.0.1:PORT` (`https://` when serving TLS)
+    /// `http://127.0.0.1:PORT`, or `https://…` when serving TLS.
     pub fn url(&self) -> String {
-        format!("{}://{}", self.scheme, self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -277,7 +278,13 @@ impl DevServer {
     }
 
     pub fn inject_fault(&self, fault: Fault) {
-        lock(&self.shared.faults).push(fault);
+        lock(&self.shared.faults).push((fault, 0));
+    }
+
+    /// Like [`DevServer::inject_fault`], but the first `skip` matching requests pass untouched:
+    /// a heal's second `lookup-self` is the minted token's verification, say.
+    pub fn inject_fault_after(&self, fault: Fault, skip: u32) {
+        lock(&self.shared.faults).push((fault, skip));
     }
 
     pub fn clear_faults(&self) {

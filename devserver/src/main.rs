@@ -11,7 +11,7 @@ const USAGE: &str = "\
 usage:
   vault-devserver [--listen 127.0.0.1:8200] [--seed demo|empty] [--root-token ID] [--test-controls]
                   [--tokens N] [--seed-display-name NAME] [--rng-seed N]
-                  [--tls-cert PEM --tls-key PEM]
+                  [--tls-cert CHAIN.pem --tls-key KEY.pem]
   vault-devserver login --addr URL --mount MOUNT --username USER --password PASS --token-file PATH
 
 serve: prints `listening on http://ADDR` once ready, then serves until killed.
@@ -21,7 +21,7 @@ serve: prints `listening on http://ADDR` once ready, then serves until killed.
   --test-controls   enable the /_test/... control API
   --tokens N        seed N unrelated login tokens plus 3 stale periodic `token-<NAME>` copies
   --seed-display-name NAME   the NAME of those copies (default: <short hostname>-<user>)
-  --tls-cert PEM --tls-key PEM   serve https (certificate chain and private key, PEM)
+  --tls-cert, --tls-key      serve https with this PEM certificate chain and key (both or neither)
 login: userpass login, then store the token as the Vault CLI's token helper does
   (<file>.tmp, mode 0600, no newline, renamed over <file>). Never prints the token.
 exit codes: 0 ok, 2 usage error, 1 runtime failure";
@@ -55,7 +55,8 @@ fn main() -> ExitCode {
         .test_controls(false);
     let mut tokens = 0usize;
     let mut stale_name = None;
-    let (mut tls_cert, mut tls_key) = (None::<String>, None::<String>);
+    let mut tls_cert = None;
+    let mut tls_key = None;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = |name: &str| {
@@ -110,12 +111,18 @@ fn main() -> ExitCode {
             return usage_error(&e);
         }
     }
-    match (&tls_cert, &tls_key) {
-        (Some(cert), Some(key)) => {
-            builder = builder.tls(cert.as_ref(), key.as_ref());
-        }
+    match (tls_cert, tls_key) {
         (None, None) => {}
-        _ => return usage_error("--tls-cert and --tls-key go together"),
+        (Some(cert), Some(key)) => {
+            let read = |p: &str| {
+                std::fs::read(p).map_err(|e| format!("cannot read {p}: {e}; check the path"))
+            };
+            match read(&cert).and_then(|c| read(&key).map(|k| (c, k))) {
+                Ok((c, k)) => builder = builder.tls_pem(&c, &k),
+                Err(e) => return usage_error(&e),
+            }
+        }
+        _ => return usage_error("--tls-cert and --tls-key go together; give both"),
     }
     if tokens > 0 {
         let name = stale_name.unwrap_or_else(default_display_name);
@@ -124,12 +131,9 @@ fn main() -> ExitCode {
     let server = match builder.start() {
         Ok(s) => s,
         Err(e) => {
-            let hint = if tls_cert.is_some() {
-                "check the TLS files, or whether the address is already in use (--listen)"
-            } else {
-                "is the address already in use? Pick another with --listen"
-            };
-            eprintln!("vault-devserver: cannot start: {e}; {hint}.");
+            eprintln!(
+                "vault-devserver: cannot start: {e}; is the address already in use? Pick another with --listen."
+            );
             return ExitCode::from(1);
         }
     };

@@ -24,7 +24,8 @@ const MAX_BODY: usize = 32 << 20;
 
 pub(crate) struct Shared {
     pub(crate) store: Mutex<Store>,
-    pub(crate) faults: Mutex<Vec<Fault>>,
+    /// Queued faults, each with how many matching requests it still lets through first.
+    pub(crate) faults: Mutex<Vec<(Fault, u32)>>,
     pub(crate) requests: Mutex<Vec<RequestRecord>>,
     pub(crate) test_controls: bool,
 }
@@ -41,8 +42,8 @@ struct ConnKill(Arc<Notify>);
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     app: axum::Router,
-    tls: Option<crate::tls::TlsAcceptor>,
     mut shutdown: watch::Receiver<bool>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) {
     loop {
         let stream = tokio::select! {
@@ -57,21 +58,23 @@ pub(crate) async fn serve(
         let tls = tls.clone();
         tokio::spawn(async move {
             match tls {
-                // A failed handshake is the client's business; it sees the connection close.
+                None => serve_connection(stream, app).await,
+                // A client that rejects our certificate ends the handshake; nothing to serve then.
                 Some(acceptor) => {
-                    if let Ok(stream) = acceptor.accept(stream).await {
-                        connection(stream, app).await
+                    let handshake =
+                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
+                    if let Ok(Ok(stream)) = handshake.await {
+                        serve_connection(stream, app).await;
                     }
                 }
-                None => connection(stream, app).await,
             }
         });
     }
 }
 
-async fn connection<S>(stream: S, app: axum::Router)
+async fn serve_connection<I>(stream: I, app: axum::Router)
 where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let kill = Arc::new(Notify::new());
     let k = kill.clone();
@@ -123,10 +126,15 @@ fn record(shared: &Shared, method: &Method, path: &str, status: u16) {
 /// Take one hit of the first fault that matches this request.
 fn take_fault(shared: &Shared, method: &Method, path: &str) -> Option<FaultKind> {
     let mut faults = lock(&shared.faults);
-    let i = faults.iter().position(|f| f.matches(method, path))?;
-    faults[i].times -= 1;
-    let kind = faults[i].kind.clone();
-    if faults[i].times == 0 {
+    let i = faults.iter().position(|(f, _)| f.matches(method, path))?;
+    let (fault, skip) = &mut faults[i];
+    if *skip > 0 {
+        *skip -= 1;
+        return None;
+    }
+    fault.times -= 1;
+    let kind = fault.kind.clone();
+    if fault.times == 0 {
         faults.remove(i);
     }
     Some(kind)

@@ -59,6 +59,10 @@ pub fn dn(name: &str) -> String {
 /// A FAIL line for a request that went wrong, with what to do next.
 pub fn fail_line(settings: &Settings, what: &str, error: &VaultError) -> Report {
     let hint = match error {
+        VaultError::Transport {
+            failure: crate::vault::Failure::Tls,
+            ..
+        } => "fix the TLS setting named above; nothing was sent to the server".into(),
         VaultError::Transport { .. } => format!(
             "check that {} is the right address (VAULT_ADDR) and the server is up",
             settings.vault_addr

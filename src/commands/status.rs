@@ -54,11 +54,11 @@ pub struct Timer {
 
 pub async fn status(ctx: &Context<'_>, check_paths: &[String], json: bool) -> u8 {
     let status = collect(ctx, check_paths).await;
-    if json {
-        println!(
-            "{}",
+    let text = if json {
+        format!(
+            "{}\n",
             serde_json::to_string_pretty(&status).expect("status serialises")
-        );
+        )
     } else {
         let style = Style {
             color: use_color(
@@ -67,8 +67,10 @@ pub async fn status(ctx: &Context<'_>, check_paths: &[String], json: bool) -> u8
                 std::env::var("TERM").is_ok_and(|t| t == "dumb"),
             ),
         };
-        print!("{}", render(&status, style, SystemTime::now()));
-    }
+        render(&status, style, SystemTime::now())
+    };
+    // `status | head -1` closes the pipe early; that is no reason to panic (print! would).
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
     match status.state {
         _ if status.healthy => 0,
         "foreign" => 3,

@@ -434,6 +434,19 @@ impl Client {
         }
     }
 
+    /// Why sending failed; a failed TLS handshake is explained with the fix it needs.
+    fn send_error(&self, endpoint: &'static str, e: &reqwest::Error) -> VaultError {
+        let host = self.v1.host_str().unwrap_or_default();
+        match tls::explain_handshake(e, host) {
+            Some(detail) => VaultError::Transport {
+                endpoint,
+                failure: Failure::Tls,
+                detail,
+            },
+            None => transport_error(endpoint, e),
+        }
+    }
+
     /// Sends one request and waits for its status; a success's body is left to the caller, a
     /// failure's is read (bounded) into the error. A `streamed` body is read while the caller
     /// works through it, which may take longer than one request may: then the answer's head must
@@ -490,7 +503,7 @@ impl Client {
         }
         let sent = tokio::time::timeout(per_request, request.send()).await;
         let response = match sent {
-            Ok(result) => result.map_err(|e| (transport_error(ep.path, &e), None))?,
+            Ok(result) => result.map_err(|e| (self.send_error(ep.path, &e), None))?,
             Err(_) => {
                 let detail = format!("timed out: no answer within {per_request:?}");
                 let failure = Failure::Timeout;

@@ -27,8 +27,11 @@ pub enum VaultError {
 /// How a request failed before an HTTP status came back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
-    /// Connection refused, DNS, TLS handshake: the request never reached the server.
+    /// Connection refused, DNS: the request never reached the server.
     Connect,
+    /// The TLS handshake failed (certificate not trusted, wrong name): the request never reached
+    /// the server, and repeating it cannot help until the settings change.
+    Tls,
     /// The request timed out; the server may or may not have acted on it.
     Timeout,
     /// The connection broke after the request was sent.
@@ -62,7 +65,7 @@ impl VaultError {
     /// Could trying again help? Connection problems, 429 and 5xx (contract §7).
     pub fn is_transient(&self) -> bool {
         match self {
-            VaultError::Transport { .. } => true,
+            VaultError::Transport { failure, .. } => *failure != Failure::Tls,
             VaultError::Status { status, .. } => {
                 classify_status(*status) == ServerErrorKind::Transient
             }
@@ -76,7 +79,7 @@ impl VaultError {
         matches!(
             self,
             VaultError::Transport {
-                failure: Failure::Connect,
+                failure: Failure::Connect | Failure::Tls,
                 ..
             }
         )

@@ -44,6 +44,8 @@ wait_for() {
 log_grew() { [ "$(log_lines)" -gt "$1" ]; }
 logged_since() { new_log_lines "$1" | grep -q "$2"; }
 service_failed() { [ "$(unit_prop $SERVICE ActiveState)" = failed ]; }
+# journald files a unit's stderr asynchronously, after the manager's own "Failed" lines at times.
+journal_has() { journalctl -b --no-pager -o cat _UID=1000 _SYSTEMD_USER_UNIT=$SERVICE | grep -q "$1"; }
 service_idle() { case "$(unit_prop $SERVICE ActiveState)" in inactive | failed) return 0 ;; *) return 1 ;; esac; }
 # A run can trigger another (the heal's own write is a change the path unit sees): wait for quiet.
 settle() {
@@ -166,6 +168,7 @@ step3_kubernetes_clobber() {
 	fact $f service_status "$(unit_prop $SERVICE ExecMainStatus)"
 	fact $f file_unchanged "$([ "$(token_hash)" = "$clobbered" ] && echo yes || echo no)"
 	uctl --failed --no-legend --no-pager >"$OUT/$f.failed-units.txt" 2>&1
+	wait_for 10 journal_has 'DRIFT: '
 	# What `journalctl --user -u` shows alice (as root, --user-unit would match root's own UID).
 	journalctl -b --no-pager -o cat _UID=1000 _SYSTEMD_USER_UNIT=$SERVICE >"$OUT/$f.journal.txt" 2>&1
 	runuser -u alice -- journalctl --user -u $SERVICE -b --no-pager -o cat >"$OUT/$f.journal-as-alice.txt" 2>&1

@@ -1,0 +1,309 @@
+//! Crash safety: park a run at each step of a heal (the double delays that request) or at the
+//! file write, SIGKILL it, and run again. The file must always hold a complete, valid token; no
+//! temp file holding a secret may survive the next run; the next runs converge, and the sweep
+//! cleans up whatever the killed run minted.
+
+mod common;
+mod hardening;
+
+use common::*;
+use hardening::{Prepared, Scenario};
+use reqwest::Method;
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+/// Long enough to kill the run while the request is parked; short enough that the double
+/// finishes it (e.g. mints) before the next run, as a server would after losing its client.
+const PARK: Duration = Duration::from_millis(1500);
+
+fn spawn(p: &Prepared) -> Child {
+    let mut args = p.scenario.args();
+    args.extend(["--retries", "0"]);
+    let mut cmd = p.world.command(&args);
+    for (k, v) in p.env_refs() {
+        cmd.env(k, v);
+    }
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn temp_files(p: &Prepared) -> Vec<PathBuf> {
+    fs::read_dir(p.world.home.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|f| {
+            f.file_name()
+                .is_some_and(|n| n.to_string_lossy().contains(".vault-token-renew-"))
+        })
+        .collect()
+}
+
+/// Kills the run and checks what it left, then runs again and checks it converges.
+fn kill_and_recover(p: &Prepared, mut child: Child) {
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    p.world.finish(out);
+    assert!(
+        p.world.log_lines().is_empty(),
+        "the run was killed mid-way, before its log line"
+    );
+    // The file is whole: the original, or a verified token of ours, mode 0600.
+    p.check_file().unwrap();
+    // Let the parked request finish on the server, as it would after its client died.
+    std::thread::sleep(PARK);
+
+    let stranded_by_the_kill = p.stranded();
+    p.converge().unwrap();
+    if !stranded_by_the_kill.is_empty() {
+        println!("the kill stranded {stranded_by_the_kill:?}; the sweep revoked it");
+    }
+    assert!(
+        temp_files(p).is_empty(),
+        "a temp file survived: {:?}",
+        temp_files(p)
+    );
+    assert!(
+        p.stranded().is_empty(),
+        "a minted token survived the sweep: {:?}",
+        p.stranded()
+    );
+}
+
+/// Parks `scenario` at the `skip`-th `method path` request, kills it there, and recovers.
+fn kill_at(scenario: Scenario, method: Method, path: &str, skip: u32) {
+    let p = Prepared::new(scenario);
+    let w = &p.world;
+    w.server.inject_fault_after(
+        Fault::new(Some(method.clone()), path, FaultKind::Delay(PARK), 1),
+        skip,
+    );
+    // The double records a request once answered, so the parked one is the one past the count.
+    let before = requests_before(&p, &method, path, skip);
+    w.server.reset_requests();
+    let child = spawn(&p);
+    wait_for("the run to reach the parked request", || {
+        w.server.requests().len() >= before
+    });
+    std::thread::sleep(Duration::from_millis(150));
+    kill_and_recover(&p, child);
+}
+
+/// How many requests precede the targeted one on a healthy run of the same world.
+fn requests_before(p: &Prepared, method: &Method, path: &str, skip: u32) -> usize {
+    let twin = Prepared::new(p.scenario);
+    twin.world.server.reset_requests();
+    assert_eq!(twin.run(&[]).code, 0);
+    twin.world
+        .server
+        .requests()
+        .iter()
+        .enumerate()
+        .filter(|(_, (m, pth, _))| m == method && pth.trim_end_matches('/') == path)
+        .nth(skip as usize)
+        .map(|(i, _)| i)
+        .expect("the path makes the request")
+}
+
+#[test]
+fn killed_while_looking_up_the_file_token() {
+    kill_at(Scenario::Heal, Method::GET, "auth/token/lookup-self", 0);
+}
+
+#[test]
+fn killed_while_renewing() {
+    kill_at(Scenario::Renew, Method::POST, "auth/token/renew-self", 0);
+}
+
+#[test]
+fn killed_while_the_mint_is_in_flight() {
+    kill_at(Scenario::Heal, Method::POST, "auth/token/create-orphan", 0);
+}
+
+#[test]
+fn killed_while_verifying_the_minted_token() {
+    kill_at(Scenario::Heal, Method::GET, "auth/token/lookup-self", 1);
+}
+
+#[test]
+fn killed_after_the_install_before_the_sweep() {
+    kill_at(Scenario::Heal, Method::POST, "sys/capabilities-self", 0);
+}
+
+#[test]
+fn killed_while_listing_accessors() {
+    kill_at(Scenario::Heal, Method::GET, "auth/token/accessors", 0);
+}
+
+#[test]
+fn killed_while_sweeping() {
+    kill_at(
+        Scenario::Heal,
+        Method::POST,
+        "auth/token/lookup-accessor",
+        0,
+    );
+}
+
+#[test]
+fn killed_while_revoking_a_stale_copy() {
+    kill_at(
+        Scenario::Heal,
+        Method::POST,
+        "auth/token/revoke-accessor",
+        0,
+    );
+}
+
+#[test]
+fn killed_during_a_mint_command() {
+    kill_at(Scenario::Mint, Method::GET, "auth/token/lookup-self", 0);
+}
+
+/// A preloaded `rename` that parks the process (marker file, then `pause()`) when it is about
+/// to rename a token temp file over the token file: the exact moment between the synced temp
+/// file and the swap. Built with the system C compiler; the production binary is unchanged.
+const PARK_AT_RENAME_C: &str = r#"
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+int rename(const char *from, const char *to) {
+    static int (*real)(const char *, const char *);
+    if (!real) real = (int (*)(const char *, const char *))dlsym(RTLD_NEXT, "rename");
+    const char *marker = getenv("PARK_MARKER");
+    if (marker && strstr(from, ".vault-token-renew-")) {
+        close(open(marker, O_CREAT | O_WRONLY, 0600));
+        for (;;) pause();
+    }
+    return real(from, to);
+}
+"#;
+
+fn park_at_rename_library(dir: &std::path::Path) -> PathBuf {
+    let src = dir.join("park_at_rename.c");
+    let lib = dir.join("park_at_rename.so");
+    fs::write(&src, PARK_AT_RENAME_C).unwrap();
+    let status = std::process::Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&lib)
+        .arg(&src)
+        .arg("-ldl")
+        .status()
+        .expect("this test needs a C compiler (`cc`) to build its rename shim; install gcc");
+    assert!(status.success(), "building the rename shim failed");
+    lib
+}
+
+/// The file write itself: the minted token is in a synced temp file beside the token file, the
+/// compare step has passed, and the rename has not happened.
+#[test]
+fn killed_between_the_temp_file_and_the_rename() {
+    let p = Prepared::new(Scenario::Heal);
+    let w = &p.world;
+    let tools = tempfile::tempdir().unwrap();
+    let lib = park_at_rename_library(tools.path());
+    let marker = tools.path().join("parked");
+    let child = w
+        .command(&["renew", "--retries", "0"])
+        .env("LD_PRELOAD", &lib)
+        .env("PARK_MARKER", &marker)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the run to park at the rename", || marker.exists());
+    let temps = temp_files(&p);
+    assert_eq!(temps.len(), 1, "{temps:?}");
+    let leftover = fs::read_to_string(&temps[0]).unwrap();
+    let minted = w
+        .server
+        .lookup(&leftover)
+        .expect("the temp file holds the complete minted token");
+    assert_eq!(minted.display_name, OUR_NAME);
+    let meta = fs::metadata(&temps[0]).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+        0o600
+    );
+    assert_eq!(w.file_content().unwrap(), p.original, "not swapped yet");
+
+    let mut child = child;
+    child.kill().unwrap();
+    w.finish(child.wait_with_output().unwrap());
+    assert_eq!(temp_files(&p).len(), 1, "the killed run left its temp file");
+    p.check_file().unwrap();
+
+    p.converge().unwrap();
+    assert!(
+        temp_files(&p).is_empty(),
+        "the next run removed the temp file"
+    );
+    assert!(
+        !w.server.token_alive(&leftover),
+        "the token in the temp file was recorded when minted, then swept"
+    );
+    assert!(p.stranded().is_empty());
+}
+
+/// Killed after the install, before the sweep: the next plain `renew` notices the other minted
+/// accessors on record and sweeps them, without waiting for a heal that may never come.
+#[test]
+fn the_next_renew_sweeps_what_a_killed_heal_left() {
+    let p = Prepared::new(Scenario::Heal);
+    let w = &p.world;
+    w.server.inject_fault(Fault::new(
+        Some(Method::POST),
+        "sys/capabilities-self",
+        FaultKind::Delay(PARK),
+        1,
+    ));
+    let mut child = spawn(&p);
+    wait_for("the install", || {
+        w.file_content().is_some_and(|c| c != p.original)
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    child.kill().unwrap();
+    w.finish(child.wait_with_output().unwrap());
+    assert!(w.log_lines().is_empty(), "killed before its log line");
+    std::thread::sleep(PARK);
+    let stale_alive = || {
+        w.server
+            .state()
+            .by_display_name(OUR_NAME)
+            .filter(|t| t.alive && p.preexisting.contains(&t.accessor))
+            .count()
+    };
+    assert_eq!(stale_alive(), 2, "the killed heal swept nothing");
+
+    let run = w.run(&["renew"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let line = w.last_log_line();
+    assert!(
+        line.contains(" OK renewed ")
+            && line.contains("leftover mints: revoked 2 stale periodic token(s)"),
+        "{line}"
+    );
+    assert_eq!(stale_alive(), 0);
+    // And a clean record means the run after is a plain renewal again.
+    w.server.reset_requests();
+    assert_eq!(w.run(&["renew"]).code, 0);
+    assert_eq!(w.server.requests().len(), 2, "{:?}", w.server.requests());
+}

@@ -1,0 +1,396 @@
+//! Hostile and broken input, end to end: whatever is at the token path, whatever is in the
+//! config, whatever the server says, the run ends with one escaped, bounded log line, a fitting
+//! exit code, and the file either untouched or holding a verified token, mode 0600.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::time::{Duration, Instant};
+
+/// What a broken token file must produce: exit 4, a FAIL line naming the problem, the file as it was.
+fn refused(w: &World, expect: &str) {
+    let before = fs::symlink_metadata(w.token_file()).ok().map(|m| m.len());
+    // Only a regular file is read here: reading a FIFO would block this test.
+    let regular = || fs::symlink_metadata(w.token_file()).is_ok_and(|m| m.is_file());
+    let content_before = regular().then(|| fs::read(w.token_file()).unwrap());
+    let started = Instant::now();
+    let run = w.run(&["renew", "--retries", "0"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the run must not hang"
+    );
+    assert_eq!(run.code, 4, "{run:?}");
+    let line = w.last_log_line();
+    assert!(line.contains(" FAIL: "), "{line}");
+    assert!(line.contains(expect), "expected {expect:?} in {line}");
+    assert_eq!(w.log_lines().len(), 1);
+    assert_eq!(
+        fs::symlink_metadata(w.token_file()).ok().map(|m| m.len()),
+        before
+    );
+    let content_after = regular().then(|| fs::read(w.token_file()).unwrap());
+    assert_eq!(content_after, content_before, "the file is untouched");
+}
+
+/// Puts something at the token path.
+type Setup = Box<dyn Fn(&World)>;
+
+#[test]
+fn token_file_shapes_that_hold_no_token_are_refused() {
+    let cases: Vec<(&str, Setup, &str)> = vec![
+        (
+            "missing",
+            Box::new(|_| {}),
+            "does not exist; mint our token first",
+        ),
+        (
+            "empty",
+            Box::new(|w| fs::write(w.token_file(), "").unwrap()),
+            "is empty",
+        ),
+        (
+            "whitespace only",
+            Box::new(|w| fs::write(w.token_file(), " \r\n\t \n").unwrap()),
+            "is empty",
+        ),
+        (
+            "a byte-order mark",
+            Box::new(|w| fs::write(w.token_file(), b"\xef\xbb\xbfhvs.abcdef").unwrap()),
+            "does not hold a token (a non-printable byte at offset 0)",
+        ),
+        (
+            "not UTF-8",
+            Box::new(|w| fs::write(w.token_file(), b"hvs.\xff\xfe\xfd").unwrap()),
+            "does not hold a token (a non-printable byte at offset 4)",
+        ),
+        (
+            "binary",
+            Box::new(|w| fs::write(w.token_file(), [0u8, 1, 2, 3, 255, 7, 27]).unwrap()),
+            "does not hold a token",
+        ),
+        (
+            "1 MiB",
+            Box::new(|w| fs::write(w.token_file(), vec![b'a'; 1 << 20]).unwrap()),
+            "is larger than 16384 bytes",
+        ),
+        (
+            "a directory",
+            Box::new(|w| fs::create_dir(w.token_file()).unwrap()),
+            "is a directory, not a regular file",
+        ),
+        (
+            "a FIFO",
+            Box::new(|w| {
+                rustix::fs::mkfifoat(
+                    rustix::fs::CWD,
+                    w.token_file(),
+                    rustix::fs::Mode::from_raw_mode(0o600),
+                )
+                .unwrap()
+            }),
+            "is a special file, not a regular file",
+        ),
+        (
+            "a dangling symlink",
+            Box::new(|w| symlink(w.home.path().join("gone"), w.token_file()).unwrap()),
+            "is a dangling symlink",
+        ),
+    ];
+    for (name, setup, expect) in cases {
+        let w = World::new();
+        setup(&w);
+        println!("token file: {name}");
+        refused(&w, expect);
+    }
+}
+
+#[test]
+fn an_unreadable_token_file_is_refused() {
+    if rustix::process::geteuid().is_root() {
+        // Root reads a mode-000 file anyway; the case cannot arise for it.
+        println!("skipped: running as root, which bypasses file permissions");
+        return;
+    }
+    let w = World::new();
+    let ours = w.seed_ours();
+    w.write_token(&ours.token);
+    fs::set_permissions(w.token_file(), fs::Permissions::from_mode(0o000)).unwrap();
+    let run = w.run(&["renew"]);
+    assert_eq!(run.code, 4, "{run:?}");
+    assert!(w.last_log_line().contains("cannot read token file"));
+}
+
+#[test]
+fn crlf_and_surrounding_whitespace_are_trimmed_and_the_file_left_alone() {
+    let w = World::new();
+    let ours = w.seed_ours();
+    let content = format!("\r\n {}\r\n", ours.token);
+    fs::write(w.token_file(), &content).unwrap();
+    fs::set_permissions(w.token_file(), fs::Permissions::from_mode(0o600)).unwrap();
+    let run = w.run(&["renew"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(w.last_log_line().contains(" OK renewed "));
+    assert_eq!(
+        w.file_content().unwrap(),
+        content,
+        "renewing never rewrites the file"
+    );
+}
+
+#[test]
+fn a_loose_mode_warns_and_a_replacement_is_always_0600() {
+    let w = World::new();
+    let ours = w.seed_ours();
+    w.write_token(&ours.token);
+    fs::set_permissions(w.token_file(), fs::Permissions::from_mode(0o644)).unwrap();
+    let run = w.run(&["renew"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr.contains("is readable by others (mode 644)"),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("chmod 600"), "{run:?}");
+
+    let login = w.seed_oidc_login();
+    w.write_token(&login.token);
+    fs::set_permissions(w.token_file(), fs::Permissions::from_mode(0o664)).unwrap();
+    let run = w.run(&["renew"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(w.last_log_line().contains(" HEALED: "));
+    assert_eq!(w.file_mode(), 0o600);
+}
+
+/// Decided: a symlink is followed. The target is read and replaced (atomically, beside the
+/// target), the link itself stays — people keep `~/.vault-token` in a synced or tmpfs directory.
+#[test]
+fn a_symlink_to_elsewhere_is_followed_and_survives_a_heal() {
+    let w = World::new();
+    let elsewhere = w.home.path().join("secrets");
+    fs::create_dir(&elsewhere).unwrap();
+    let target = elsewhere.join("vault-token");
+    let login = w.seed_oidc_login();
+    fs::write(&target, &login.token).unwrap();
+    symlink(&target, w.token_file()).unwrap();
+
+    let run = w.run(&["renew"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(w.last_log_line().contains(" HEALED: "));
+    assert!(
+        fs::symlink_metadata(w.token_file())
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let healed = fs::read_to_string(&target).unwrap();
+    assert_eq!(w.server.lookup(&healed).unwrap().display_name, OUR_NAME);
+    assert_eq!(
+        fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        fs::read_dir(&elsewhere).unwrap().count(),
+        1,
+        "no temp file left beside the target"
+    );
+
+    let run = w.run(&["renew"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(w.last_log_line().contains(" OK renewed "));
+}
+
+#[test]
+fn config_errors_exit_2_before_any_run() {
+    let cases = [
+        ("not TOML", "vault_addr = \"{url}\n", "config"),
+        (
+            "a wrong type",
+            "vault_addr = \"{url}\"\nretries = \"many\"\n",
+            "retries",
+        ),
+        (
+            "a negative count",
+            "vault_addr = \"{url}\"\nsweep_concurrency = -1\n",
+            "sweep_concurrency",
+        ),
+        (
+            "a bad period",
+            "vault_addr = \"{url}\"\nperiod = \"forever\"\n",
+            "period",
+        ),
+        (
+            "a bad timeout",
+            "vault_addr = \"{url}\"\ntimeout = \"-3s\"\n",
+            "timeout",
+        ),
+    ];
+    for (name, config, expect) in cases {
+        let w = World::new();
+        let ours = w.seed_ours();
+        w.write_token(&ours.token);
+        fs::write(
+            w.home.path().join(".config/vault-token-renew/config.toml"),
+            config.replace("{url}", &w.server.url()),
+        )
+        .unwrap();
+        let run = w.run(&["renew"]);
+        assert_eq!(run.code, 2, "{name}: {run:?}");
+        assert!(run.stderr.contains(expect), "{name}: {run:?}");
+        assert!(
+            w.log_lines().is_empty(),
+            "{name}: a config error is not a run"
+        );
+        assert_eq!(w.server.lookup(&ours.token).unwrap().renewals, 0);
+    }
+    let w = World::new();
+    let run = w.run(&["renew", "--config", "/nonexistent/config.toml"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("/nonexistent/config.toml"), "{run:?}");
+}
+
+/// Text from the server that tries to forge log lines or drive a terminal.
+const HOSTILE: &str =
+    "x\n2026-01-01T00:00:00Z OK renewed (dn=forged)\r\x1b[2J\x1b]0;pwned\x07\u{202e}\u{2028}\\";
+
+fn assert_one_clean_line(w: &World, run: &Run) -> String {
+    let lines = w.log_lines();
+    assert_eq!(lines.len(), 1, "exactly one line: {lines:?}");
+    let line = &lines[0];
+    assert!(
+        !line.contains("OK renewed (dn=forged)") || line.contains("\\n2026"),
+        "{line}"
+    );
+    assert!(
+        line.chars()
+            .all(|c| !c.is_control() && c != '\u{202e}' && c != '\u{2028}'),
+        "no control or bidi characters: {line:?}"
+    );
+    assert!(line.len() <= 2000 + 3, "bounded: {} bytes", line.len());
+    assert!(run.stderr.lines().any(|l| l == line), "{run:?}");
+    line.clone()
+}
+
+#[test]
+fn a_hostile_display_name_stays_on_one_escaped_line() {
+    let w = World::new();
+    let long = format!("{HOSTILE}{}", "A".repeat(100_000));
+    let weak = w.server.add_token(TokenSpec::login(&long, &["ci"], &[]));
+    w.write_token(&weak.token);
+    let run = w.run(&["renew"]);
+    assert_eq!(run.code, 3, "{run:?}");
+    let line = assert_one_clean_line(&w, &run);
+    assert!(line.contains(" DRIFT: "), "{line}");
+    assert!(
+        line.contains("dn=x\\n2026-01-01T00:00:00Z OK renewed"),
+        "{line}"
+    );
+    assert!(line.contains("\\x1b[2J"), "{line}");
+    assert!(line.contains('…'), "cut with a marker: {line}");
+}
+
+#[test]
+fn hostile_server_errors_and_warnings_stay_on_one_escaped_line() {
+    // An error body.
+    let w = World::new();
+    let ours = w.seed_ours();
+    w.write_token(&ours.token);
+    let body = serde_json::json!({ "errors": [HOSTILE, "y".repeat(50_000)] }).to_string();
+    w.server.inject_fault(Fault::new(
+        None,
+        "auth/token/renew-self",
+        FaultKind::Status {
+            code: 400,
+            body: Some(body),
+        },
+        1,
+    ));
+    let run = w.run(&["renew", "--retries", "0"]);
+    assert_eq!(run.code, 4, "{run:?}");
+    let line = assert_one_clean_line(&w, &run);
+    assert!(line.contains("\\x1b]0;pwned\\x07"), "{line}");
+
+    // Warnings on a successful renewal.
+    let w = World::new();
+    let ours = w.seed_ours();
+    w.write_token(&ours.token);
+    let body = serde_json::json!({
+        "auth": { "lease_duration": PERIOD, "renewable": true },
+        "warnings": [HOSTILE, "z".repeat(50_000)],
+    })
+    .to_string();
+    w.server.inject_fault(Fault::new(
+        None,
+        "auth/token/renew-self",
+        FaultKind::Status {
+            code: 200,
+            body: Some(body),
+        },
+        1,
+    ));
+    let run = w.run(&["renew"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let line = assert_one_clean_line(&w, &run);
+    assert!(line.contains("server warning: x\\n2026"), "{line}");
+
+    // A proxy's non-JSON error page.
+    let w = World::new();
+    let ours = w.seed_ours();
+    w.write_token(&ours.token);
+    w.server.inject_fault(Fault::new(
+        None,
+        "auth/token/lookup-self",
+        FaultKind::Status {
+            code: 502,
+            body: Some(format!("<html>\n{HOSTILE}\n{}</html>", "p".repeat(10_000))),
+        },
+        1,
+    ));
+    let run = w.run(&["renew", "--retries", "0"]);
+    assert_eq!(run.code, 4, "{run:?}");
+    assert_one_clean_line(&w, &run);
+}
+
+/// A broken server echoing the token it was sent: the value never reaches the output (the
+/// harness checks every run for every issued token).
+#[test]
+fn a_server_echoing_the_token_in_an_error_does_not_leak_it() {
+    let w = World::new();
+    let ours = w.seed_ours();
+    w.write_token(&ours.token);
+    let body =
+        serde_json::json!({ "errors": [format!("bad token {} here", ours.token)] }).to_string();
+    w.server.inject_fault(Fault::new(
+        None,
+        "auth/token/renew-self",
+        FaultKind::Status {
+            code: 400,
+            body: Some(body.clone()),
+        },
+        1,
+    ));
+    let run = w.run(&["renew", "--retries", "0", "-vv"]);
+    assert_eq!(run.code, 4, "{run:?}");
+    assert!(
+        w.last_log_line().contains("bad token <redacted> here"),
+        "{}",
+        w.last_log_line()
+    );
+    // Not JSON, with the token in it.
+    w.server.inject_fault(Fault::new(
+        None,
+        "auth/token/lookup-self",
+        FaultKind::Status {
+            code: 500,
+            body: Some(format!("oops {}", ours.token)),
+        },
+        1,
+    ));
+    let run = w.run(&["renew", "--retries", "0", "-vv"]);
+    assert_eq!(run.code, 4, "{run:?}");
+    assert!(
+        w.last_log_line().contains("oops <redacted>"),
+        "{}",
+        w.last_log_line()
+    );
+}
