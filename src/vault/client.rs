@@ -501,7 +501,13 @@ impl Client {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let sent = tokio::time::timeout(per_request, request.send()).await;
+        // reqwest's own timeout covers a whole ordinary request; a streamed one needs its own
+        // bound on the head (one timer per request matters in a 100,000-request sweep).
+        let sent = if streamed {
+            tokio::time::timeout(per_request, request.send()).await
+        } else {
+            Ok(request.send().await)
+        };
         let response = match sent {
             Ok(result) => result.map_err(|e| (self.send_error(ep.path, &e), None))?,
             Err(_) => {
