@@ -143,7 +143,11 @@ impl Client {
             .pool_max_idle_per_host(settings.sweep_concurrency)
             // A redirect (a standby pointing at the active node) would carry the token to another
             // host; refuse it and say which address to use instead.
-            .redirect(reqwest::redirect::Policy::none());
+            .redirect(reqwest::redirect::Policy::none())
+            // Every repeat is decided in `with_retries`, which never repeats a mint that may have
+            // reached the server. reqwest must not repeat anything on its own, and without a
+            // retry budget it also skips copying every request in case it might.
+            .retry(reqwest::retry::never().max_retries_per_request(0));
         let mut builder = tls::configure(builder, &settings.tls)?;
         let no_custom_roots = settings.tls.ca_cert.is_none() && settings.tls.ca_path.is_none();
         if settings.vault_addr.scheme() == "http" && no_custom_roots {
