@@ -10,7 +10,7 @@
 use bytes::Bytes;
 use std::time::Duration;
 
-use super::error::{Failure, VaultError};
+use super::error::VaultError;
 
 /// Longer than any accessor a server issues (Vault 24 chars, namespaced ones a few more).
 const MAX_ACCESSOR: usize = 256;
@@ -286,14 +286,13 @@ impl AccessorList {
             };
             let chunk = match tokio::time::timeout(self.read_timeout, response.chunk()).await {
                 Err(_) => {
-                    return Err(VaultError::Transport {
-                        endpoint: self.endpoint,
-                        failure: Failure::Timeout,
-                        detail: format!(
+                    return Err(VaultError::timed_out(
+                        self.endpoint,
+                        format!(
                             "timed out: no data for {:?} while reading the list",
                             self.read_timeout
                         ),
-                    });
+                    ));
                 }
                 Ok(result) => {
                     result.map_err(|e| super::client::transport_error(self.endpoint, &e))?

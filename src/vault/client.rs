@@ -485,16 +485,7 @@ impl Client {
                 "the run's {}s deadline passed before this request",
                 RUN_DEADLINE.as_secs()
             );
-            let failure = Failure::Timeout;
-            let endpoint = ep.path;
-            return Err((
-                VaultError::Transport {
-                    endpoint,
-                    failure,
-                    detail,
-                },
-                None,
-            ));
+            return Err((VaultError::timed_out(ep.path, detail), None));
         }
         let per_request = self.timeout.min(left);
         let mut request = self
@@ -516,16 +507,7 @@ impl Client {
             Ok(result) => result.map_err(|e| (self.send_error(ep.path, &e), None))?,
             Err(_) => {
                 let detail = format!("timed out: no answer within {per_request:?}");
-                let failure = Failure::Timeout;
-                let endpoint = ep.path;
-                return Err((
-                    VaultError::Transport {
-                        endpoint,
-                        failure,
-                        detail,
-                    },
-                    None,
-                ));
+                return Err((VaultError::timed_out(ep.path, detail), None));
             }
         };
         let status = response.status();

@@ -51,6 +51,15 @@ fn server_words(errors: &[String]) -> String {
 }
 
 impl VaultError {
+    /// A request that ran out of time before an answer (or the rest of one) came back.
+    pub fn timed_out(endpoint: &'static str, detail: String) -> VaultError {
+        VaultError::Transport {
+            endpoint,
+            failure: Failure::Timeout,
+            detail,
+        }
+    }
+
     pub fn status(&self) -> Option<u16> {
         match self {
             VaultError::Status { status, .. } => Some(*status),
