@@ -8,33 +8,24 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 target="${CARGO_TARGET_DIR:-$repo/target}"
 venv="$target/metrics-venv"
+# shellcheck source=scripts/lib/devserver.sh
+source "$repo/scripts/lib/devserver.sh"
 
-if [[ ! -x "$venv/bin/python" ]] || ! cmp -s "$here/requirements.txt" "$venv/requirements.txt"; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
-    cp "$here/requirements.txt" "$venv/requirements.txt"
-fi
+python_venv "$venv" "$here/requirements.txt"
 
 (cd "$repo" && cargo build --quiet --workspace --bins)
 renew="$target/debug/vault-token-renew"
 devserver="$target/debug/vault-devserver"
 
 work="$(mktemp -d)"
-"$devserver" --listen 127.0.0.1:0 --seed demo >"$work/server.out" 2>&1 &
-server_pid=$!
 cleanup() {
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
+    kill "${devserver_pid:-}" 2>/dev/null || true
+    wait "${devserver_pid:-}" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
-addr=""
-for _ in $(seq 1 100); do
-    addr="$(sed -n 's/^listening on //p' "$work/server.out")"
-    [[ -n "$addr" ]] && break
-    sleep 0.1
-done
-[[ -n "$addr" ]] || { echo "vault-devserver did not start:" >&2; cat "$work/server.out" >&2; exit 1; }
+devserver_start "$devserver" "$work/server.out" --seed demo
+addr=$devserver_addr
 
 export HOME="$work/home" USER=alice
 unset VAULT_TOKEN BAO_TOKEN VAULT_ADDR BAO_ADDR

@@ -75,15 +75,11 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-"$devserver" --seed demo --test-controls --listen 127.0.0.1:0 >"$run/out/devserver.txt" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do grep -q '^listening on ' "$run/out/devserver.txt" && break || sleep 0.05; done
-dev_url=$(sed -n 's/^listening on //p' "$run/out/devserver.txt")
-[ -n "$dev_url" ] || {
-	cat "$run/out/devserver.txt" >&2
-	echo "system-test: the dev server did not start (output above)" >&2
-	exit 1
-}
+# shellcheck source=scripts/lib/devserver.sh
+source "$here/../../scripts/lib/devserver.sh"
+devserver_start "$devserver" "$run/out/devserver.txt" --seed demo --test-controls
+pids+=("$devserver_pid")
+dev_url=$devserver_addr
 python3 "$here/proxy.py" 0 "${dev_url##*:}" "$run/out/ctl/down" "$run/out/ctl/proxy-port" >"$run/out/proxy.txt" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$run/out/ctl/proxy-port" ] && break || sleep 0.05; done
