@@ -92,14 +92,11 @@ impl Store {
 
     /// §5 lookup-accessor: same data as lookup-self with `id` blanked.
     pub(crate) fn lookup_accessor(&mut self, body: &Value) -> Reply {
-        let acc = match body_str(body, fields::ACCESSOR, "accessor") {
+        let acc = match accessor_arg(body) {
             Ok(a) => a,
             Err(r) => return r,
         };
         let acc = acc.as_str();
-        if acc.is_empty() {
-            return Reply::bad_request("missing accessor");
-        }
         let Some(e) = self.live_by_accessor(acc) else {
             return Reply::bad_request("invalid accessor");
         };
@@ -110,14 +107,11 @@ impl Store {
 
     /// §5 revoke-accessor: 204; unknown → 200 with a warning, not an error.
     pub(crate) fn revoke_accessor(&mut self, body: &Value) -> Reply {
-        let acc = match body_str(body, fields::ACCESSOR, "accessor") {
+        let acc = match accessor_arg(body) {
             Ok(a) => a,
             Err(r) => return r,
         };
         let acc = acc.as_str();
-        if acc.is_empty() {
-            return Reply::bad_request("missing accessor");
-        }
         let Some(id) = self.live_by_accessor(acc).map(|e| e.id.clone()) else {
             let rid = self.request_id();
             return Reply::ok(
@@ -188,4 +182,13 @@ impl Store {
         }
         reply
     }
+}
+
+/// The `accessor` body field of lookup- and revoke-accessor; empty → 400 `missing accessor` (§5).
+fn accessor_arg(body: &Value) -> Result<String, Reply> {
+    let acc = body_str(body, fields::ACCESSOR, "accessor")?;
+    if acc.is_empty() {
+        return Err(Reply::bad_request("missing accessor"));
+    }
+    Ok(acc)
 }
