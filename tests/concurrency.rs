@@ -47,13 +47,7 @@ fn simultaneous_runs_on_a_clobbered_file_leave_exactly_one_token() {
         RUNS - 1,
         "{lines:?}"
     );
-    let alive: Vec<_> = w
-        .server
-        .state()
-        .by_display_name(OUR_NAME)
-        .filter(|t| t.alive)
-        .map(|t| t.accessor.clone())
-        .collect();
+    let alive = w.our_alive_accessors();
     let file = w.file_token_view();
     assert_eq!(
         alive,
@@ -113,10 +107,9 @@ fn login_during_heal(method: Method, path: &str, skip: u32, reached: (Method, &s
     );
     assert_eq!(w.file_mode(), 0o600);
     let ours_alive = w
-        .server
-        .state()
-        .by_display_name(OUR_NAME)
-        .filter(|t| t.alive && !p.preexisting.contains(&t.accessor))
+        .our_alive_accessors()
+        .iter()
+        .filter(|a| !p.preexisting.contains(*a))
         .count();
     assert_eq!(
         ours_alive, 0,

@@ -285,10 +285,9 @@ fn the_next_renew_sweeps_what_a_killed_heal_left() {
     assert!(w.log_lines().is_empty(), "killed before its log line");
     std::thread::sleep(PARK);
     let stale_alive = || {
-        w.server
-            .state()
-            .by_display_name(OUR_NAME)
-            .filter(|t| t.alive && p.preexisting.contains(&t.accessor))
+        w.our_alive_accessors()
+            .iter()
+            .filter(|a| p.preexisting.contains(*a))
             .count()
     };
     assert_eq!(stale_alive(), 2, "the killed heal swept nothing");

@@ -141,11 +141,10 @@ fn oidc_admin_clobber_is_healed_and_stale_copies_swept() {
         "another name is never swept"
     );
     assert!(w.server.token_alive(&ci.token));
-    let state = w.server.state();
     assert_eq!(
-        state.by_display_name(OUR_NAME).filter(|t| t.alive).count(),
-        1,
-        "exactly one of ours alive"
+        w.our_alive_accessors(),
+        std::slice::from_ref(&new.accessor),
+        "exactly one of ours alive: the file's"
     );
 
     // The record now holds only the new token's accessor.

@@ -142,6 +142,16 @@ impl World {
             .expect("the file's token is known to the server")
     }
 
+    /// Accessors of every live token carrying our display name, in creation order.
+    pub fn our_alive_accessors(&self) -> Vec<String> {
+        self.server
+            .state()
+            .by_display_name(OUR_NAME)
+            .filter(|t| t.alive)
+            .map(|t| t.accessor.clone())
+            .collect()
+    }
+
     pub fn run(&self, args: &[&str]) -> Run {
         self.run_env(args, &[])
     }

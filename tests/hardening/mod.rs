@@ -229,11 +229,8 @@ impl Prepared {
             .and_then(|t| self.world.server.lookup(&t))
             .map(|v| v.accessor);
         self.world
-            .server
-            .state()
-            .by_display_name(OUR_NAME)
-            .filter(|t| t.alive)
-            .map(|t| t.accessor.clone())
+            .our_alive_accessors()
+            .into_iter()
             .filter(|a| Some(a) != in_file.as_ref() && !self.preexisting.contains(a))
             .collect()
     }
@@ -280,13 +277,7 @@ impl Prepared {
                 return Err(format!("`{cmd}` after the fault did not converge: {run:?}"));
             }
         }
-        let alive: Vec<_> = w
-            .server
-            .state()
-            .by_display_name(OUR_NAME)
-            .filter(|t| t.alive)
-            .map(|t| t.accessor.clone())
-            .collect();
+        let alive = w.our_alive_accessors();
         let view = w.file_token_view();
         if alive != std::slice::from_ref(&view.accessor) {
             return Err(format!(
