@@ -15,6 +15,7 @@ mod fault;
 mod fields;
 mod login;
 mod oidc;
+pub mod openbao;
 mod reply;
 mod rng;
 mod router;
