@@ -122,82 +122,79 @@ fn an_unreadable_token_file_is_refused() {
     assert!(w.last_log_line().contains("cannot read token file"));
 }
 
-#[test]
-fn crlf_and_surrounding_whitespace_are_trimmed_and_the_file_left_alone() {
-    let w = World::new();
-    let ours = w.seed_ours();
-    let content = format!("\r\n {}\r\n", ours.token);
-    fs::write(w.token_file(), &content).unwrap();
-    fs::set_permissions(w.token_file(), fs::Permissions::from_mode(0o600)).unwrap();
-    let run = w.run(&["renew"]);
-    assert_eq!(run.code, 0, "{run:?}");
-    assert!(w.last_log_line().contains(" OK renewed "));
-    assert_eq!(
-        w.file_content().unwrap(),
-        content,
-        "renewing never rewrites the file"
-    );
-}
+scenarios! {
+    fn crlf_and_surrounding_whitespace_are_trimmed_and_the_file_left_alone(w) {
+        let ours = w.seed_ours();
+        let content = format!("\r\n {}\r\n", ours.token);
+        fs::write(w.token_file(), &content).unwrap();
+        fs::set_permissions(w.token_file(), fs::Permissions::from_mode(0o600)).unwrap();
+        let run = w.run(&["renew"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(w.last_log_line().contains(" OK renewed "));
+        assert_eq!(
+            w.file_content().unwrap(),
+            content,
+            "renewing never rewrites the file"
+        );
+    }
 
-#[test]
-fn a_loose_mode_warns_and_a_replacement_is_always_0600() {
-    let w = World::new();
-    let ours = w.seed_ours();
-    w.write_token(&ours.token);
-    fs::set_permissions(w.token_file(), fs::Permissions::from_mode(0o644)).unwrap();
-    let run = w.run(&["renew"]);
-    assert_eq!(run.code, 0, "{run:?}");
-    assert!(
-        run.stderr.contains("is readable by others (mode 644)"),
-        "{run:?}"
-    );
-    assert!(run.stderr.contains("chmod 600"), "{run:?}");
+    fn a_loose_mode_warns_and_a_replacement_is_always_0600(w) {
+        let ours = w.seed_ours();
+        w.write_token(&ours.token);
+        fs::set_permissions(w.token_file(), fs::Permissions::from_mode(0o644)).unwrap();
+        let run = w.run(&["renew"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(
+            run.stderr.contains("is readable by others (mode 644)"),
+            "{run:?}"
+        );
+        assert!(run.stderr.contains("chmod 600"), "{run:?}");
 
-    let login = w.seed_oidc_login();
-    w.write_token(&login.token);
-    fs::set_permissions(w.token_file(), fs::Permissions::from_mode(0o664)).unwrap();
-    let run = w.run(&["renew"]);
-    assert_eq!(run.code, 0, "{run:?}");
-    assert!(w.last_log_line().contains(" HEALED: "));
-    assert_eq!(w.file_mode(), 0o600);
-}
+        let login = w.seed_oidc_login();
+        w.write_token(&login.token);
+        fs::set_permissions(w.token_file(), fs::Permissions::from_mode(0o664)).unwrap();
+        let run = w.run(&["renew"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(w.last_log_line().contains(" HEALED: "));
+        assert_eq!(w.file_mode(), 0o600);
+    }
 
-/// Decided: a symlink is followed. The target is read and replaced (atomically, beside the
-/// target), the link itself stays — people keep `~/.vault-token` in a synced or tmpfs directory.
-#[test]
-fn a_symlink_to_elsewhere_is_followed_and_survives_a_heal() {
-    let w = World::new();
-    let elsewhere = w.home.path().join("secrets");
-    fs::create_dir(&elsewhere).unwrap();
-    let target = elsewhere.join("vault-token");
-    let login = w.seed_oidc_login();
-    fs::write(&target, &login.token).unwrap();
-    symlink(&target, w.token_file()).unwrap();
+    /// Decided: a symlink is followed. The target is read and replaced (atomically, beside the
+    /// target), the link itself stays — people keep `~/.vault-token` in a synced or tmpfs directory.
+    fn a_symlink_to_elsewhere_is_followed_and_survives_a_heal(w) {
+        let elsewhere = w.home.path().join("secrets");
+        fs::create_dir(&elsewhere).unwrap();
+        let target = elsewhere.join("vault-token");
+        let login = w.seed_oidc_login();
+        fs::write(&target, &login.token).unwrap();
+        symlink(&target, w.token_file()).unwrap();
 
-    let run = w.run(&["renew"]);
-    assert_eq!(run.code, 0, "{run:?}");
-    assert!(w.last_log_line().contains(" HEALED: "));
-    assert!(
-        fs::symlink_metadata(w.token_file())
-            .unwrap()
-            .file_type()
-            .is_symlink()
-    );
-    let healed = fs::read_to_string(&target).unwrap();
-    assert_eq!(w.server.lookup(&healed).unwrap().display_name, OUR_NAME);
-    assert_eq!(
-        fs::metadata(&target).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
-    assert_eq!(
-        fs::read_dir(&elsewhere).unwrap().count(),
-        1,
-        "no temp file left beside the target"
-    );
+        let run = w.run(&["renew"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(w.last_log_line().contains(" HEALED: "));
+        assert!(
+            fs::symlink_metadata(w.token_file())
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        let healed = fs::read_to_string(&target).unwrap();
+        assert_eq!(w.server.lookup(&healed).unwrap().display_name, OUR_NAME);
+        assert_eq!(
+            fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            fs::read_dir(&elsewhere).unwrap().count(),
+            1,
+            "no temp file left beside the target"
+        );
 
-    let run = w.run(&["renew"]);
-    assert_eq!(run.code, 0, "{run:?}");
-    assert!(w.last_log_line().contains(" OK renewed "));
+        let run = w.run(&["renew"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(w.last_log_line().contains(" OK renewed "));
+    }
+
 }
 
 #[test]
@@ -271,22 +268,23 @@ fn assert_one_clean_line(w: &World, run: &Run) -> String {
     line.clone()
 }
 
-#[test]
-fn a_hostile_display_name_stays_on_one_escaped_line() {
-    let w = World::new();
-    let long = format!("{HOSTILE}{}", "A".repeat(100_000));
-    let weak = w.server.add_token(TokenSpec::login(&long, &["ci"], &[]));
-    w.write_token(&weak.token);
-    let run = w.run(&["renew"]);
-    assert_eq!(run.code, 3, "{run:?}");
-    let line = assert_one_clean_line(&w, &run);
-    assert!(line.contains(" DRIFT: "), "{line}");
-    assert!(
-        line.contains("dn=x\\n2026-01-01T00:00:00Z OK renewed"),
-        "{line}"
-    );
-    assert!(line.contains("\\x1b[2J"), "{line}");
-    assert!(line.contains('…'), "cut with a marker: {line}");
+scenarios! {
+    fn a_hostile_display_name_stays_on_one_escaped_line(w) {
+        let long = format!("{HOSTILE}{}", "A".repeat(100_000));
+        let weak = w.server.add_token(TokenSpec::login(&long, &["ci"], &[]));
+        w.write_token(&weak.token);
+        let run = w.run(&["renew"]);
+        assert_eq!(run.code, 3, "{run:?}");
+        let line = assert_one_clean_line(&w, &run);
+        assert!(line.contains(" DRIFT: "), "{line}");
+        assert!(
+            line.contains("dn=x\\n2026-01-01T00:00:00Z OK renewed"),
+            "{line}"
+        );
+        assert!(line.contains("\\x1b[2J"), "{line}");
+        assert!(line.contains('…'), "cut with a marker: {line}");
+    }
+
 }
 
 #[test]
@@ -353,44 +351,45 @@ fn hostile_server_errors_and_warnings_stay_on_one_escaped_line() {
 
 /// A broken server echoing the token it was sent: the value never reaches the output (the
 /// harness checks every run for every issued token).
-#[test]
-fn a_server_echoing_the_token_in_an_error_does_not_leak_it() {
-    let w = World::new();
-    let ours = w.seed_ours();
-    w.write_token(&ours.token);
-    let body =
-        serde_json::json!({ "errors": [format!("bad token {} here", ours.token)] }).to_string();
-    w.server.inject_fault(Fault::new(
-        None,
-        "auth/token/renew-self",
-        FaultKind::Status {
-            code: 400,
-            body: Some(body.clone()),
-        },
-        1,
-    ));
-    let run = w.run(&["renew", "--retries", "0", "-vv"]);
-    assert_eq!(run.code, 4, "{run:?}");
-    assert!(
-        w.last_log_line().contains("bad token <redacted> here"),
-        "{}",
-        w.last_log_line()
-    );
-    // Not JSON, with the token in it.
-    w.server.inject_fault(Fault::new(
-        None,
-        "auth/token/lookup-self",
-        FaultKind::Status {
-            code: 500,
-            body: Some(format!("oops {}", ours.token)),
-        },
-        1,
-    ));
-    let run = w.run(&["renew", "--retries", "0", "-vv"]);
-    assert_eq!(run.code, 4, "{run:?}");
-    assert!(
-        w.last_log_line().contains("oops <redacted>"),
-        "{}",
-        w.last_log_line()
-    );
+
+scenarios! {
+    fn a_server_echoing_the_token_in_an_error_does_not_leak_it(w) {
+        let ours = w.seed_ours();
+        w.write_token(&ours.token);
+        let body =
+            serde_json::json!({ "errors": [format!("bad token {} here", ours.token)] }).to_string();
+        w.server.inject_fault(Fault::new(
+            None,
+            "auth/token/renew-self",
+            FaultKind::Status {
+                code: 400,
+                body: Some(body.clone()),
+            },
+            1,
+        ));
+        let run = w.run(&["renew", "--retries", "0", "-vv"]);
+        assert_eq!(run.code, 4, "{run:?}");
+        assert!(
+            w.last_log_line().contains("bad token <redacted> here"),
+            "{}",
+            w.last_log_line()
+        );
+        // Not JSON, with the token in it.
+        w.server.inject_fault(Fault::new(
+            None,
+            "auth/token/lookup-self",
+            FaultKind::Status {
+                code: 500,
+                body: Some(format!("oops {}", ours.token)),
+            },
+            1,
+        ));
+        let run = w.run(&["renew", "--retries", "0", "-vv"]);
+        assert_eq!(run.code, 4, "{run:?}");
+        assert!(
+            w.last_log_line().contains("oops <redacted>"),
+            "{}",
+            w.last_log_line()
+        );
+    }
 }

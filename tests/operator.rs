@@ -100,75 +100,76 @@ fn login_tokens(w: &World) -> Vec<TokenView> {
         .collect()
 }
 
-#[test]
-fn mint_oidc_logs_in_with_a_test_browser_and_never_writes_the_login_token() {
-    let w = World::new();
-    // A weak login in the file: the OIDC mint replaces it with ours, never with the login token.
-    let k8s = w.seed_kubernetes_login();
-    w.write_token(&k8s.token);
+scenarios! {
+    fn mint_oidc_logs_in_with_a_test_browser_and_never_writes_the_login_token(w) {
+        // A weak login in the file: the OIDC mint replaces it with ours, never with the login token.
+        let k8s = w.seed_kubernetes_login();
+        w.write_token(&k8s.token);
 
-    let (child, lines, reader) = spawn(&w, &["mint", "--oidc", "--oidc-port", "0", "--no-browser"]);
-    let (auth_url, _) = login_urls(&lines);
-    assert!(
-        auth_url.contains("/_provider/oidc/authorize?"),
-        "{auth_url}"
-    );
-    assert!(
-        auth_url.contains("redirect_uri=http%3A%2F%2Flocalhost%3A"),
-        "{auth_url}"
-    );
+        let (child, lines, reader) = spawn(&w, &["mint", "--oidc", "--oidc-port", "0", "--no-browser"]);
+        let (auth_url, _) = login_urls(&lines);
+        assert!(
+            auth_url.contains("/_provider/oidc/authorize?"),
+            "{auth_url}"
+        );
+        assert!(
+            auth_url.contains("redirect_uri=http%3A%2F%2Flocalhost%3A"),
+            "{auth_url}"
+        );
 
-    // The provider signs alice in and sends the browser to the loopback callback.
-    let (status, location, _) = browser_get(&auth_url);
-    assert_eq!(status, 302);
-    let callback = location.expect("a redirect to the callback");
-    assert!(callback.starts_with("http://localhost:"), "{callback}");
-    assert!(callback.contains("/oidc/callback?code="), "{callback}");
-    let (status, _, page) = browser_get(&callback);
-    assert_eq!(status, 200);
-    assert!(page.contains("Login complete"), "{page}");
+        // The provider signs alice in and sends the browser to the loopback callback.
+        let (status, location, _) = browser_get(&auth_url);
+        assert_eq!(status, 302);
+        let callback = location.expect("a redirect to the callback");
+        assert!(callback.starts_with("http://localhost:"), "{callback}");
+        assert!(callback.contains("/oidc/callback?code="), "{callback}");
+        let (status, _, page) = browser_get(&callback);
+        assert_eq!(status, 200);
+        assert!(page.contains("Login complete"), "{page}");
 
-    let run = finish(&w, child, reader);
-    assert_eq!(run.code, 0, "{run:?}");
-    let view = w.file_token_view();
-    assert_eq!(view.display_name, OUR_NAME);
-    assert_eq!(view.period, PERIOD);
-    assert_eq!(w.file_mode(), 0o600);
+        let run = finish(&w, child, reader);
+        assert_eq!(run.code, 0, "{run:?}");
+        let view = w.file_token_view();
+        assert_eq!(view.display_name, OUR_NAME);
+        assert_eq!(view.period, PERIOD);
+        assert_eq!(w.file_mode(), 0o600);
 
-    let logins = login_tokens(&w);
-    assert_eq!(logins.len(), 1, "exactly one OIDC login happened");
-    assert_eq!(logins[0].display_name, "oidc-alice@example.com");
-    assert!(
-        logins[0].revoked,
-        "the login token is revoked once our token is in place"
-    );
-    assert_eq!(
-        view.created_by.as_deref(),
-        Some(logins[0].accessor.as_str()),
-        "minted with the login's authority"
-    );
-    assert!(
-        w.server.token_alive(&k8s.token),
-        "the replaced weak login is left alone"
-    );
-    assert_eq!(
-        w.server
-            .request_count(Method::POST, "auth/oidc/oidc/auth_url"),
-        1
-    );
-    assert_eq!(
-        w.server
-            .request_count(Method::GET, "auth/oidc/oidc/callback"),
-        1
-    );
-    let line = w.last_log_line();
-    assert!(
-        line.contains(" OK minted periodic token")
-            && line.contains("with the authority of an OIDC login on auth/oidc")
-            && line.contains("the login token was revoked"),
-        "{line}"
-    );
-    assert_eq!(w.log_lines().len(), 1, "one run, one line");
+        let logins = login_tokens(&w);
+        assert_eq!(logins.len(), 1, "exactly one OIDC login happened");
+        assert_eq!(logins[0].display_name, "oidc-alice");
+        assert!(
+            logins[0].revoked,
+            "the login token is revoked once our token is in place"
+        );
+        assert_eq!(
+            view.created_by.as_deref(),
+            Some(logins[0].accessor.as_str()),
+            "minted with the login's authority"
+        );
+        assert!(
+            w.server.token_alive(&k8s.token),
+            "the replaced weak login is left alone"
+        );
+        assert_eq!(
+            w.server
+                .request_count(Method::POST, "auth/oidc/oidc/auth_url"),
+            1
+        );
+        assert_eq!(
+            w.server
+                .request_count(Method::GET, "auth/oidc/oidc/callback"),
+            1
+        );
+        let line = w.last_log_line();
+        assert!(
+            line.contains(" OK minted periodic token")
+                && line.contains("with the authority of an OIDC login on auth/oidc")
+                && line.contains("the login token was revoked"),
+            "{line}"
+        );
+        assert_eq!(w.log_lines().len(), 1, "one run, one line");
+    }
+
 }
 
 /// Waits for the login URL on the child's stderr; returns it and the loopback callback URL.
@@ -234,59 +235,56 @@ fn mint_oidc_reports_a_provider_refusal_and_a_form_post() {
     }
 }
 
-#[test]
-fn mint_oidc_gives_up_after_the_wait_and_changes_nothing() {
-    let w = World::new();
-    let ours = w.seed_ours();
-    w.write_token(&ours.token);
-    let run = w.run(&[
-        "mint",
-        "--oidc",
-        "--oidc-port",
-        "0",
-        "--no-browser",
-        "--oidc-timeout",
-        "1s",
-    ]);
-    assert_eq!(run.code, 4, "{run:?}");
-    assert!(
-        run.stderr.contains("no OIDC callback within 1s"),
-        "{}",
-        run.stderr
-    );
-    assert!(w.last_log_line().contains(" FAIL: OIDC login failed"));
-    assert_eq!(w.file_content().unwrap(), ours.token, "file untouched");
-    assert!(login_tokens(&w).is_empty());
-}
+scenarios! {
+    fn mint_oidc_gives_up_after_the_wait_and_changes_nothing(w) {
+        let ours = w.seed_ours();
+        w.write_token(&ours.token);
+        let run = w.run(&[
+            "mint",
+            "--oidc",
+            "--oidc-port",
+            "0",
+            "--no-browser",
+            "--oidc-timeout",
+            "1s",
+        ]);
+        assert_eq!(run.code, 4, "{run:?}");
+        assert!(
+            run.stderr.contains("no OIDC callback within 1s"),
+            "{}",
+            run.stderr
+        );
+        assert!(w.last_log_line().contains(" FAIL: OIDC login failed"));
+        assert_eq!(w.file_content().unwrap(), ours.token, "file untouched");
+        assert!(login_tokens(&w).is_empty());
+    }
 
-#[test]
-fn mint_oidc_with_an_unknown_role_says_what_the_server_said() {
-    let w = World::new();
-    let run = w.run(&[
-        "mint",
-        "--oidc",
-        "--oidc-role",
-        "nope",
-        "--oidc-port",
-        "0",
-        "--no-browser",
-    ]);
-    assert_eq!(run.code, 4, "{run:?}");
-    assert!(
-        run.stderr
-            .contains("auth/oidc/oidc/auth_url: HTTP 400: role \"nope\" could not be found"),
-        "{}",
-        run.stderr
-    );
-    assert!(w.file_content().is_none(), "no file was created");
-}
+    fn mint_oidc_with_an_unknown_role_says_what_the_server_said(w) {
+        let run = w.run(&[
+            "mint",
+            "--oidc",
+            "--oidc-role",
+            "nope",
+            "--oidc-port",
+            "0",
+            "--no-browser",
+        ]);
+        assert_eq!(run.code, 4, "{run:?}");
+        assert!(
+            run.stderr
+                .contains("auth/oidc/oidc/auth_url: HTTP 400: role \"nope\" could not be found"),
+            "{}",
+            run.stderr
+        );
+        assert!(w.file_content().is_none(), "no file was created");
+    }
 
-#[test]
-fn oidc_flags_need_oidc() {
-    let w = World::new();
-    let run = w.run(&["mint", "--oidc-role", "admin"]);
-    assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("--oidc"), "{}", run.stderr);
+    fn oidc_flags_need_oidc(w) {
+        let run = w.run(&["mint", "--oidc-role", "admin"]);
+        assert_eq!(run.code, 2, "{run:?}");
+        assert!(run.stderr.contains("--oidc"), "{}", run.stderr);
+    }
+
 }
 
 fn metrics_world() -> (World, std::path::PathBuf) {
@@ -406,82 +404,80 @@ fn metrics_are_written_when_the_server_is_down_too() {
     );
 }
 
-#[test]
-fn status_text_is_plain_in_a_pipe_and_json_keeps_its_fields() {
-    let w = World::new();
-    let ours = w.seed_ours();
-    w.write_token(&ours.token);
-    assert_eq!(w.run(&["renew"]).code, 0);
-    let run = w.run(&["status"]);
-    assert_eq!(run.code, 0, "{run:?}");
-    assert!(!run.stdout.contains('\x1b'), "no colour in a pipe");
-    assert!(run.stdout.contains("time left  "), "{}", run.stdout);
-    assert!(run.stdout.contains("32d 0h"), "{}", run.stdout);
-    assert!(run.stdout.contains("next renewal"), "{}", run.stdout);
-    assert!(run.stdout.contains(" OK renewed"), "{}", run.stdout);
-    println!("{}", run.stdout);
+scenarios! {
+    fn status_text_is_plain_in_a_pipe_and_json_keeps_its_fields(w) {
+        let ours = w.seed_ours();
+        w.write_token(&ours.token);
+        assert_eq!(w.run(&["renew"]).code, 0);
+        let run = w.run(&["status"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(!run.stdout.contains('\x1b'), "no colour in a pipe");
+        assert!(run.stdout.contains("time left  "), "{}", run.stdout);
+        assert!(run.stdout.contains("32d 0h"), "{}", run.stdout);
+        assert!(run.stdout.contains("next renewal"), "{}", run.stdout);
+        assert!(run.stdout.contains(" OK renewed"), "{}", run.stdout);
+        println!("{}", run.stdout);
 
-    let run = w.run(&["status", "--json"]);
-    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let keys: Vec<&str> = json
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    for key in [
-        "healthy",
-        "state",
-        "advice",
-        "token_file",
-        "vault_addr",
-        "expected_display_name",
-        "display_name",
-        "policies",
-        "identity_policies",
-        "ttl_secs",
-        "expires_at",
-        "period_secs",
-        "explicit_max_ttl_secs",
-        "renewable",
-        "orphan",
-        "capabilities",
-        "error",
-        "last_log_lines",
-        "timer",
-    ] {
-        assert!(keys.contains(&key), "--json keeps {key}: {keys:?}");
+        let run = w.run(&["status", "--json"]);
+        let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        for key in [
+            "healthy",
+            "state",
+            "advice",
+            "token_file",
+            "vault_addr",
+            "expected_display_name",
+            "display_name",
+            "policies",
+            "identity_policies",
+            "ttl_secs",
+            "expires_at",
+            "period_secs",
+            "explicit_max_ttl_secs",
+            "renewable",
+            "orphan",
+            "capabilities",
+            "error",
+            "last_log_lines",
+            "timer",
+        ] {
+            assert!(keys.contains(&key), "--json keeps {key}: {keys:?}");
+        }
+
+        let admin = w.seed_oidc_login();
+        w.write_token(&admin.token);
+        let run = w.run_env(&["status"], &[("NO_COLOR", "1")]);
+        assert_eq!(run.code, 3);
+        let last = run.stdout.trim_end().lines().last().unwrap();
+        assert!(
+            last.starts_with("what to do: ") && last.contains("run `vault-token-renew` to heal it"),
+            "{last}"
+        );
     }
 
-    let admin = w.seed_oidc_login();
-    w.write_token(&admin.token);
-    let run = w.run_env(&["status"], &[("NO_COLOR", "1")]);
-    assert_eq!(run.code, 3);
-    let last = run.stdout.trim_end().lines().last().unwrap();
-    assert!(
-        last.starts_with("what to do: ") && last.contains("run `vault-token-renew` to heal it"),
-        "{last}"
-    );
-}
-
-#[test]
-fn generate_needs_no_configuration() {
-    let w = World::new();
-    // A config file the other commands would reject: generate must not even read it.
-    w.write_config("no_such_key = 1\n");
-    let dir = w.home.path().join("share");
-    let mut cmd = w.command(&["generate", "man", "--out"]);
-    cmd.arg(dir.join("man1"));
-    let run = w.finish(cmd.output().unwrap());
-    assert_eq!(run.code, 0, "{run:?}");
-    assert!(dir.join("man1/vault-token-renew.1").exists());
-    let run = w.run(&["generate", "completions", "bash"]);
-    assert_eq!(run.code, 0, "{run:?}");
-    assert!(run.stdout.contains("vault-token-renew"), "{}", run.stdout);
-    let help = w.run(&["--help"]);
-    assert!(
-        !help.stdout.contains("generate"),
-        "hidden from --help: {}",
-        help.stdout
-    );
+    fn generate_needs_no_configuration(w) {
+        // A config file the other commands would reject: generate must not even read it.
+        w.write_config("no_such_key = 1\n");
+        let dir = w.home.path().join("share");
+        let mut cmd = w.command(&["generate", "man", "--out"]);
+        cmd.arg(dir.join("man1"));
+        let run = w.finish(cmd.output().unwrap());
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(dir.join("man1/vault-token-renew.1").exists());
+        let run = w.run(&["generate", "completions", "bash"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(run.stdout.contains("vault-token-renew"), "{}", run.stdout);
+        let help = w.run(&["--help"]);
+        assert!(
+            !help.stdout.contains("generate"),
+            "hidden from --help: {}",
+            help.stdout
+        );
+    }
 }

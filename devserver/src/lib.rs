@@ -301,6 +301,11 @@ impl DevServer {
         lock(&self.shared.store).alive(token)
     }
 
+    /// Revokes a token and its children, as `auth/token/revoke` would.
+    pub fn revoke(&self, token: &str) {
+        lock(&self.shared.store).revoke_tree(token)
+    }
+
     pub fn lookup(&self, token: &str) -> Option<TokenView> {
         let s = lock(&self.shared.store);
         s.tokens.get(token).map(|e| s.view(e))

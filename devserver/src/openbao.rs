@@ -94,6 +94,17 @@ impl OpenBao {
                 addr.port()
             ));
             std::fs::create_dir_all(&home)?;
+            // A raw file audit log (declarative: OpenBao refuses audit devices over the API) is
+            // the server's own record of who created which token and of every token value.
+            let audit = home.join("audit.log");
+            let config = home.join("audit.hcl");
+            std::fs::write(
+                &config,
+                format!(
+                    "audit \"file\" \"test\" {{\n  options {{\n    file_path = \"{}\"\n    log_raw = \"true\"\n  }}\n}}\n",
+                    audit.display()
+                ),
+            )?;
             let mut child = Command::new(&bin)
                 .args([
                     "server",
@@ -101,6 +112,7 @@ impl OpenBao {
                     &format!("-dev-root-token-id={ROOT_TOKEN}"),
                     &format!("-dev-listen-address={addr}"),
                     "-dev-no-store-token",
+                    &format!("-config={}", config.display()),
                     "-log-level=warn",
                 ])
                 .env_clear()
@@ -131,7 +143,9 @@ impl OpenBao {
                 let log = log.clone();
                 std::thread::spawn(move || {
                     for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                        let mut l = log.lock().unwrap_or_else(|e| e.into_inner());
+                        let mut l = log
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
                         if l.len() < 64 << 10 {
                             l.push_str(&line);
                             l.push('\n');
@@ -149,7 +163,10 @@ impl OpenBao {
                 }
                 std::thread::sleep(Duration::from_millis(25));
             }
-            last = log.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            last = log
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
             drop(server);
         }
         Err(std::io::Error::other(format!(
@@ -158,7 +175,10 @@ impl OpenBao {
     }
 
     fn exited(&self) -> bool {
-        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        let mut child = self
+            .child
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         matches!(child.try_wait(), Ok(Some(_)))
     }
 
@@ -217,29 +237,63 @@ impl OpenBao {
 
     fn remember_tokens(&self, body: &Value) {
         if let Some(t) = body.pointer("/auth/client_token").and_then(Value::as_str) {
-            let mut issued = self.issued.lock().unwrap_or_else(|e| e.into_inner());
+            let mut issued = self
+                .issued
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if !issued.iter().any(|i| i == t) {
                 issued.push(t.to_owned());
             }
         }
     }
 
-    /// Every token value seen in an answer through this handle, plus the root token.
+    /// Every token value the server ever issued or was sent (its raw audit log), plus those seen
+    /// through this handle: what a leak check must look for.
     pub fn issued_tokens(&self) -> Vec<String> {
         let mut all = vec![ROOT_TOKEN.to_owned()];
-        all.extend(
-            self.issued
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .iter()
-                .cloned(),
-        );
+        all.extend(lock(&self.issued).iter().cloned());
+        for entry in self.audit_entries() {
+            for pointer in ["/response/auth/client_token", "/request/client_token"] {
+                if let Some(t) = entry.pointer(pointer).and_then(Value::as_str) {
+                    if !t.is_empty() && !all.iter().any(|a| a == t) {
+                        all.push(t.to_owned());
+                    }
+                }
+            }
+        }
         all
+    }
+
+    /// The raw audit log, one JSON object per request and per response.
+    pub fn audit_entries(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.home.join("audit.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// The accessor of the token whose request created the token with this accessor (None for
+    /// the dev root token and for logins, which no token creates).
+    pub fn created_by(&self, accessor: &str) -> Option<String> {
+        self.audit_entries()
+            .iter()
+            .find(|e| {
+                e["type"] == "response"
+                    && e.pointer("/response/auth/accessor").and_then(Value::as_str)
+                        == Some(accessor)
+            })
+            .and_then(|e| e.pointer("/auth/accessor").and_then(Value::as_str))
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
     }
 
     /// Records token values seen elsewhere (e.g. by a proxy), so leak checks cover them too.
     pub fn note_issued(&self, token: &str) {
-        let mut issued = self.issued.lock().unwrap_or_else(|e| e.into_inner());
+        let mut issued = self
+            .issued
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if !issued.iter().any(|i| i == token) {
             issued.push(token.to_owned());
         }
@@ -425,7 +479,12 @@ impl OpenBao {
             "auth/token/lookup",
             Some(json!({ "token": token })),
         );
-        a.ok().then(|| view(&a.body["data"]))
+        a.ok().then(|| self.with_creator(view(&a.body["data"])))
+    }
+
+    fn with_creator(&self, mut v: TokenView) -> TokenView {
+        v.created_by = self.created_by(&v.accessor);
+        v
     }
 
     pub fn lookup_accessor(&self, accessor: &str) -> Option<TokenView> {
@@ -435,7 +494,16 @@ impl OpenBao {
             "auth/token/lookup-accessor",
             Some(json!({ "accessor": accessor })),
         );
-        a.ok().then(|| view(&a.body["data"]))
+        a.ok().then(|| self.with_creator(view(&a.body["data"])))
+    }
+
+    /// Revokes a token and its children with the root token.
+    pub fn revoke(&self, token: &str) {
+        self.root(
+            "POST",
+            "auth/token/revoke",
+            Some(json!({ "token": token })),
+        );
     }
 
     pub fn token_alive(&self, token: &str) -> bool {
@@ -466,8 +534,8 @@ impl OpenBao {
         }
     }
 
-    /// Every live token with this display name, oldest first.
-    pub fn alive_by_display_name(&self, name: &str) -> Vec<TokenView> {
+    /// Every live token, oldest first (by creation second, then accessor).
+    pub fn alive_tokens(&self) -> Vec<TokenView> {
         let mut views: Vec<(i64, TokenView)> = self
             .accessors()
             .iter()
@@ -480,19 +548,30 @@ impl OpenBao {
                 );
                 a.ok().then(|| {
                     let created = a.body["data"]["creation_time"].as_i64().unwrap_or(0);
-                    (created, view(&a.body["data"]))
+                    (created, self.with_creator(view(&a.body["data"])))
                 })
             })
-            .filter(|(_, v)| v.display_name == name && v.alive)
+            .filter(|(_, v)| v.alive)
             .collect();
-        views.sort_by_key(|(created, _)| *created);
+        views.sort_by(|(a, va), (b, vb)| a.cmp(b).then_with(|| va.accessor.cmp(&vb.accessor)));
         views.into_iter().map(|(_, v)| v).collect()
+    }
+
+    /// Every live token with this display name, oldest first.
+    pub fn alive_by_display_name(&self, name: &str) -> Vec<TokenView> {
+        self.alive_tokens()
+            .into_iter()
+            .filter(|v| v.display_name == name)
+            .collect()
     }
 }
 
 impl Drop for OpenBao {
     fn drop(&mut self) {
-        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        let mut child = self
+            .child
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let _ = child.kill();
         let _ = child.wait();
         let _ = std::fs::remove_dir_all(&self.home);
@@ -575,4 +654,8 @@ fn view(data: &Value) -> TokenView {
         entity_id: data["entity_id"].as_str().unwrap_or_default().to_owned(),
         renewals: u64::from(data.get("last_renewal_time").is_some()),
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -36,3 +36,22 @@ fn seeds_a_periodic_token_and_logins_like_the_double() {
     assert_eq!(bao.alive_by_display_name("token-devvm-alice").len(), 1);
     assert!(bao.issued_tokens().contains(&ours.token));
 }
+
+#[test]
+fn the_audit_log_names_each_token_s_creator() {
+    let bao = OpenBao::start().expect("start OpenBao");
+    bao.seed_demo();
+    let admin = bao.add_token(TokenSpec::periodic("admin", &["vault-admin"], 3600));
+    let a = bao.call(
+        Some(&admin.token),
+        "POST",
+        "auth/token/create-orphan",
+        Some(serde_json::json!({"display_name": "child", "policies": ["vault-admin"]})),
+    );
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let child = a.body["auth"]["accessor"].as_str().unwrap();
+    let view = bao.lookup_accessor(child).unwrap();
+    assert_eq!(view.created_by.as_deref(), Some(admin.accessor.as_str()));
+    let minted = a.body["auth"]["client_token"].as_str().unwrap().to_owned();
+    assert!(bao.issued_tokens().contains(&minted));
+}

@@ -1,5 +1,7 @@
-//! The end-to-end harness: the real binary against the in-process Vault double, in a private
-//! HOME, with a clean environment. Every run is also a secret-hygiene check: no token value the
+//! The end-to-end harness: the real binary against a server — the in-process Vault double or a
+//! real OpenBao (`server::Kind`) — in a private HOME, with a clean environment. A scenario is
+//! written once, `scenarios! { fn name(w) { … } }`, and runs against both; one that only the
+//! double can stage is `double_only("why") fn name(w) { … }`. Every run is also a secret-hygiene check: no token value the
 //! double ever issued may appear in stdout, stderr, the log file or the state directory.
 #![allow(dead_code)]
 
@@ -8,6 +10,9 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod server;
+
+pub use server::{Kind, Server};
 pub use vault_devserver::{DevServer, Fault, FaultKind, Seed, Seeded, TokenSpec, TokenView};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_vault-token-renew");
@@ -15,9 +20,52 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_vault-token-renew");
 pub const OUR_NAME: &str = "token-devvm-alice";
 pub const PERIOD: u64 = 768 * 3600;
 pub const OUR_POLICIES: [&str; 2] = ["vault-admin", "sops-admin"];
+/// The display name of the OIDC-style admin login (`oidc-` + the user).
+pub const OIDC_LOGIN_NAME: &str = "oidc-alice";
+
+/// One scenario, run against every server: `fn name(w) { … }` becomes the tests `name::double`
+/// and `name::openbao`. `double_only("reason") fn name(w) { … }` becomes `name::double` alone,
+/// for what only the double can stage (its clock, an answer no real server gives); the reason is
+/// part of the source, next to the scenario.
+#[macro_export]
+macro_rules! scenarios {
+    () => {};
+    ($(#[$meta:meta])* double_only($why:literal) fn $name:ident($w:ident) $body:block $($rest:tt)*) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(dead_code)]
+            const DOUBLE_ONLY_BECAUSE: &str = $why;
+            #[test]
+            fn double() {
+                let $w = World::on($crate::common::Kind::Double);
+                $body
+            }
+        }
+        $crate::scenarios!($($rest)*);
+    };
+    ($(#[$meta:meta])* fn $name:ident($w:ident) $body:block $($rest:tt)*) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            fn scenario($w: World) $body
+            #[test]
+            fn double() {
+                scenario(World::on($crate::common::Kind::Double))
+            }
+            #[test]
+            fn openbao() {
+                scenario(World::on($crate::common::Kind::OpenBao))
+            }
+        }
+        $crate::scenarios!($($rest)*);
+    };
+}
 
 pub struct World {
-    pub server: DevServer,
+    pub server: Server,
     pub home: tempfile::TempDir,
     /// Extra lines for the config file (e.g. `retries = 0`).
     pub extra_config: String,
@@ -31,13 +79,18 @@ pub struct Run {
 }
 
 impl World {
-    /// The demo world (policies `vault-admin`, `sops-admin`, `ci`, `terraform-state`; root token
-    /// `root`) and a config file naming our display name and policies.
+    /// The demo world on the double (policies `vault-admin`, `sops-admin`, `ci`,
+    /// `terraform-state`; root token `root`) and a config file naming our display name and policies.
     pub fn new() -> World {
-        let server = DevServer::builder()
-            .seed(Seed::Demo)
-            .start()
-            .expect("start the double");
+        World::on(Kind::Double)
+    }
+
+    /// The demo world on the given server.
+    pub fn on(kind: Kind) -> World {
+        World::with_server(Server::start(kind))
+    }
+
+    pub fn with_server(server: Server) -> World {
         let world = World {
             server,
             home: tempfile::tempdir().unwrap(),
@@ -80,11 +133,8 @@ impl World {
 
     /// An OIDC login: token policies `[default]`, admin only through identity policies.
     pub fn seed_oidc_login(&self) -> Seeded {
-        self.server.add_token(TokenSpec::login(
-            "oidc-alice@example.com",
-            &[],
-            &OUR_POLICIES,
-        ))
+        self.server
+            .add_token(TokenSpec::login(OIDC_LOGIN_NAME, &[], &OUR_POLICIES))
     }
 
     /// A kubernetes login with weak policies and no token-store authority.
@@ -145,10 +195,9 @@ impl World {
     /// Accessors of every live token carrying our display name, in creation order.
     pub fn our_alive_accessors(&self) -> Vec<String> {
         self.server
-            .state()
-            .by_display_name(OUR_NAME)
-            .filter(|t| t.alive)
-            .map(|t| t.accessor.clone())
+            .alive_named(OUR_NAME)
+            .into_iter()
+            .map(|t| t.accessor)
             .collect()
     }
 
