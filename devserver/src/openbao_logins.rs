@@ -94,11 +94,21 @@ impl OpenBao {
     /// A whole OIDC login on `mount`'s default role, as the CLI and a browser do it:
     /// `auth_url` → the provider's authorize (302 to the callback) → `oidc/callback`.
     pub fn oidc_login_token(&self, mount: &str) -> Seeded {
+        self.oidc_login_token_as(mount, None)
+    }
+
+    /// The same on a named role (None: the mount's default role).
+    pub fn oidc_login_token_as(&self, mount: &str, role: Option<&str>) -> Seeded {
         let client_nonce = crate::jws::random_id();
+        let mut request =
+            json!({ "redirect_uri": OIDC_REDIRECT_URI, "client_nonce": client_nonce });
+        if let Some(role) = role {
+            request["role"] = json!(role);
+        }
         let started = self.root(
             "POST",
             &format!("auth/{mount}/oidc/auth_url"),
-            Some(json!({ "redirect_uri": OIDC_REDIRECT_URI, "client_nonce": client_nonce })),
+            Some(request),
         );
         let auth_url = started["data"]["auth_url"].as_str().unwrap_or_default();
         assert!(!auth_url.is_empty(), "OpenBao gave no auth_url: {started}");
@@ -185,6 +195,108 @@ impl OpenBao {
             .as_str()
             .unwrap_or_else(|| panic!("no auth method at {mount}/: {auths}"))
             .to_owned()
+    }
+}
+
+/// Genuine logins for a test's login specs: `oidc-<claim>` through the real OIDC method (the
+/// claim, token policies and identity policies as the spec says: identity policies through an
+/// external group), `kubernetes-<namespace>-<account>` through the real kubernetes method.
+pub struct GenuineLogins {
+    pub provider: OidcProvider,
+    pub cluster: FakeKubernetes,
+    roles: std::sync::Mutex<usize>,
+}
+
+impl GenuineLogins {
+    /// The provider and fake API server, with `oidc/` (admin through the `vault-admins` group)
+    /// and `kubernetes/` mounted on `bao`.
+    pub fn mount(bao: &OpenBao) -> std::io::Result<GenuineLogins> {
+        let provider = OidcProvider::start(crate::provider::OidcUser::default())?;
+        bao.mount_oidc(&provider, &OidcMount::admin_through_groups());
+        let cluster = FakeKubernetes::start()?;
+        bao.mount_kubernetes(&cluster);
+        Ok(GenuineLogins {
+            provider,
+            cluster,
+            roles: std::sync::Mutex::new(0),
+        })
+    }
+
+    /// A real login for a login spec whose mount is `oidc` or `kubernetes`; None for others.
+    pub fn login(&self, bao: &OpenBao, spec: &crate::types::TokenSpec) -> Option<Seeded> {
+        let (mount, rest) = spec.display_name.split_once('-')?;
+        let policies: Vec<&str> = spec
+            .policies
+            .iter()
+            .map(String::as_str)
+            .filter(|p| *p != "default")
+            .collect();
+        match mount {
+            "oidc" => Some(self.oidc(bao, rest, &policies, &spec.identity_policies, spec.ttl)),
+            "kubernetes" => {
+                assert!(
+                    spec.identity_policies.is_empty(),
+                    "kubernetes logins here carry no identity policies"
+                );
+                let (namespace, account) = rest.split_once('-')?;
+                Some(bao.kubernetes_login_token(&self.cluster, namespace, account, &policies))
+            }
+            _ => None,
+        }
+    }
+
+    fn oidc(
+        &self,
+        bao: &OpenBao,
+        claim: &str,
+        policies: &[&str],
+        identity: &[String],
+        ttl: u64,
+    ) -> Seeded {
+        let n = {
+            let mut roles = self.roles.lock().unwrap_or_else(|e| e.into_inner());
+            *roles += 1;
+            *roles
+        };
+        let role = format!("spec-{n}");
+        bao.root(
+            "POST",
+            &format!("auth/oidc/role/{role}"),
+            Some(json!({
+                "role_type": "oidc",
+                "user_claim": "email",
+                "groups_claim": "groups",
+                "oidc_scopes": ["email", "groups"],
+                "allowed_redirect_uris": [OIDC_REDIRECT_URI],
+                "token_policies": policies,
+                "token_ttl": format!("{}s", ttl.max(60)),
+            })),
+        );
+        let mut groups = vec![];
+        if !identity.is_empty() {
+            let group = format!("spec-{n}-admins");
+            let created = bao.root(
+                "POST",
+                "identity/group",
+                Some(json!({ "name": group, "type": "external", "policies": identity })),
+            );
+            bao.root(
+                "POST",
+                "identity/group-alias",
+                Some(json!({
+                    "name": group,
+                    "mount_accessor": bao.mount_accessor("oidc"),
+                    "canonical_id": created["data"]["id"],
+                })),
+            );
+            groups.push(group);
+        }
+        self.provider.set_user(crate::provider::OidcUser {
+            sub: format!("sub-{claim}"),
+            email: claim.to_owned(),
+            groups,
+        });
+        bao.oidc_login_token_as("oidc", Some(&role))
     }
 }
 
