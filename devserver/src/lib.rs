@@ -17,6 +17,7 @@ mod inject;
 mod login;
 mod oidc;
 pub mod openbao;
+mod proxy;
 mod reply;
 mod rng;
 mod router;
@@ -37,6 +38,7 @@ use std::time::Duration;
 pub use axum::http::Method;
 pub use fault::{Fault, FaultKind};
 pub use oidc::OidcRole;
+pub use proxy::FaultProxy;
 pub use types::{
     RequestRecord, Seed, Seeded, State, TokenSpec, TokenType, TokenView, UserpassUser,
 };
