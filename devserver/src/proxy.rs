@@ -5,6 +5,7 @@
 //! would behind a slow network.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::{Body, Bytes};
@@ -33,6 +34,8 @@ struct Shared {
     injector: Injector,
     /// Every `auth.client_token` seen in an answer, for leak checks.
     issued: Mutex<Vec<String>>,
+    /// Requests received and not yet answered (or dropped).
+    in_flight: AtomicUsize,
 }
 
 impl FaultProxy {
@@ -50,6 +53,7 @@ impl FaultProxy {
             upstream,
             injector: Injector::default(),
             issued: Mutex::new(Vec::new()),
+            in_flight: AtomicUsize::new(0),
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -95,6 +99,12 @@ impl FaultProxy {
         self.shared.injector.reset_requests();
     }
 
+    /// Requests received whose answer is not decided yet: after the record shows the request
+    /// before it, a sequential client's delayed request is parked exactly when this is 1.
+    pub fn in_flight(&self) -> usize {
+        self.shared.in_flight.load(Ordering::SeqCst)
+    }
+
     /// Every `auth.client_token` value the server answered through the proxy.
     pub fn issued_tokens(&self) -> Vec<String> {
         lock(&self.shared.issued).clone()
@@ -112,10 +122,12 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     };
     let kill = parts.extensions.get::<ConnKill>().cloned();
     let fault = shared.injector.take(&method, &path);
+    let flight = InFlight::new(&shared);
     // Detached from this connection: a client that hangs up does not cancel the forward.
     let task = tokio::spawn({
         let kill = kill.clone();
         async move {
+            let _flight = flight;
             let serve = || forward(&shared, parts, body);
             shared
                 .injector
@@ -127,6 +139,22 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         Ok(Some(response)) => response,
         Ok(None) => kill.unwrap_or_default().cut().await,
         Err(e) => error(502, format!("fault proxy: the forward failed: {e}")),
+    }
+}
+
+/// Counts a request in flight from its arrival until its answer is decided, however it ends.
+struct InFlight(Arc<Shared>);
+
+impl InFlight {
+    fn new(shared: &Arc<Shared>) -> InFlight {
+        shared.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(shared.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
