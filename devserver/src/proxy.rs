@@ -142,7 +142,8 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     }
 }
 
-/// Counts a request in flight from its arrival until its answer is decided, however it ends.
+/// Counts a request in flight from the moment its fault is chosen until its answer is decided,
+/// however that ends.
 struct InFlight(Arc<Shared>);
 
 impl InFlight {
