@@ -96,7 +96,7 @@ scenarios! {
         assert_eq!(run.code, 0, "{run:?}");
         let line = w.last_log_line();
         assert!(
-            line.ends_with(" HEALED: re-minted periodic token from foreign dn=oidc-alice (revoked 2 stale periodic token(s))"),
+            line.ends_with(" HEALED: re-minted periodic token from foreign dn=oidc-alice@example.com (revoked 2 stale periodic token(s))"),
             "{line}"
         );
         let new = w.file_token_view();

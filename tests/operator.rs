@@ -92,12 +92,7 @@ fn finish(
 }
 
 fn login_tokens(w: &World) -> Vec<TokenView> {
-    w.server
-        .state()
-        .tokens
-        .into_iter()
-        .filter(|t| t.path == "auth/oidc/oidc/callback")
-        .collect()
+    w.server.created_at("auth/oidc/oidc/callback")
 }
 
 scenarios! {
@@ -108,10 +103,7 @@ scenarios! {
 
         let (child, lines, reader) = spawn(&w, &["mint", "--oidc", "--oidc-port", "0", "--no-browser"]);
         let (auth_url, _) = login_urls(&lines);
-        assert!(
-            auth_url.contains("/_provider/oidc/authorize?"),
-            "{auth_url}"
-        );
+        assert!(auth_url.contains("/authorize?"), "{auth_url}");
         assert!(
             auth_url.contains("redirect_uri=http%3A%2F%2Flocalhost%3A"),
             "{auth_url}"
@@ -136,7 +128,7 @@ scenarios! {
 
         let logins = login_tokens(&w);
         assert_eq!(logins.len(), 1, "exactly one OIDC login happened");
-        assert_eq!(logins[0].display_name, "oidc-alice");
+        assert_eq!(logins[0].display_name, "oidc-alice@example.com");
         assert!(
             logins[0].revoked,
             "the login token is revoked once our token is in place"

@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 
 use crate::acl::Policy;
 use crate::fault::Fault;
+use crate::lock;
 use crate::reply::Reply;
-use crate::server::{Shared, lock};
+use crate::server::Shared;
 use crate::types::{TokenSpec, UserpassUser};
 
 /// `POST /_test/policies` body: `{"name":"vault-admin","rules":{"auth/token/*":["update","sudo"]}}`.
@@ -70,7 +71,7 @@ pub(crate) fn handle(shared: &Shared, method: &Method, path: &str, body: &[u8]) 
             Reply::no_content()
         }),
         ("POST", "faults") => parse::<Fault>(body).map(|f| {
-            lock(&shared.faults).push((f, 0));
+            shared.injector.inject(f, 0);
             Reply::no_content()
         }),
         ("POST", "clock") => parse::<ClockBody>(body).map(|c| {
@@ -80,14 +81,14 @@ pub(crate) fn handle(shared: &Shared, method: &Method, path: &str, body: &[u8]) 
             Reply::no_content()
         }),
         ("POST", "reset-requests") => {
-            lock(&shared.requests).clear();
+            shared.injector.reset_requests();
             Ok(Reply::no_content())
         }
         ("GET", "state") => Ok(json_ok(json!(crate::state_of(&lock(&shared.store))))),
         ("GET", "issued") => Ok(json_ok(
             json!({ "tokens": crate::issued_of(&lock(&shared.store)) }),
         )),
-        ("GET", "requests") => Ok(json_ok(json!({ "requests": *lock(&shared.requests) }))),
+        ("GET", "requests") => Ok(json_ok(json!({ "requests": shared.injector.records() }))),
         _ => Err(Reply::not_found()),
     };
     result.unwrap_or_else(|r| r)

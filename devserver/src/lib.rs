@@ -13,13 +13,14 @@ mod clock;
 mod control;
 mod fault;
 mod fields;
+mod inject;
 mod jws;
 mod login;
-mod loopback;
 mod oidc;
 pub mod openbao;
 pub mod openbao_logins;
 pub mod provider;
+mod proxy;
 mod reply;
 mod rng;
 mod router;
@@ -35,26 +36,29 @@ mod types;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
-
-use tokio::sync::watch;
 
 /// The HTTP method type used by [`Fault`] and [`DevServer::requests`].
 pub use axum::http::Method;
 pub use fault::{Fault, FaultKind};
 pub use oidc::OidcRole;
+pub use proxy::FaultProxy;
 pub use types::{
     RequestRecord, Seed, Seeded, State, TokenSpec, TokenType, TokenView, UserpassUser,
 };
 
-use server::{Shared, lock};
+use server::{Running, Shared};
 use store::Store;
 
 /// Sanitised the way the token store stores display names: `token-` + `[^A-Za-z0-9-]`→`-`, one
 /// trailing `-` stripped (contract §3 "display_name"). Exposed so tests can compute expected names.
 pub fn token_display_name(given: &str) -> String {
     store::sanitize_display_name(given)
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panicking test thread must not wedge the server for every later request.
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 pub(crate) fn state_of(store: &Store) -> State {
@@ -151,40 +155,18 @@ impl Builder {
         }
         let shared = Arc::new(Shared {
             store: Mutex::new(store),
-            faults: Mutex::new(Vec::new()),
-            requests: Mutex::new(Vec::new()),
+            injector: Default::default(),
             test_controls: self.test_controls,
         });
-        let listener = std::net::TcpListener::bind(self.addr)?;
-        listener.set_nonblocking(true)?;
-        let local = listener.local_addr()?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .thread_name("vault-devserver")
-            .build()?;
-        let (stop_tx, stop_rx) = watch::channel(false);
         let app = axum::Router::new()
             .fallback(server::handle)
             .with_state(shared.clone());
-        let thread = std::thread::Builder::new()
-            .name("vault-devserver".into())
-            .spawn(move || {
-                rt.block_on(async move {
-                    match tokio::net::TcpListener::from_std(listener) {
-                        Ok(l) => server::serve(l, app, stop_rx, acceptor).await,
-                        Err(e) => eprintln!("vault-devserver: cannot serve on {local}: {e}"),
-                    }
-                });
-                // Parked (delayed) requests are cancelled here rather than awaited.
-                rt.shutdown_timeout(Duration::from_millis(100));
-            })?;
+        let listener = std::net::TcpListener::bind(self.addr)?;
+        let running = Running::start("vault-devserver", listener, app, acceptor)?;
         Ok(DevServer {
             shared,
-            addr: local,
             tls,
-            stop: Some(stop_tx),
-            thread: Some(thread),
+            running,
         })
     }
 }
@@ -192,10 +174,8 @@ impl Builder {
 /// A running double on its own thread and tokio runtime; dropping it stops the server.
 pub struct DevServer {
     shared: Arc<Shared>,
-    addr: SocketAddr,
     tls: bool,
-    stop: Option<watch::Sender<bool>>,
-    thread: Option<JoinHandle<()>>,
+    running: Running,
 }
 
 impl DevServer {
@@ -211,11 +191,11 @@ impl DevServer {
     /// `http://127.0.0.1:PORT`, or `https://…` when serving TLS.
     pub fn url(&self) -> String {
         let scheme = if self.tls { "https" } else { "http" };
-        format!("{scheme}://{}", self.addr)
+        format!("{scheme}://{}", self.running.addr)
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.running.addr
     }
 
     /// Define (or replace) a policy: path pattern (exact, or a trailing `*` glob) → capabilities.
@@ -284,17 +264,17 @@ impl DevServer {
     }
 
     pub fn inject_fault(&self, fault: Fault) {
-        lock(&self.shared.faults).push((fault, 0));
+        self.shared.injector.inject(fault, 0);
     }
 
     /// Like [`DevServer::inject_fault`], but the first `skip` matching requests pass untouched:
     /// a heal's second `lookup-self` is the minted token's verification, say.
     pub fn inject_fault_after(&self, fault: Fault, skip: u32) {
-        lock(&self.shared.faults).push((fault, skip));
+        self.shared.injector.inject(fault, skip);
     }
 
     pub fn clear_faults(&self) {
-        lock(&self.shared.faults).clear();
+        self.shared.injector.clear();
     }
 
     /// Every token ever created, in creation order, without token values.
@@ -332,44 +312,20 @@ impl DevServer {
 
     /// `(method, path without /v1/, status)`; status 0 = connection dropped without a response.
     pub fn requests(&self) -> Vec<(Method, String, u16)> {
-        lock(&self.shared.requests)
-            .iter()
-            .map(|r| {
-                (
-                    Method::from_bytes(r.method.as_bytes()).unwrap_or(Method::GET),
-                    r.path.clone(),
-                    r.status,
-                )
-            })
-            .collect()
+        self.shared.injector.requests()
     }
 
     /// Requests with this verb and path (a trailing slash is ignored).
     pub fn request_count(&self, method: Method, path: &str) -> usize {
-        let want = path.trim_start_matches('/').trim_end_matches('/');
-        lock(&self.shared.requests)
-            .iter()
-            .filter(|r| r.method == method.as_str() && r.path.trim_end_matches('/') == want)
-            .count()
+        self.shared.injector.request_count(method, path)
     }
 
     pub fn reset_requests(&self) {
-        lock(&self.shared.requests).clear();
+        self.shared.injector.reset_requests();
     }
 
     /// Move the double's clock forward: TTLs count down, expired tokens answer 403.
     pub fn advance_clock(&self, by: Duration) {
         lock(&self.shared.store).clock.advance(by);
-    }
-}
-
-impl Drop for DevServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(true);
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }

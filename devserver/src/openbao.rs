@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::lock;
 use crate::types::{Seeded, TokenSpec, TokenType, TokenView};
 
 /// The version `scripts/lib/openbao.sh` pins.
@@ -497,13 +498,34 @@ impl OpenBao {
         a.ok().then(|| self.with_creator(view(&a.body["data"])))
     }
 
+    /// Every token a request to `path` created (a login's callback, say), in order, revoked ones
+    /// included (as a revoked token has no lookup, those carry what the audit log said).
+    pub fn created_at(&self, path: &str) -> Vec<TokenView> {
+        self.audit_entries()
+            .iter()
+            .filter(|e| e["type"] == "response" && e["request"]["path"] == path)
+            .filter_map(|e| {
+                let auth = &e["response"]["auth"];
+                let accessor = auth["accessor"].as_str()?;
+                Some(self.lookup_accessor(accessor).unwrap_or_else(|| TokenView {
+                    alive: false,
+                    revoked: true,
+                    ..view(&json!({
+                        "accessor": accessor,
+                        "display_name": auth["display_name"],
+                        "policies": auth["token_policies"],
+                        "path": path,
+                        "ttl": 0,
+                        "expire_time": "gone",
+                    }))
+                }))
+            })
+            .collect()
+    }
+
     /// Revokes a token and its children with the root token.
     pub fn revoke(&self, token: &str) {
-        self.root(
-            "POST",
-            "auth/token/revoke",
-            Some(json!({ "token": token })),
-        );
+        self.root("POST", "auth/token/revoke", Some(json!({ "token": token })));
     }
 
     pub fn token_alive(&self, token: &str) -> bool {
@@ -654,8 +676,4 @@ fn view(data: &Value) -> TokenView {
         entity_id: data["entity_id"].as_str().unwrap_or_default().to_owned(),
         renewals: u64::from(data.get("last_renewal_time").is_some()),
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -19,8 +19,8 @@ use ring::digest::{SHA256, digest};
 use serde_json::{Value, json};
 
 use crate::jws::{b64url, random_id, signer, unix_now};
-use crate::loopback::Loopback;
-use crate::server::lock;
+use crate::lock;
+use crate::server::Running;
 
 /// The one client the provider knows (`oidc_client_id`/`oidc_client_secret` on the mount).
 pub const CLIENT_ID: &str = "vault-token-renew-tests";
@@ -67,29 +67,27 @@ struct Provider {
 /// A running provider; dropping it stops it.
 pub struct OidcProvider {
     state: Arc<Provider>,
-    server: Loopback,
+    server: Running,
 }
 
 impl OidcProvider {
     pub fn start(user: OidcUser) -> std::io::Result<OidcProvider> {
-        let mut state = None;
-        let server = Loopback::start("oidc-provider", None, |addr| {
-            let provider = Arc::new(Provider {
-                issuer: format!("http://{addr}"),
-                user: Mutex::new(user),
-                grants: Mutex::new(HashMap::new()),
-                refusals: Mutex::new(Vec::new()),
-                exchanges: Mutex::new(0),
-            });
-            state = Some(provider.clone());
-            axum::Router::new()
-                .route("/.well-known/openid-configuration", get(discovery))
-                .route("/jwks", get(jwks))
-                .route("/authorize", get(authorize))
-                .route("/token", post(token))
-                .with_state(provider)
-        })?;
-        let state = state.expect("the app was built");
+        // The issuer URL names its own port, so the port is bound before the app is built.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let state = Arc::new(Provider {
+            issuer: format!("http://{}", listener.local_addr()?),
+            user: Mutex::new(user),
+            grants: Mutex::new(HashMap::new()),
+            refusals: Mutex::new(Vec::new()),
+            exchanges: Mutex::new(0),
+        });
+        let app = axum::Router::new()
+            .route("/.well-known/openid-configuration", get(discovery))
+            .route("/jwks", get(jwks))
+            .route("/authorize", get(authorize))
+            .route("/token", post(token))
+            .with_state(state.clone());
+        let server = Running::start("oidc-provider", listener, app, None)?;
         Ok(OidcProvider { state, server })
     }
 
@@ -99,7 +97,7 @@ impl OidcProvider {
     }
 
     pub fn addr(&self) -> std::net::SocketAddr {
-        self.server.addr()
+        self.server.addr
     }
 
     /// Signs a different user in from now on.

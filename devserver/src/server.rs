@@ -1,45 +1,88 @@
-//! The HTTP layer: accept loop (with per-connection abort, for dropped-connection faults),
-//! `/v1/…` handling with fault injection and request recording.
+//! The HTTP layer: a server on its own thread and runtime, the accept loop (with per-connection
+//! abort, for dropped-connection faults), and the double's `/v1/…` handling (faults and request
+//! records through `inject`).
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use hyper_util::rt::TokioIo;
 use tokio::sync::{Notify, watch};
 use tower::ServiceExt;
 
-use crate::fault::{Fault, FaultKind, WRONG_TYPES_BODY, default_error_body};
+use crate::inject::{ConnKill, Injector, MAX_BODY, json_response};
+use crate::lock;
 use crate::reply::Reply;
 use crate::router::dispatch;
 use crate::store::Store;
-use crate::types::RequestRecord;
-
-/// Largest request body read; bigger ones are refused.
-const MAX_BODY: usize = 32 << 20;
 
 pub(crate) struct Shared {
     pub(crate) store: Mutex<Store>,
-    /// Queued faults, each with how many matching requests it still lets through first.
-    pub(crate) faults: Mutex<Vec<(Fault, u32)>>,
-    pub(crate) requests: Mutex<Vec<RequestRecord>>,
+    pub(crate) injector: Injector,
     pub(crate) test_controls: bool,
 }
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panicking test thread must not wedge the server for every later request.
-    m.lock().unwrap_or_else(|e| e.into_inner())
+/// An HTTP app served on its own thread and tokio runtime; dropping it stops the server and
+/// cancels parked requests rather than awaiting them.
+pub(crate) struct Running {
+    pub(crate) addr: SocketAddr,
+    stop: Option<watch::Sender<bool>>,
+    thread: Option<JoinHandle<()>>,
 }
 
-/// Aborts the connection a request arrived on.
-#[derive(Clone)]
-struct ConnKill(Arc<Notify>);
+impl Running {
+    pub(crate) fn start(
+        name: &str,
+        listener: std::net::TcpListener,
+        app: axum::Router,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> std::io::Result<Running> {
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .thread_name(name)
+            .build()?;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let label = name.to_owned();
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                rt.block_on(async move {
+                    match tokio::net::TcpListener::from_std(listener) {
+                        Ok(l) => serve(l, app, stop_rx, tls).await,
+                        Err(e) => eprintln!("{label}: cannot serve on {addr}: {e}"),
+                    }
+                });
+                rt.shutdown_timeout(Duration::from_millis(100));
+            })?;
+        Ok(Running {
+            addr,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+}
 
-pub(crate) async fn serve(
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(true);
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+async fn serve(
     listener: tokio::net::TcpListener,
     app: axum::Router,
     mut shutdown: watch::Receiver<bool>,
@@ -98,95 +141,11 @@ where
     }
 }
 
-fn json_response(status: u16, body: impl Into<Body>) -> Response {
-    let mut r = Response::new(body.into());
-    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
-}
-
 fn to_response(reply: Reply) -> Response {
     match reply.body {
         None => json_response(reply.status, Body::empty()),
         Some(v) => json_response(reply.status, serde_json::to_vec(&v).unwrap_or_default()),
     }
-}
-
-fn record(shared: &Shared, method: &Method, path: &str, status: u16) {
-    lock(&shared.requests).push(RequestRecord {
-        method: method.as_str().to_string(),
-        path: path.to_string(),
-        status,
-    });
-}
-
-/// Take one hit of the first fault that matches this request.
-fn take_fault(shared: &Shared, method: &Method, path: &str) -> Option<FaultKind> {
-    let mut faults = lock(&shared.faults);
-    let i = faults.iter().position(|(f, _)| f.matches(method, path))?;
-    let (fault, skip) = &mut faults[i];
-    if *skip > 0 {
-        *skip -= 1;
-        return None;
-    }
-    fault.times -= 1;
-    let kind = fault.kind.clone();
-    if fault.times == 0 {
-        faults.remove(i);
-    }
-    Some(kind)
-}
-
-/// Headers and the first half of `body`, then (after a pause that lets it reach the client) an abort.
-fn drop_mid_body(status: u16, body: Vec<u8>, kill: Option<ConnKill>) -> Response {
-    let full_len = body.len().max(2);
-    let half = Bytes::from(body[..body.len() / 2].to_vec());
-    let stream = futures_util::stream::unfold(0u8, move |step| {
-        let half = half.clone();
-        let kill = kill.clone();
-        async move {
-            match step {
-                0 => Some((Ok::<_, std::io::Error>(half), 1)),
-                _ => {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    if let Some(k) = kill {
-                        k.0.notify_one();
-                    }
-                    std::future::pending::<()>().await;
-                    None
-                }
-            }
-        }
-    });
-    let mut r = json_response(status, Body::from_stream(stream));
-    r.headers_mut()
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(full_len));
-    r
-}
-
-/// A valid JSON body of exactly `bytes` bytes (at least the 12-byte skeleton), streamed.
-fn huge(bytes: usize) -> Response {
-    const HEAD: &[u8] = br#"{"data":{"pad":""#;
-    const TAIL: &[u8] = br#""}}"#;
-    let pad = bytes.saturating_sub(HEAD.len() + TAIL.len());
-    let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
-    let mut parts = vec![Bytes::from_static(HEAD)];
-    let mut left = pad;
-    while left > 0 {
-        let n = left.min(chunk.len());
-        parts.push(chunk.slice(..n));
-        left -= n;
-    }
-    parts.push(Bytes::from_static(TAIL));
-    let total = HEAD.len() + pad + TAIL.len();
-    let stream = futures_util::stream::iter(parts.into_iter().map(Ok::<_, std::io::Error>));
-    let mut r = json_response(200, Body::from_stream(stream));
-    r.headers_mut()
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(total));
-    r
 }
 
 /// The fake OIDC provider (`/_provider/<mount>/authorize`): a browser that follows the auth URL
@@ -232,80 +191,28 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
     let method = parts.method.clone();
     let query = parts.uri.query().unwrap_or("");
     let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
-        record(&shared, &method, path, 413);
+        shared.injector.record(&method, path, 413);
         return to_response(Reply::error(413, "request body too large"));
     };
     let kill = parts.extensions.get::<ConnKill>().cloned();
-    let fault = take_fault(&shared, &method, path);
-    let serve = |shared: &Shared| {
-        dispatch(
+    let fault = shared.injector.take(&method, path);
+    let serve = || async {
+        let reply = dispatch(
             &mut lock(&shared.store),
             &method,
             path,
             query,
             &parts.headers,
             &body,
-        )
+        );
+        to_response(reply)
     };
-
-    let (status, response) = match fault {
-        None => {
-            let reply = serve(&shared);
-            (reply.status, to_response(reply))
-        }
-        Some(FaultKind::Delay(d)) => {
-            tokio::time::sleep(d).await;
-            let reply = serve(&shared);
-            (reply.status, to_response(reply))
-        }
-        Some(FaultKind::Status { code, body }) => (
-            code,
-            json_response(code, body.unwrap_or_else(|| default_error_body(code))),
-        ),
-        Some(FaultKind::Sealed) => (503, json_response(503, default_error_body(503))),
-        Some(FaultKind::Malformed) => (
-            200,
-            json_response(
-                200,
-                "<html><body>this is not JSON {\"data\": }</body></html>",
-            ),
-        ),
-        Some(FaultKind::EmptyBody) => (200, json_response(200, Body::empty())),
-        Some(FaultKind::WrongTypes) => (200, json_response(200, WRONG_TYPES_BODY)),
-        Some(FaultKind::Huge(n)) => (200, huge(n)),
-        Some(FaultKind::Truncated) => {
-            let reply = serve(&shared);
-            let bytes = reply
-                .body
-                .map(|v| serde_json::to_vec(&v).unwrap_or_default())
-                .unwrap_or_default();
-            let cut = bytes[..bytes.len() / 2].to_vec();
-            (reply.status, json_response(reply.status, cut))
-        }
-        Some(FaultKind::DropMidBody) => {
-            let reply = serve(&shared);
-            let bytes = reply
-                .body
-                .map(|v| serde_json::to_vec(&v).unwrap_or_default())
-                .unwrap_or_else(|| br#"{"errors":[]}"#.to_vec());
-            record(&shared, &method, path, 0);
-            // A 204 cannot carry a body, so the damaged answer claims a 200.
-            let status = if reply.status == 204 {
-                200
-            } else {
-                reply.status
-            };
-            return drop_mid_body(status, bytes, kill);
-        }
-        Some(FaultKind::DropConnection) => {
-            record(&shared, &method, path, 0);
-            if let Some(k) = kill {
-                k.0.notify_one();
-            }
-            std::future::pending::<()>().await;
-            unreachable!("the connection task drops this future")
-        }
-    };
-    record(&shared, &method, path, status);
-    response
+    match shared
+        .injector
+        .answer(&method, path, fault, kill.clone(), serve)
+        .await
+    {
+        Some(response) => response,
+        None => kill.unwrap_or_default().cut().await,
+    }
 }

@@ -15,9 +15,9 @@ use axum::routing::post;
 use serde_json::{Value, json};
 
 use crate::jws::{TEST_ONLY_CERT_PEM, TEST_ONLY_KEY_PEM, signer, unix_now};
-use crate::loopback::Loopback;
+use crate::lock;
 use crate::provider::json_response;
-use crate::server::lock;
+use crate::server::Running;
 
 /// The issuer of legacy (secret-based) service-account tokens.
 const SA_ISSUER: &str = "kubernetes/serviceaccount";
@@ -39,7 +39,7 @@ struct Cluster {
 /// A running fake API server; dropping it stops it.
 pub struct FakeKubernetes {
     cluster: Arc<Cluster>,
-    server: Loopback,
+    server: Running,
 }
 
 impl FakeKubernetes {
@@ -47,17 +47,17 @@ impl FakeKubernetes {
         let tls = crate::tls::acceptor(TEST_ONLY_CERT_PEM.as_bytes(), TEST_ONLY_KEY_PEM)?;
         let cluster = Arc::new(Cluster::default());
         let app_cluster = cluster.clone();
-        let server = Loopback::start("fake-kubernetes", Some(tls), move |_| {
-            axum::Router::new()
-                .route("/apis/authentication.k8s.io/v1/tokenreviews", post(review))
-                .with_state(app_cluster)
-        })?;
+        let app = axum::Router::new()
+            .route("/apis/authentication.k8s.io/v1/tokenreviews", post(review))
+            .with_state(app_cluster);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let server = Running::start("fake-kubernetes", listener, app, Some(tls))?;
         Ok(FakeKubernetes { cluster, server })
     }
 
     /// `kubernetes_host` for OpenBao.
     pub fn url(&self) -> String {
-        format!("https://{}", self.server.addr())
+        format!("https://{}", self.server.addr)
     }
 
     /// `kubernetes_ca_cert` for OpenBao: the server's own self-signed certificate.

@@ -13,7 +13,7 @@ use std::process::{Command, Output};
 mod server;
 
 pub use server::{Kind, Server};
-pub use vault_devserver::{DevServer, Fault, FaultKind, Seed, Seeded, TokenSpec, TokenView};
+pub use vault_devserver::{Fault, FaultKind, Seeded, TokenSpec, TokenView};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_vault-token-renew");
 /// What the harness configures: `display_name = "devvm-alice"` is stored as this.
@@ -21,7 +21,7 @@ pub const OUR_NAME: &str = "token-devvm-alice";
 pub const PERIOD: u64 = 768 * 3600;
 pub const OUR_POLICIES: [&str; 2] = ["vault-admin", "sops-admin"];
 /// The display name of the OIDC-style admin login (`oidc-` + the user).
-pub const OIDC_LOGIN_NAME: &str = "oidc-alice";
+pub const OIDC_LOGIN_NAME: &str = "oidc-alice@example.com";
 
 /// One scenario, run against every server: `fn name(w) { … }` becomes the tests `name::double`
 /// and `name::openbao`. `double_only("reason") fn name(w) { … }` becomes `name::double` alone,

@@ -5,7 +5,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use vault_devserver::openbao::OpenBao;
-use vault_devserver::{DevServer, Fault, Method, Seed, Seeded, State, TokenSpec, TokenView};
+use vault_devserver::openbao_logins::GenuineLogins;
+use vault_devserver::{
+    DevServer, Fault, FaultProxy, Method, Seed, Seeded, State, TokenSpec, TokenView,
+};
 
 /// Which server a scenario runs against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,7 +19,15 @@ pub enum Kind {
 
 pub enum Server {
     Double(DevServer),
-    OpenBao(Box<OpenBao>),
+    OpenBao(Box<Real>),
+}
+
+/// A real OpenBao with genuine OIDC and kubernetes logins, reached through a fault-injecting
+/// proxy (the binary talks to the proxy; the harness's own calls go straight to the server).
+pub struct Real {
+    pub proxy: FaultProxy,
+    pub logins: GenuineLogins,
+    pub bao: OpenBao,
 }
 
 impl Server {
@@ -33,7 +44,9 @@ impl Server {
             Kind::OpenBao => {
                 let bao = OpenBao::start().unwrap_or_else(|e| panic!("start OpenBao: {e}"));
                 bao.seed_demo();
-                Server::OpenBao(Box::new(bao))
+                let logins = GenuineLogins::mount(&bao).expect("start the OIDC provider");
+                let proxy = FaultProxy::start(&bao.url()).expect("start the fault proxy");
+                Server::OpenBao(Box::new(Real { proxy, logins, bao }))
             }
         }
     }
@@ -59,21 +72,21 @@ impl Server {
     pub fn url(&self) -> String {
         match self {
             Server::Double(d) => d.url(),
-            Server::OpenBao(b) => b.url(),
+            Server::OpenBao(r) => r.proxy.url(),
         }
     }
 
     pub fn addr(&self) -> SocketAddr {
         match self {
             Server::Double(d) => d.addr(),
-            Server::OpenBao(b) => b.addr(),
+            Server::OpenBao(r) => r.proxy.addr(),
         }
     }
 
     pub fn add_policy(&self, name: &str, rules: &[(&str, &[&str])]) {
         match self {
             Server::Double(d) => d.add_policy(name, rules),
-            Server::OpenBao(b) => b.add_policy(name, rules),
+            Server::OpenBao(r) => r.bao.add_policy(name, rules),
         }
     }
 
@@ -81,21 +94,24 @@ impl Server {
     pub fn add_token(&self, spec: TokenSpec) -> Seeded {
         match self {
             Server::Double(d) => d.add_token(spec),
-            Server::OpenBao(b) => b.add_token(spec),
+            Server::OpenBao(r) => match r.logins.login(&r.bao, &spec) {
+                Some(login) => login,
+                None => r.bao.add_token(spec),
+            },
         }
     }
 
     pub fn revoke(&self, token: &str) {
         match self {
             Server::Double(d) => d.revoke(token),
-            Server::OpenBao(b) => b.revoke(token),
+            Server::OpenBao(r) => r.bao.revoke(token),
         }
     }
 
     pub fn token_alive(&self, token: &str) -> bool {
         match self {
             Server::Double(d) => d.token_alive(token),
-            Server::OpenBao(b) => b.token_alive(token),
+            Server::OpenBao(r) => r.bao.token_alive(token),
         }
     }
 
@@ -104,14 +120,14 @@ impl Server {
     pub fn lookup(&self, token: &str) -> Option<TokenView> {
         match self {
             Server::Double(d) => d.lookup(token).filter(|v| v.alive),
-            Server::OpenBao(b) => b.lookup(token),
+            Server::OpenBao(r) => r.bao.lookup(token),
         }
     }
 
     pub fn lookup_accessor(&self, accessor: &str) -> Option<TokenView> {
         match self {
             Server::Double(d) => d.lookup_accessor(accessor).filter(|v| v.alive),
-            Server::OpenBao(b) => b.lookup_accessor(accessor),
+            Server::OpenBao(r) => r.bao.lookup_accessor(accessor),
         }
     }
 
@@ -119,7 +135,7 @@ impl Server {
     pub fn alive_tokens(&self) -> Vec<TokenView> {
         match self {
             Server::Double(d) => d.state().tokens.into_iter().filter(|t| t.alive).collect(),
-            Server::OpenBao(b) => b.alive_tokens(),
+            Server::OpenBao(r) => r.bao.alive_tokens(),
         }
     }
 
@@ -132,7 +148,20 @@ impl Server {
                 .filter(|t| t.alive)
                 .cloned()
                 .collect(),
-            Server::OpenBao(b) => b.alive_by_display_name(name),
+            Server::OpenBao(r) => r.bao.alive_by_display_name(name),
+        }
+    }
+
+    /// Every token created by a request to `path` (e.g. an OIDC callback), revoked ones included.
+    pub fn created_at(&self, path: &str) -> Vec<TokenView> {
+        match self {
+            Server::Double(d) => d
+                .state()
+                .tokens
+                .into_iter()
+                .filter(|t| t.path == path)
+                .collect(),
+            Server::OpenBao(r) => r.bao.created_at(path),
         }
     }
 
@@ -140,7 +169,11 @@ impl Server {
     pub fn issued_tokens(&self) -> Vec<String> {
         match self {
             Server::Double(d) => d.issued_tokens(),
-            Server::OpenBao(b) => b.issued_tokens(),
+            Server::OpenBao(r) => {
+                let mut all = r.bao.issued_tokens();
+                all.extend(r.proxy.issued_tokens());
+                all
+            }
         }
     }
 
@@ -153,29 +186,55 @@ impl Server {
         self.double().state()
     }
 
+    /// Faults: the double's own, or the proxy's in front of OpenBao (same kinds, same meaning).
     pub fn inject_fault(&self, fault: Fault) {
-        self.double().inject_fault(fault)
-    }
-
-    pub fn inject_fault_after(&self, fault: Fault, skip: u32) {
-        self.double().inject_fault_after(fault, skip)
-    }
-
-    pub fn clear_faults(&self) {
-        if let Server::Double(d) = self {
-            d.clear_faults()
+        match self {
+            Server::Double(d) => d.inject_fault(fault),
+            Server::OpenBao(r) => r.proxy.inject_fault(fault),
         }
     }
 
+    pub fn inject_fault_after(&self, fault: Fault, skip: u32) {
+        match self {
+            Server::Double(d) => d.inject_fault_after(fault, skip),
+            Server::OpenBao(r) => r.proxy.inject_fault_after(fault, skip),
+        }
+    }
+
+    pub fn clear_faults(&self) {
+        match self {
+            Server::Double(d) => d.clear_faults(),
+            Server::OpenBao(r) => r.proxy.clear_faults(),
+        }
+    }
+
+    /// The binary's requests as the server (or the proxy in front of it) saw them.
     pub fn requests(&self) -> Vec<(Method, String, u16)> {
-        self.double().requests()
+        match self {
+            Server::Double(d) => d.requests(),
+            Server::OpenBao(r) => r.proxy.requests(),
+        }
     }
 
     pub fn request_count(&self, method: Method, path: &str) -> usize {
-        self.double().request_count(method, path)
+        match self {
+            Server::Double(d) => d.request_count(method, path),
+            Server::OpenBao(r) => r.proxy.request_count(method, path),
+        }
     }
 
     pub fn reset_requests(&self) {
-        self.double().reset_requests()
+        match self {
+            Server::Double(d) => d.reset_requests(),
+            Server::OpenBao(r) => r.proxy.reset_requests(),
+        }
+    }
+
+    /// Requests received and not yet answered (parked by a delay fault).
+    pub fn in_flight(&self) -> usize {
+        match self {
+            Server::Double(_) => 0,
+            Server::OpenBao(r) => r.proxy.in_flight(),
+        }
     }
 }

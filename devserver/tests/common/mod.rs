@@ -91,6 +91,19 @@ pub fn exchange(
     }
 }
 
+/// A 200's headers and part of a body that does not parse, then the connection ended.
+pub fn assert_cut_mid_body(o: Outcome) {
+    match o {
+        Outcome::Cut(raw) => {
+            let text = String::from_utf8_lossy(&raw);
+            assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+            let body = &text[text.find("\r\n\r\n").unwrap() + 4..];
+            assert!(!body.is_empty() && serde_json::from_str::<Value>(body).is_err());
+        }
+        Outcome::Complete(_) => panic!("expected a cut body"),
+    }
+}
+
 pub fn req(base: &str, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Resp {
     match exchange(base, method, path, token, body) {
         Outcome::Complete(r) => r,
