@@ -33,6 +33,7 @@ const VOLATILE: &[&str] = &[
     "cluster_name",
     "cluster_id",
     "server_time_utc",
+    "auth_url",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -452,6 +453,13 @@ fn diff_value(at: &str, d: &Value, b: &Value, out: &mut Vec<(String, String)>) {
                 t
             };
             if types(da) != types(ba) {
+                out.push((at.into(), format!("double {d}, OpenBao {b}")));
+            }
+        }
+        // An empty value is meaningful even where the value itself is not (`id` on
+        // lookup-accessor, `auth_url` for a refused redirect).
+        (Value::String(ds), Value::String(bs)) if VOLATILE.contains(&key) => {
+            if ds.is_empty() != bs.is_empty() {
                 out.push((at.into(), format!("double {d}, OpenBao {b}")));
             }
         }
