@@ -150,14 +150,14 @@ pub(crate) fn dispatch(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Reply {
+    // Unauthenticated: a token, even a bad one, is not checked; hvac probes it with HEAD.
+    if path == "sys/health" && matches!(method.as_str(), "GET" | "HEAD") {
+        return store.health();
+    }
     let op = match operation(method, query) {
         Ok(op) => op,
         Err(reply) => return reply,
     };
-    // Unauthenticated: a token, even a bad one, is not checked.
-    if path == "sys/health" && op == Some(READ) {
-        return store.health();
-    }
     // Unauthenticated like a login: the OIDC flow's two Vault paths (contract §9).
     if let Some((mount, action)) = crate::oidc::route(store, path) {
         return match (action, op) {

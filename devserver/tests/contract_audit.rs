@@ -673,6 +673,9 @@ fn differential() {
     p.call("GET", "nothing/here", root, None);
     p.call("LIST", "auth/token/nothing-here", by_admin, None);
 
+    p.rule("secrets_engines_are_not_modelled");
+    p.call("GET", "secret/data/nothing", root, None);
+
     p.rule("s6_an_empty_path_in_the_list_is_400");
     let paths = json!({"paths": ["auth/token/create", ""]});
     p.call(

@@ -410,3 +410,22 @@ fn differential() {
 
     p.finish();
 }
+
+#[test]
+fn sys_health_answers_get_and_head_without_a_token() {
+    let s = DevServer::start().unwrap();
+    let r = req(&s.url(), "GET", "/v1/sys/health", None, None);
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(
+        (&v["initialized"], &v["sealed"], &v["standby"]),
+        (&json!(true), &json!(false), &json!(false))
+    );
+    assert_eq!(v["version"], vault_devserver::openbao::OPENBAO_VERSION);
+    // A HEAD answer announces the GET body's length and sends none.
+    let head = match exchange(&s.url(), "HEAD", "/v1/sys/health", Some("s.bogus"), None) {
+        Outcome::Complete(r) => r.headers,
+        Outcome::Cut(raw) => String::from_utf8_lossy(&raw).into_owned(),
+    };
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+}

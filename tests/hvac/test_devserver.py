@@ -167,6 +167,16 @@ def test_malformed_body_is_not_parsed_as_json(controls, oidc_admin):
     assert not isinstance(response, dict), "hvac hands back the raw response when the body is not JSON"
 
 
+# sys/health: no token needed; hvac probes with HEAD by default and parses the GET body.
+def test_read_health_status_without_a_token(client_for):
+    client = client_for(None)
+    assert client.sys.read_health_status().status_code == 200
+    health = client.sys.read_health_status(method="GET")
+    assert health["initialized"] is True and health["sealed"] is False and health["standby"] is False
+    assert isinstance(health["server_time_utc"], int) and health["version"]
+    assert client.sys.is_initialized() and not client.sys.is_sealed()
+
+
 def test_unknown_path_is_invalid_path(root):
     with pytest.raises(exc.InvalidPath):
         root.adapter.get("/v1/secret/does-not-exist")

@@ -458,10 +458,10 @@ fn diff_value(at: &str, d: &Value, b: &Value, out: &mut Vec<(String, String)>) {
         }
         // An empty value is meaningful even where the value itself is not (`id` on
         // lookup-accessor, `auth_url` for a refused redirect).
-        (Value::String(ds), Value::String(bs)) if VOLATILE.contains(&key) => {
-            if ds.is_empty() != bs.is_empty() {
-                out.push((at.into(), format!("double {d}, OpenBao {b}")));
-            }
+        (Value::String(ds), Value::String(bs))
+            if VOLATILE.contains(&key) && ds.is_empty() != bs.is_empty() =>
+        {
+            out.push((at.into(), format!("double {d}, OpenBao {b}")))
         }
         _ if VOLATILE.contains(&key) => {}
         _ if d != b => out.push((at.into(), format!("double {d}, OpenBao {b}"))),
