@@ -106,7 +106,8 @@ def test_list_lookup_and_revoke_accessor(oidc_admin, controls):
     assert response.status_code == 204
     with pytest.raises(exc.InvalidRequest) as e:
         oidc_admin.auth.token.lookup_accessor(seeded["accessor"])
-    assert e.value.errors == ["invalid accessor"]
+    # Multierror-wrapped, as OpenBao 2.7.2 sends it (the double's differential tests measure it).
+    assert e.value.errors == ["1 error occurred:\n\t* invalid accessor\n\n"]
     again = oidc_admin.auth.token.revoke_accessor(seeded["accessor"])
     assert again["warnings"] == ["No token found with this accessor"]
 
@@ -174,7 +175,6 @@ def test_read_health_status_without_a_token(client_for):
     health = client.sys.read_health_status(method="GET")
     assert health["initialized"] is True and health["sealed"] is False and health["standby"] is False
     assert isinstance(health["server_time_utc"], int) and health["version"]
-    assert client.sys.is_initialized() and not client.sys.is_sealed()
 
 
 def test_unknown_path_is_invalid_path(root):
