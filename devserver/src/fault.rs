@@ -88,7 +88,7 @@ pub(crate) fn default_error_body(code: u16) -> String {
         400 => "invalid request",
         403 => "1 error occurred:\n\t* permission denied\n\n",
         404 => return r#"{"errors":[]}"#.into(),
-        405 => "unsupported operation",
+        405 => "1 error occurred:\n\t* unsupported operation\n\n",
         412 => "required index state not present",
         429 => "request path \"auth/token\": rate limit quota exceeded",
         500 => "internal error",

@@ -93,14 +93,16 @@ fn weak_string(v: &Value) -> Result<String, String> {
     }
 }
 
+/// mapstructure's wording as OpenBao 2.7.2 sends it (measured): the value is not quoted.
+const NOT_AN_INT: &str = "'' cannot parse value as 'int': strconv.ParseInt: invalid syntax";
+
 /// Go's `strconv.ParseBool`, which the weak decode uses for strings (JSON numbers are json.Number strings).
 fn parse_bool(s: &str) -> Result<bool, String> {
     match s {
         "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
         "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-        _ => Err(format!(
-            "cannot parse '' as bool: strconv.ParseBool: parsing {s:?}: invalid syntax"
-        )),
+        // mapstructure's wording as OpenBao 2.7.2 sends it (measured): the value is not quoted.
+        _ => Err("'' cannot parse value as 'bool': strconv.ParseBool: invalid syntax".into()),
     }
 }
 
@@ -110,13 +112,9 @@ fn decode(ty: FieldType, v: &Value) -> Result<Field, String> {
         Int => Field::Int(match v {
             Value::Null => 0,
             Value::Bool(b) => i64::from(*b),
-            Value::Number(n) => n.as_i64().ok_or_else(|| {
-                format!("cannot parse '' as int: strconv.ParseInt: parsing \"{n}\": invalid syntax")
-            })?,
+            Value::Number(n) => n.as_i64().ok_or_else(|| NOT_AN_INT.to_string())?,
             Value::String(s) if s.is_empty() => 0,
-            Value::String(s) => s.parse().map_err(|_| {
-                format!("cannot parse '' as int: strconv.ParseInt: parsing {s:?}: invalid syntax")
-            })?,
+            Value::String(s) => s.parse().map_err(|_| NOT_AN_INT.to_string())?,
             _ => return Err("expected type 'int', got unconvertible type".into()),
         }),
         Bool => Field::Bool(match v {

@@ -13,6 +13,7 @@ mod clock;
 mod control;
 mod fault;
 mod fields;
+mod health;
 mod inject;
 mod jws;
 mod login;

@@ -169,7 +169,7 @@ impl Store {
             .remove(get("state"))
             .filter(|p| p.mount == mount && now.saturating_sub(p.created) <= STATE_TIMEOUT);
         let Some(pending) = pending else {
-            return Reply::bad_request("Vault login failed. Expired or missing OAuth state.");
+            return Reply::bad_request("OpenBao login failed. Expired or missing OAuth state.");
         };
         if !pending.client_nonce.is_empty() && get("client_nonce") != pending.client_nonce {
             return Reply::bad_request("invalid client_nonce");
@@ -180,15 +180,15 @@ impl Store {
             .get(&(mount.to_string(), pending.role.clone()))
             .cloned()
         else {
-            return Reply::bad_request("Vault login failed. Role could not be found");
+            return Reply::bad_request("OpenBao login failed. Role could not be found");
         };
         let code = get("code");
         if code.is_empty() {
-            return Reply::bad_request("Vault login failed. No code or id_token received.");
+            return Reply::bad_request("OpenBao login failed. No code or id_token received.");
         }
         if pending.code.as_deref() != Some(code) {
             return Reply::bad_request(
-                "Vault login failed. Error exchanging oidc code: \"oauth2: \\\"invalid_grant\\\"\".",
+                "OpenBao login failed. Error exchanging oidc code: \"oauth2: \\\"invalid_grant\\\"\".",
             );
         }
         self.issue_login(LoginGrant {
@@ -404,7 +404,7 @@ mod tests {
         assert_eq!(again.status, 400);
         assert_eq!(
             errors(&again),
-            "Vault login failed. Expired or missing OAuth state."
+            "OpenBao login failed. Expired or missing OAuth state."
         );
     }
 

@@ -28,15 +28,37 @@ impl Reply {
         Self::error(403, "permission denied")
     }
 
-    /// ACL denial: the go-multierror text (contract §7, §3 Scenario B).
-    pub(crate) fn acl_denied() -> Self {
-        Self::error(403, "1 error occurred:\n\t* permission denied\n\n")
+    /// An error Vault's request handler wraps in a go-multierror (`1 error occurred:\n\t* …\n\n`):
+    /// ACL denials and routing errors; a handler's own error response stays plain. Measured
+    /// against OpenBao 2.7.2 by the differential tests.
+    pub(crate) fn wrapped(status: u16, msg: &str) -> Self {
+        Self::error(status, &format!("1 error occurred:\n\t* {msg}\n\n"))
     }
 
-    /// Unsupported path or empty LIST: 404 with an empty error list (contract §4, §7).
+    /// ACL denial (contract §7, §3 Scenario B).
+    pub(crate) fn acl_denied() -> Self {
+        Self::wrapped(403, "permission denied")
+    }
+
+    /// A path no backend serves.
+    pub(crate) fn unsupported_path() -> Self {
+        Self::wrapped(404, "unsupported path")
+    }
+
+    /// A verb the path's backend does not register.
+    pub(crate) fn unsupported_operation() -> Self {
+        Self::wrapped(405, "unsupported operation")
+    }
+
+    /// Empty LIST (contract §4), and anything outside `/v1/`: 404 with an empty error list.
     pub(crate) fn not_found() -> Self {
+        Self::without_errors(404)
+    }
+
+    /// `{"errors":[]}`: what Vault sends for an error response without a message.
+    pub(crate) fn without_errors(status: u16) -> Self {
         Reply {
-            status: 404,
+            status,
             body: Some(json!({ "errors": [] })),
         }
     }

@@ -77,7 +77,8 @@ fn operation(method: &Method, query: &str) -> Result<Option<u8>, Reply> {
         .map(|v| match v {
             "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
             "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-            _ => Err(Reply::bad_request("invalid list parameter")),
+            // OpenBao answers 400 with an empty error list (measured).
+            _ => Err(Reply::without_errors(400)),
         })
         .transpose()?;
     Ok(match method.as_str() {
@@ -124,6 +125,23 @@ fn login_route<'a>(store: &Store, path: &'a str) -> Option<(&'a str, &'a str)> {
     (!user.is_empty() && !user.contains('/') && store.has_mount(mount)).then_some((mount, user))
 }
 
+/// A path without a handler: under a mount the double serves, the backend's wrapped
+/// `unsupported path`; elsewhere core finds no mount and answers plainly (OpenBao 2.7.2, measured).
+fn no_handler(store: &Store, path: &str) -> Reply {
+    let login_mount = path
+        .strip_prefix("auth/")
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(mount, _)| store.has_mount(mount));
+    if path.starts_with("auth/token/") || path.starts_with("sys/") || login_mount {
+        Reply::unsupported_path()
+    } else {
+        Reply::error(
+            404,
+            &format!("no handler for route {path:?}. route entry not found."),
+        )
+    }
+}
+
 pub(crate) fn dispatch(
     store: &mut Store,
     method: &Method,
@@ -132,6 +150,10 @@ pub(crate) fn dispatch(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Reply {
+    // Unauthenticated: a token, even a bad one, is not checked; hvac probes it with HEAD.
+    if path == "sys/health" && matches!(method.as_str(), "GET" | "HEAD") {
+        return store.health();
+    }
     let op = match operation(method, query) {
         Ok(op) => op,
         Err(reply) => return reply,
@@ -150,7 +172,7 @@ pub(crate) fn dispatch(
                 Err(r) => r,
             },
             ("callback", Some(READ)) => store.oidc_callback(mount, query),
-            _ => Reply::error(405, "unsupported operation"),
+            _ => Reply::unsupported_operation(),
         };
     }
     if let Some((mount, user)) = login_route(store, path) {
@@ -159,11 +181,11 @@ pub(crate) fn dispatch(
                 Ok(b) => store.login(mount, user, &b),
                 Err(r) => r,
             },
-            _ => Reply::error(405, "unsupported operation"),
+            _ => Reply::unsupported_operation(),
         };
     }
     let Some(op) = op else {
-        return Reply::error(405, "unsupported operation");
+        return Reply::unsupported_operation();
     };
     // §7: missing, unknown, expired or revoked token → 403 before anything else, unknown paths
     // included: Vault's CheckToken runs before routing and an unsupported path fails only after it
@@ -186,11 +208,11 @@ pub(crate) fn dispatch(
         return Reply::acl_denied();
     }
     let Some(endpoint) = endpoint else {
-        return Reply::not_found();
+        return no_handler(store, path);
     };
     // §7: 405 only once the ACL allowed the operation.
     if !endpoint.supports(op) {
-        return Reply::error(405, "unsupported operation");
+        return Reply::unsupported_operation();
     }
     let body = match parse_body(body) {
         Ok(b) => b,

@@ -79,11 +79,12 @@ pub(crate) fn root(store: &mut Store, id: &str) {
     }
     store
         .seed_token(&TokenSpec {
-            display_name: "root".into(),
+            // As `bao server -dev -dev-root-token-id` makes it: through the token store's create.
+            display_name: "token".into(),
             policies: vec!["root".into()],
             ttl: 0,
             renewable: false,
-            path: "auth/token/root".into(),
+            path: "auth/token/create".into(),
             id: Some(id.into()),
             ..Default::default()
         })

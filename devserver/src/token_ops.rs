@@ -59,9 +59,17 @@ impl Store {
         if !e.lease.renewable || e.lease.expire.is_none() {
             return Reply::bad_request("lease is not renewable");
         }
+        // A login's auth method answers the renewal with the TTL its role or user grants
+        // (userpass and jwt pathLoginRenew set Auth.TTL = TokenTTL), so without an increment it
+        // starts again from the login's TTL; the token store renews from the lease's current TTL.
+        let base_ttl = if e.path.starts_with("auth/token/") {
+            e.lease.ttl
+        } else {
+            e.creation_ttl
+        };
         let (ttl, warnings) = match calculate_ttl(
             increment,
-            e.lease.ttl,
+            base_ttl,
             e.period,
             e.explicit_max_ttl,
             e.lease.issue_time.as_secs(),
@@ -98,7 +106,8 @@ impl Store {
         };
         let acc = acc.as_str();
         let Some(e) = self.live_by_accessor(acc) else {
-            return Reply::bad_request("invalid accessor");
+            // A Go error from the handler, so core wraps it (contract §7, measured on OpenBao).
+            return Reply::wrapped(400, "invalid accessor");
         };
         let data = self.lookup_data(e, "");
         let rid = self.request_id();
@@ -163,7 +172,8 @@ impl Store {
         // Each path is looked up as given; an empty one ("a,,b") fails the whole request
         // (openbao internal/vault/capabilities.go: 400 "missing path").
         if paths.iter().any(String::is_empty) {
-            return Reply::bad_request("missing path");
+            // A Go error, so multierror-wrapped (measured on OpenBao 2.7.2).
+            return Reply::wrapped(400, "missing path");
         }
         let acl = self.acl(&self.tokens[caller]);
         let mut data = serde_json::Map::new();
@@ -184,11 +194,12 @@ impl Store {
     }
 }
 
-/// The `accessor` body field of lookup- and revoke-accessor; empty → 400 `missing accessor` (§5).
+/// The `accessor` body field of lookup- and revoke-accessor; empty → 400 `missing accessor` (§5),
+/// multierror-wrapped like every Go error a handler returns.
 fn accessor_arg(body: &Value) -> Result<String, Reply> {
     let acc = body_str(body, fields::ACCESSOR, "accessor")?;
     if acc.is_empty() {
-        return Err(Reply::bad_request("missing accessor"));
+        return Err(Reply::wrapped(400, "missing accessor"));
     }
     Ok(acc)
 }

@@ -34,7 +34,7 @@ fn accessors_list_with_list_verb_get_list_true_and_either_slash() {
         );
     }
     let bad = get(&s.url(), "auth/token/accessors?list=notabool", &a.token);
-    assert_eq!(bad.status, 400);
+    assert_eq!((bad.status, bad.json()), (400, json!({"errors": []})));
 }
 
 #[test]
@@ -118,9 +118,21 @@ fn lookup_accessor_blanks_id_and_unknown_is_400_invalid_accessor() {
         &a.token,
         json!({"accessor": "nope"}),
     );
-    assert_eq!((r.status, r.error()), (400, "invalid accessor".to_string()));
+    assert_eq!(
+        (r.status, r.error()),
+        (
+            400,
+            "1 error occurred:\n\t* invalid accessor\n\n".to_string()
+        )
+    );
     let r = post(&s.url(), "auth/token/lookup-accessor", &a.token, json!({}));
-    assert_eq!((r.status, r.error()), (400, "missing accessor".to_string()));
+    assert_eq!(
+        (r.status, r.error()),
+        (
+            400,
+            "1 error occurred:\n\t* missing accessor\n\n".to_string()
+        )
+    );
 }
 
 #[test]
@@ -167,7 +179,10 @@ fn revoke_accessor_204_then_unknown_is_200_with_warning() {
     );
     assert_eq!(
         (missing.status, missing.error()),
-        (400, "missing accessor".to_string())
+        (
+            400,
+            "1 error occurred:\n\t* missing accessor\n\n".to_string()
+        )
     );
 }
 
@@ -186,4 +201,85 @@ fn revoking_own_token_by_accessor_is_allowed() {
         204
     );
     assert!(!s.token_alive(&a.token));
+}
+
+/// The rules above, sent to the double and to a real OpenBao and compared. The empty list (404)
+/// runs on the double only: OpenBao's list always holds its root token.
+#[test]
+fn differential() {
+    use common::differential::{Caller, Differential, ROOT};
+    let mut p = Differential::start("accessors");
+    let root = Caller::Raw(ROOT);
+    let create = "auth/token/create";
+    let (lookup, revoke) = ("auth/token/lookup-accessor", "auth/token/revoke-accessor");
+    p.add_policy("vault-admin", ADMIN);
+    p.add_policy("lister", &[("auth/token/accessors", &["list"])]);
+    let admin = p.mint(root, create, json!({"policies": ["vault-admin"]}));
+    let by_admin = Caller::Token(&admin);
+
+    p.rule("list_verb_get_list_true_and_either_slash");
+    p.call("LIST", "auth/token/accessors", by_admin, None);
+    p.call("LIST", "auth/token/accessors/", by_admin, None);
+    p.call("GET", "auth/token/accessors?list=true", by_admin, None);
+    p.call("GET", "auth/token/accessors?list=notabool", by_admin, None);
+
+    p.rule("accessors_403_without_sudo");
+    let lister = p.mint(root, create, json!({"policies": ["lister"]}));
+    p.call("LIST", "auth/token/accessors", Caller::Token(&lister), None);
+
+    p.rule("lookup_accessor_blanks_id_and_unknown_is_400");
+    let ours = p.mint(
+        root,
+        "auth/token/create-orphan",
+        json!({"policies": ["vault-admin"], "period": "768h", "display_name": "devvm-wizard"}),
+    );
+    p.call_each(
+        "POST",
+        lookup,
+        by_admin,
+        |side| json!({"accessor": ours.on(side).accessor}),
+    );
+    p.call("POST", lookup, by_admin, Some(json!({"accessor": "nope"})));
+    p.call("POST", lookup, by_admin, Some(json!({})));
+
+    p.rule("lookup_and_revoke_accessor_need_update_not_in_default");
+    let weak = p.mint(root, create, json!({"policies": ["default"]}));
+    for path in [lookup, revoke] {
+        p.call_each(
+            "POST",
+            path,
+            Caller::Token(&weak),
+            |side| json!({"accessor": weak.on(side).accessor}),
+        );
+    }
+
+    p.rule("revoke_accessor_204_then_unknown_is_200_with_warning");
+    let gone = p.mint(root, create, json!({"policies": ["default"]}));
+    for _ in 0..2 {
+        p.call_each(
+            "POST",
+            revoke,
+            by_admin,
+            |side| json!({"accessor": gone.on(side).accessor}),
+        );
+    }
+    p.call("POST", revoke, by_admin, Some(json!({"accessor": ""})));
+    p.call_each(
+        "POST",
+        "auth/token/lookup",
+        by_admin,
+        |side| json!({"token": gone.on(side).token}),
+    );
+
+    p.rule("revoking_own_token_by_accessor_is_allowed");
+    let own = p.mint(root, create, json!({"policies": ["vault-admin"]}));
+    p.call_each(
+        "POST",
+        revoke,
+        Caller::Token(&own),
+        |side| json!({"accessor": own.on(side).accessor}),
+    );
+    p.call("GET", "auth/token/lookup-self", Caller::Token(&own), None);
+
+    p.finish();
 }

@@ -427,11 +427,23 @@ fn s7_unknown_paths_check_the_token_and_the_acl_before_answering_404() {
         )
     );
     s.add_root_token("root");
-    let r = get(&s.url(), "secret/data/nothing", "root");
-    assert_eq!((r.status, r.json()), (404, json!({"errors": []})));
-    let r = list(&s.url(), "auth/token/roles", &admin(&s));
+    // No mount at all: core's plain text; inside the token store's mount: the wrapped
+    // `unsupported path` (both measured on OpenBao 2.7.2 by `differential`).
+    let r = get(&s.url(), "nothing/here", "root");
     assert_eq!(
-        r.status, 404,
+        (r.status, r.error()),
+        (
+            404,
+            "no handler for route \"nothing/here\". route entry not found.".to_string()
+        )
+    );
+    let r = list(&s.url(), "auth/token/nothing-here", &admin(&s));
+    assert_eq!(
+        (r.status, r.error()),
+        (
+            404,
+            "1 error occurred:\n\t* unsupported path\n\n".to_string()
+        ),
         "LIST is checked on the path with its trailing slash"
     );
 }
@@ -447,9 +459,10 @@ fn s6_an_empty_path_in_the_list_is_400_missing_path_and_paths_are_taken_as_given
         .token;
     let caps = |body: Value| post(&s.url(), "sys/capabilities-self", &a, body);
     let r = caps(json!({"paths": "auth/token/create-orphan,,auth/token/accessors"}));
-    assert_eq!((r.status, r.error()), (400, "missing path".to_string()));
+    let missing = "1 error occurred:\n\t* missing path\n\n".to_string();
+    assert_eq!((r.status, r.error()), (400, missing.clone()));
     let r = caps(json!({"paths": ["auth/token/create-orphan", ""]}));
-    assert_eq!(r.error(), "missing path");
+    assert_eq!(r.error(), missing);
     let r = caps(json!({"paths": "", "path": "auth/token/create-orphan"})).json();
     assert_eq!(
         r["capabilities"][0], "create",
@@ -461,4 +474,216 @@ fn s6_an_empty_path_in_the_list_is_400_missing_path_and_paths_are_taken_as_given
         json!(["deny"]),
         "no leading-slash trimming"
     );
+}
+
+/// The rules above that need no clock, sent to the double and to a real OpenBao and compared.
+#[test]
+fn differential() {
+    use common::differential::{Caller, Differential, ROOT};
+    let mut p = Differential::start("audit");
+    let root = Caller::Raw(ROOT);
+    let orphan = "auth/token/create-orphan";
+    p.add_policy("vault-admin", ADMIN);
+    p.add_policy(
+        "minter",
+        &[
+            ("auth/token/create", &["update"]),
+            ("auth/token/create-orphan", &["update"]),
+        ],
+    );
+    let admin = p.mint(
+        root,
+        "auth/token/create",
+        json!({"policies": ["vault-admin"]}),
+    );
+    let by_admin = Caller::Token(&admin);
+
+    p.rule("s2_4_a_period_over_explicit_max_ttl_is_capped_on_create");
+    let body = json!({"period": "768h", "explicit_max_ttl": "2h", "policies": ["vault-admin"]});
+    p.call("POST", orphan, by_admin, Some(body));
+
+    p.rule("s2_renew_self_negative_increment_fails_field_validation");
+    let plain = p.mint(root, orphan, json!({"policies": ["default"], "ttl": "8h"}));
+    let negative = json!({"increment": -60});
+    p.call(
+        "POST",
+        "auth/token/renew-self",
+        Caller::Token(&plain),
+        Some(negative),
+    );
+
+    p.rule("s3_create_explicit_max_ttl_caps_the_default_ttl_with_a_warning");
+    p.call(
+        "POST",
+        orphan,
+        by_admin,
+        Some(json!({"explicit_max_ttl": "1h"})),
+    );
+
+    p.rule("s3_params_field_types_are_validated_before_the_handler_runs");
+    let batch = p.mint(
+        root,
+        orphan,
+        json!({"policies": ["vault-admin"], "type": "batch"}),
+    );
+    p.call(
+        "POST",
+        orphan,
+        Caller::Token(&batch),
+        Some(json!({"num_uses": "many"})),
+    );
+    p.call("POST", orphan, Caller::Token(&batch), Some(json!({})));
+    p.call(
+        "POST",
+        orphan,
+        by_admin,
+        Some(json!({"renewable": "maybe"})),
+    );
+
+    p.rule("s3_6_token_type_is_checked_before_negative_num_uses");
+    p.call(
+        "POST",
+        orphan,
+        by_admin,
+        Some(json!({"type": "bogus", "num_uses": -1})),
+    );
+    p.call("POST", orphan, by_admin, Some(json!({"num_uses": -1})));
+
+    p.rule("s3_params_batch_checks_stop_at_the_first_given_field");
+    p.call(
+        "POST",
+        orphan,
+        by_admin,
+        Some(json!({"type": "batch", "period": "1h"})),
+    );
+    let cli = json!({"type": "batch", "explicit_max_ttl": "0s", "num_uses": 2});
+    p.call("POST", orphan, by_admin, Some(cli));
+    let soon = json!({"type": "batch", "explicit_max_ttl": "soon"});
+    p.call("POST", orphan, by_admin, Some(soon));
+
+    p.rule("s3_6_custom_id_needs_sudo_before_the_policy_subset_check");
+    let minter = p.mint(root, orphan, json!({"policies": ["minter"]}));
+    let chosen = json!({"id": "chosen", "policies": ["vault-admin"]});
+    p.call(
+        "POST",
+        "auth/token/create",
+        Caller::Token(&minter),
+        Some(chosen),
+    );
+
+    p.rule("s3_params_custom_id_shape_is_refused_with_vaults_messages");
+    for id in ["s.mine", "hvs.mine", "b.mine", "root", "mine"] {
+        p.call("POST", "auth/token/create", root, Some(json!({"id": id})));
+    }
+
+    p.rule("s3_params_meta_empty_object_null_and_pairs");
+    let empty = p.mint(by_admin, orphan, json!({"meta": {}}));
+    p.call("GET", "auth/token/lookup-self", Caller::Token(&empty), None);
+    p.call("POST", orphan, by_admin, Some(json!({"meta": null})));
+    let pairs = json!({"meta": ["tool=vault-token-renew"]});
+    p.call("POST", orphan, by_admin, Some(pairs));
+
+    p.rule("s3_params_lease_is_read_only_when_ttl_is_empty");
+    p.call(
+        "POST",
+        orphan,
+        by_admin,
+        Some(json!({"ttl": "", "lease": "2h"})),
+    );
+    p.call(
+        "POST",
+        orphan,
+        by_admin,
+        Some(json!({"ttl": "1h", "lease": "2h"})),
+    );
+    p.call("POST", orphan, by_admin, Some(json!({"lease": "-1h"})));
+
+    p.rule("s3_unrecognized_body_fields_draw_the_framework_warning");
+    let ours = json!({"policies": ["vault-admin"], "period": "2764800s",
+        "display_name": "devvm-wizard", "meta": {"tool": "vault-token-renew"}, "renewable": true});
+    p.call("POST", orphan, by_admin, Some(ours));
+    let odd = json!({"role_name": "x", "zz": 1, "policies": ["vault-admin"]});
+    let t = p.mint(by_admin, orphan, odd);
+    let extra = json!({"period": "1h"});
+    p.call(
+        "POST",
+        "auth/token/renew-self",
+        Caller::Token(&t),
+        Some(extra),
+    );
+    p.call_each(
+        "POST",
+        "auth/token/revoke-accessor",
+        by_admin,
+        |side| json!({"accessor": t.on(side).accessor, "x": 1}),
+    );
+
+    p.rule("s8_login_path_keeps_the_url_case");
+    let alice = p.login("oidc", "alice", &[], &[]);
+    p.call("GET", "auth/token/lookup-self", Caller::Token(&alice), None);
+    p.call(
+        "POST",
+        "auth/oidc/login/Alice",
+        Caller::Nobody,
+        Some(json!({"password": "wrong"})),
+    );
+
+    p.rule("s1_default_policy_is_openbaos_list");
+    let paths = json!({"paths": ["sys/renew", "cubbyhole", "cubbyhole/x", "sys/leases/renew"]});
+    p.call(
+        "POST",
+        "sys/capabilities-self",
+        Caller::Token(&plain),
+        Some(paths),
+    );
+
+    p.rule("s2_4_renewal_without_increment_starts_from_the_last_renewed_ttl");
+    let renew = "auth/token/renew-self";
+    p.call("POST", renew, Caller::Token(&plain), Some(json!({})));
+    p.call(
+        "POST",
+        renew,
+        Caller::Token(&plain),
+        Some(json!({"increment": "1h"})),
+    );
+    p.call("POST", renew, Caller::Token(&plain), Some(json!({})));
+
+    p.rule("s7_lookup_without_a_token_looks_up_the_caller");
+    p.call("POST", "auth/token/lookup", by_admin, Some(json!({})));
+    p.call("GET", "auth/token/lookup", by_admin, None);
+    p.call("GET", "auth/token/lookup", Caller::Token(&plain), None);
+
+    p.rule("s5_batch_tokens_cannot_revoke_themselves");
+    p.call(
+        "POST",
+        "auth/token/revoke-self",
+        Caller::Token(&batch),
+        Some(json!({})),
+    );
+
+    p.rule("s7_unknown_paths_check_the_token_and_the_acl_before_answering_404");
+    p.call("GET", "nothing/here", Caller::Nobody, None);
+    p.call(
+        "GET",
+        "nothing/here",
+        Caller::Raw("s.notarealtoken000000000000"),
+        None,
+    );
+    p.call("GET", "nothing/here", Caller::Token(&plain), None);
+    p.call("GET", "nothing/here", root, None);
+    p.call("LIST", "auth/token/nothing-here", by_admin, None);
+
+    p.rule("secrets_engines_are_not_modelled");
+    p.call("GET", "secret/data/nothing", root, None);
+
+    p.rule("s6_an_empty_path_in_the_list_is_400");
+    let paths = json!({"paths": ["auth/token/create", ""]});
+    p.call(
+        "POST",
+        "sys/capabilities-self",
+        Caller::Token(&plain),
+        Some(paths),
+    );
+
+    p.finish();
 }

@@ -500,3 +500,177 @@ fn ttl_and_meta_are_stored() {
         ])
     );
 }
+
+/// The rules above, sent to the double and to a real OpenBao and compared.
+#[test]
+fn differential() {
+    use common::differential::{Both, Caller, Differential, ROOT};
+    let mut p = Differential::start("create");
+    let root = Caller::Raw(ROOT);
+    let (create, orphan) = ("auth/token/create", "auth/token/create-orphan");
+    p.add_policy("vault-admin", ADMIN);
+    p.add_policy("sops-admin", &[("transit/encrypt/sops", &["update"])]);
+    p.add_policy("minter", &[(create, &["update"]), (orphan, &["update"])]);
+    p.add_policy(
+        "create-sudo",
+        &[(create, &["update", "sudo"]), (orphan, &["update"])],
+    );
+    p.add_policy("ci", &[("secret/data/ci/*", &["read", "list"])]);
+    let token = |p: &mut Differential, policies: Value| -> Both {
+        p.mint(root, create, json!({"policies": policies}))
+    };
+    let admin = token(&mut p, json!(["vault-admin"]));
+    let by_admin = Caller::Token(&admin);
+
+    p.rule("oidc_admin_via_identity_policies_mints_a_periodic_orphan_scenario_a");
+    let oidc = p.login("oidc", "alice", &[], &["vault-admin"]);
+    let ours = json!({"policies": ["vault-admin", "sops-admin"], "period": "768h", "display_name": "devvm-wizard"});
+    let minted = p.mint(Caller::Token(&oidc), orphan, ours);
+    p.call(
+        "GET",
+        "auth/token/lookup-self",
+        Caller::Token(&minted),
+        None,
+    );
+
+    p.rule("subset_check_ignores_identity_policies");
+    let carol = p.login("oidc", "carol", &[], &["minter"]);
+    let body = json!({"policies": ["minter"]});
+    p.call("POST", orphan, Caller::Token(&carol), Some(body.clone()));
+    let bob = p.login("oidc", "bob", &["minter"], &[]);
+    p.call("POST", orphan, Caller::Token(&bob), Some(body));
+
+    p.rule("sudo_is_per_exact_path");
+    let t = token(&mut p, json!(["create-sudo"]));
+    let periodic = json!({"policies": ["create-sudo"], "period": "768h"});
+    p.call("POST", orphan, Caller::Token(&t), Some(periodic.clone()));
+    let mut no_parent = periodic;
+    no_parent["no_parent"] = json!(true);
+    p.call("POST", create, Caller::Token(&t), Some(no_parent));
+
+    p.rule("period_without_sudo_is_400");
+    let minter = token(&mut p, json!(["minter"]));
+    p.call(
+        "POST",
+        orphan,
+        Caller::Token(&minter),
+        Some(json!({"period": "768h"})),
+    );
+
+    p.rule("weak_token_without_update_is_403_scenario_b");
+    let k8s = p.login("kubernetes", "woodpecker-default", &["ci"], &[]);
+    let body = json!({"policies": ["vault-admin"], "period": "768h"});
+    p.call("POST", orphan, Caller::Token(&k8s), Some(body.clone()));
+
+    p.rule("error_order_subset_before_period");
+    let dave = p.login("oidc", "dave", &[], &["minter"]);
+    p.call("POST", orphan, Caller::Token(&dave), Some(body));
+
+    p.rule("no_parent_needs_sudo_even_on_create_orphan");
+    let t = token(&mut p, json!(["minter", "default"]));
+    for path in [create, orphan] {
+        p.call(
+            "POST",
+            path,
+            Caller::Token(&t),
+            Some(json!({"no_parent": true})),
+        );
+    }
+    p.call("POST", orphan, Caller::Token(&t), Some(json!({})));
+
+    p.rule("display_name_sanitising_examples");
+    for given in ["devvm_wizard@host", "foo.", "foo..", ""] {
+        let child = p.mint(by_admin, orphan, json!({"display_name": given}));
+        p.call("GET", "auth/token/lookup-self", Caller::Token(&child), None);
+    }
+
+    p.rule("empty_policies_inherit_token_policies_only");
+    p.call(
+        "POST",
+        orphan,
+        Caller::Token(&oidc),
+        Some(json!({"period": "768h"})),
+    );
+
+    p.rule("default_added_with_sudo_and_only_if_parent_has_it_without");
+    p.call(
+        "POST",
+        orphan,
+        by_admin,
+        Some(json!({"policies": ["sops-admin"]})),
+    );
+    let body = json!({"policies": ["sops-admin"], "no_default_policy": true});
+    p.call("POST", orphan, by_admin, Some(body));
+    let bare = p.mint(
+        root,
+        create,
+        json!({"policies": ["minter"], "no_default_policy": true}),
+    );
+    p.call(
+        "POST",
+        orphan,
+        Caller::Token(&bare),
+        Some(json!({"policies": ["minter"]})),
+    );
+
+    p.rule("unknown_policies_are_allowed_with_a_warning");
+    let body = json!({"policies": ["vault-admin", "nonexistent"]});
+    p.call("POST", orphan, by_admin, Some(body));
+
+    p.rule("comma_string_policies_are_one_name");
+    let body = json!({"policies": "vault-admin,sops-admin"});
+    p.call("POST", orphan, by_admin, Some(body));
+
+    p.rule("root_policy_needs_a_root_parent_and_reserved_policies_are_refused");
+    p.call(
+        "POST",
+        orphan,
+        by_admin,
+        Some(json!({"policies": ["root"]})),
+    );
+    let body = json!({"policies": ["response-wrapping"]});
+    p.call("POST", orphan, by_admin, Some(body));
+    p.call("POST", create, root, Some(json!({"policies": ["root"]})));
+
+    p.rule("child_of_non_orphan_create_is_revoked_with_its_parent");
+    let parent = token(&mut p, json!(["vault-admin"]));
+    let child = p.mint(Caller::Token(&parent), create, json!({}));
+    p.call("GET", "auth/token/lookup-self", Caller::Token(&child), None);
+    let revoke = "auth/token/revoke-self";
+    p.call("POST", revoke, Caller::Token(&parent), Some(json!({})));
+    p.call("GET", "auth/token/lookup-self", Caller::Token(&child), None);
+
+    p.rule("type_and_number_checks");
+    for body in [
+        json!({"type": "batch", "period": "1h"}),
+        json!({"type": "batch", "num_uses": 3}),
+        json!({"type": "weird"}),
+        json!({"period": "-1h"}),
+        json!({"explicit_max_ttl": "-1h"}),
+        json!({"num_uses": -1}),
+        json!({"entity_alias": "x"}),
+    ] {
+        p.call("POST", orphan, by_admin, Some(body));
+    }
+    let batch = p.mint(by_admin, orphan, json!({"type": "batch"}));
+    p.call("POST", orphan, Caller::Token(&batch), Some(json!({})));
+    let limited = p.mint(by_admin, orphan, json!({"num_uses": 5}));
+    p.call("POST", orphan, Caller::Token(&limited), Some(json!({})));
+
+    p.rule("ttl_and_meta_are_stored_and_meta_values_become_strings");
+    let body = json!({"ttl": "1h", "meta": {"tool": "vault-token-renew", "a": 1, "b": true}});
+    let stored = p.mint(by_admin, orphan, body);
+    p.call(
+        "GET",
+        "auth/token/lookup-self",
+        Caller::Token(&stored),
+        None,
+    );
+    p.call("POST", orphan, by_admin, Some(json!({"period": "800h"})));
+
+    p.rule("a_ttl_over_explicit_max_ttl_is_capped_with_a_warning");
+    let body = json!({"ttl": "3h", "explicit_max_ttl": "2h"});
+    p.call("POST", orphan, by_admin, Some(body));
+
+    p.finish();
+}

@@ -125,6 +125,11 @@ fn root_token_never_expires_and_has_null_expire_time() {
         .unwrap();
     let d = get(&s.url(), "auth/token/lookup-self", "root").json()["data"].clone();
     assert_eq!(d["policies"], json!(["root"]));
+    // As `bao server -dev` makes its root token: through the token store's create.
+    assert_eq!(
+        (&d["display_name"], &d["path"]),
+        (&json!("token"), &json!("auth/token/create"))
+    );
     assert!(d["expire_time"].is_null());
     assert_eq!(d["ttl"], 0);
     assert_eq!(d["renewable"], false);
@@ -220,15 +225,19 @@ fn unknown_paths_are_404_with_empty_errors_and_wrong_verbs_are_405() {
     // An unknown path under the ACL's grant (auth/token/*) is a 404; elsewhere the ACL refuses first.
     let nf = get(&s.url(), "auth/token/nothing-here", &admin.token);
     assert_eq!(nf.status, 404);
-    assert_eq!(nf.json(), json!({"errors": []}));
+    assert_eq!(nf.error(), "1 error occurred:\n\t* unsupported path\n\n");
     assert_eq!(
         get(&s.url(), "secret/nothing-here", &admin.token).status,
         403
     );
     // ACL allows read on auth/token/* but create-orphan has no read handler.
+    let wrong_verb = get(&s.url(), "auth/token/create-orphan", &admin.token);
     assert_eq!(
-        get(&s.url(), "auth/token/create-orphan", &admin.token).status,
-        405
+        (wrong_verb.status, wrong_verb.error()),
+        (
+            405,
+            "1 error occurred:\n\t* unsupported operation\n\n".into()
+        )
     );
 }
 
@@ -280,4 +289,143 @@ fn seeded_child_shows_orphan_false_and_dies_with_its_parent() {
         get(&s.url(), "auth/token/lookup-self", &child.token).status,
         403
     );
+}
+
+/// The rules above, sent to the double and to a real OpenBao and compared (clock rules excepted).
+#[test]
+fn differential() {
+    use common::differential::{Caller, Differential, ROOT};
+    let mut p = Differential::start("lookup");
+    let root = Caller::Raw(ROOT);
+    p.add_policy("vault-admin", ADMIN);
+    p.add_policy("ci", &[("secret/data/ci/*", &["read", "list"])]);
+    p.add_policy("terraform-state", &[("secret/data/terraform/*", &["read"])]);
+    p.add_policy(
+        "lookup-upd",
+        &[("auth/token/lookup-self", &["read", "update"])],
+    );
+    let create = "auth/token/create";
+
+    p.rule("lookup_self_get_is_200_post_is_403_for_default_only");
+    let t = p.mint(root, create, json!({"policies": ["default"]}));
+    p.call("GET", "auth/token/lookup-self", Caller::Token(&t), None);
+    p.call(
+        "POST",
+        "auth/token/lookup-self",
+        Caller::Token(&t),
+        Some(json!({})),
+    );
+
+    p.rule("lookup_self_post_is_200_when_a_policy_grants_update");
+    let t = p.mint(root, create, json!({"policies": ["lookup-upd"]}));
+    p.call(
+        "POST",
+        "auth/token/lookup-self",
+        Caller::Token(&t),
+        Some(json!({})),
+    );
+
+    p.rule("login_lookup_self_envelope_and_fields");
+    let k8s = p.login(
+        "kubernetes",
+        "woodpecker-default",
+        &["ci", "terraform-state"],
+        &[],
+    );
+    p.call("GET", "auth/token/lookup-self", Caller::Token(&k8s), None);
+
+    p.rule("periodic_token_shows_period");
+    let ours = p.mint(
+        root,
+        "auth/token/create-orphan",
+        json!({"policies": ["vault-admin"], "period": "768h", "display_name": "devvm-wizard"}),
+    );
+    p.call("GET", "auth/token/lookup-self", Caller::Token(&ours), None);
+
+    p.rule("identity_policies_stay_out_of_policies");
+    let oidc = p.login("oidc", "alice", &[], &["vault-admin"]);
+    p.call("GET", "auth/token/lookup-self", Caller::Token(&oidc), None);
+
+    p.rule("root_token_never_expires");
+    p.call("GET", "auth/token/lookup-self", root, None);
+
+    p.rule("missing_unknown_and_revoked_tokens_are_403");
+    p.call("GET", "auth/token/lookup-self", Caller::Nobody, None);
+    p.call("GET", "auth/token/lookup-self", Caller::Raw("s.nope"), None);
+    let r = p.mint(root, create, json!({"policies": ["default"]}));
+    p.call(
+        "POST",
+        "auth/token/revoke-self",
+        Caller::Token(&r),
+        Some(json!({})),
+    );
+    p.call("GET", "auth/token/lookup-self", Caller::Token(&r), None);
+
+    p.rule("unknown_paths_404_and_wrong_verbs_405");
+    let admin = p.mint(root, create, json!({"policies": ["vault-admin"]}));
+    p.call(
+        "GET",
+        "auth/token/nothing-here",
+        Caller::Token(&admin),
+        None,
+    );
+    p.call("GET", "secret/nothing-here", Caller::Token(&admin), None);
+    p.call(
+        "GET",
+        "auth/token/create-orphan",
+        Caller::Token(&admin),
+        None,
+    );
+    p.call("GET", "auth/token/nothing-here", Caller::Nobody, None);
+
+    p.rule("lookup_with_body_token_and_bad_token");
+    p.call_each(
+        "POST",
+        "auth/token/lookup",
+        Caller::Token(&admin),
+        |side| json!({"token": oidc.on(side).token}),
+    );
+    p.call(
+        "POST",
+        "auth/token/lookup",
+        Caller::Token(&admin),
+        Some(json!({"token": "s.unknown"})),
+    );
+
+    p.rule("child_shows_orphan_false_and_dies_with_its_parent");
+    let parent = p.mint(root, create, json!({"policies": ["vault-admin"]}));
+    let child = p.mint(Caller::Token(&parent), create, json!({}));
+    p.call("GET", "auth/token/lookup-self", Caller::Token(&child), None);
+    p.call(
+        "POST",
+        "auth/token/revoke-self",
+        Caller::Token(&parent),
+        Some(json!({})),
+    );
+    p.call("GET", "auth/token/lookup-self", Caller::Token(&child), None);
+
+    p.rule("sys_health_needs_no_token");
+    p.call("GET", "sys/health", Caller::Nobody, None);
+    p.call("GET", "sys/health", Caller::Raw("s.nope"), None);
+
+    p.finish();
+}
+
+#[test]
+fn sys_health_answers_get_and_head_without_a_token() {
+    let s = DevServer::start().unwrap();
+    let r = req(&s.url(), "GET", "/v1/sys/health", None, None);
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(
+        (&v["initialized"], &v["sealed"], &v["standby"]),
+        (&json!(true), &json!(false), &json!(false))
+    );
+    assert_eq!(v["version"], vault_devserver::openbao::OPENBAO_VERSION);
+    // A HEAD answer announces the GET body's length and sends none.
+    let head = match exchange(&s.url(), "HEAD", "/v1/sys/health", Some("s.bogus"), None) {
+        Outcome::Complete(r) => r.headers,
+        Outcome::Cut(raw) => String::from_utf8_lossy(&raw).into_owned(),
+    };
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
 }

@@ -82,10 +82,14 @@ fn renew_of_non_periodic_uses_increment_or_original_ttl_capped_at_max() {
     assert_eq!(a["token_policies"], json!(["default"]));
     assert_eq!(a["identity_policies"], json!(["vault-admin"]));
     let a = post(&s.url(), "auth/token/renew-self", &t.token, json!({})).json()["auth"].clone();
-    // No increment → the lease's current TTL, which the 600 s renewal replaced (openbao
-    // expiration.go RenewToken passes le.Auth.TTL to CalculateTTL); the contract's "original TTL"
-    // holds only until the first renewal with an increment.
-    assert_eq!(a["lease_duration"], 600, "no increment → the last TTL");
+    // No increment → the login's TTL again: the auth method's renew handler sets the TTL its
+    // user or role grants (OpenBao 2.7.2 measured by `differential` below); only token-store
+    // tokens renew from the lease's current TTL (contract_audit).
+    assert_eq!(
+        a["lease_duration"],
+        8 * 3600,
+        "no increment → the login's TTL"
+    );
     // A long-lived login renewed near the end of its 768h max is capped at what is left.
     let long = s.add_token(TokenSpec {
         ttl: 2_764_800,
@@ -172,4 +176,86 @@ fn expired_token_cannot_renew_403() {
         (r.status, r.error()),
         (403, "permission denied".to_string())
     );
+}
+
+/// The rules above that need no clock, sent to the double and to a real OpenBao and compared.
+#[test]
+fn differential() {
+    use common::differential::{Caller, Differential, ROOT};
+    let mut p = Differential::start("renew");
+    let root = Caller::Raw(ROOT);
+    let orphan = "auth/token/create-orphan";
+    let renew = "auth/token/renew-self";
+    p.add_policy("vault-admin", &[("auth/token/*", &["update", "sudo"])]);
+
+    p.rule("renew_of_periodic_ignores_increment");
+    let ours = p.mint(
+        root,
+        orphan,
+        json!({"policies": ["vault-admin"], "period": "768h", "display_name": "devvm-wizard"}),
+    );
+    p.call_raw("PUT", renew, Caller::Token(&ours), r#"{"increment":"1h"}"#);
+    p.call("GET", "auth/token/lookup-self", Caller::Token(&ours), None);
+
+    p.rule("renew_with_empty_body_and_post_is_accepted");
+    p.call("POST", renew, Caller::Token(&ours), None);
+
+    p.rule("renew_of_non_periodic_uses_increment_then_the_last_ttl");
+    let oidc = p.login("oidc", "alice", &[], &["vault-admin"]);
+    p.call(
+        "POST",
+        renew,
+        Caller::Token(&oidc),
+        Some(json!({"increment": 600})),
+    );
+    p.call("POST", renew, Caller::Token(&oidc), Some(json!({})));
+
+    p.rule("token_store_renewal_without_increment_starts_from_the_last_ttl");
+    let plain = p.mint(root, orphan, json!({"policies": ["default"], "ttl": "8h"}));
+    p.call("POST", renew, Caller::Token(&plain), Some(json!({})));
+    p.call(
+        "POST",
+        renew,
+        Caller::Token(&plain),
+        Some(json!({"increment": "1h"})),
+    );
+    p.call("POST", renew, Caller::Token(&plain), Some(json!({})));
+
+    p.rule("non_renewable_and_root_are_400");
+    let fixed = p.mint(
+        root,
+        orphan,
+        json!({"policies": ["default"], "renewable": false}),
+    );
+    p.call("POST", renew, Caller::Token(&fixed), Some(json!({})));
+    p.call("POST", renew, root, Some(json!({})));
+
+    p.rule("batch_token_renew_is_400");
+    let batch = p.mint(
+        root,
+        orphan,
+        json!({"policies": ["default"], "type": "batch"}),
+    );
+    p.call("POST", renew, Caller::Token(&batch), Some(json!({})));
+
+    // A cap against `explicit_max_ttl` or the 768h max counts whole seconds since creation, which
+    // differ between two servers when a second boundary falls between them: those rules run on
+    // the double's clock only (above). A period over the max is capped without any elapsed time.
+    p.rule("a_period_over_the_max_is_capped_on_renewal_with_a_warning");
+    let long = p.mint(
+        root,
+        orphan,
+        json!({"policies": ["default"], "period": "800h"}),
+    );
+    p.call("POST", renew, Caller::Token(&long), Some(json!({})));
+
+    p.rule("negative_increment_fails_field_validation");
+    p.call(
+        "POST",
+        renew,
+        Caller::Token(&oidc),
+        Some(json!({"increment": -5})),
+    );
+
+    p.finish();
 }

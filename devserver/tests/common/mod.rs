@@ -2,6 +2,8 @@
 //! exactly what came back (including half-sent bodies and dropped connections).
 #![allow(dead_code)]
 
+pub mod differential;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
