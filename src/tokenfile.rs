@@ -5,6 +5,8 @@
 //! target, so the link survives. A dangling link is an error.
 
 use crate::secret::Token;
+use rustix::fs::{CWD, OFlags, RenameFlags, renameat_with};
+use rustix::io::Errno;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -117,7 +119,7 @@ impl TokenFile {
         // Non-blocking, so a FIFO at the path is refused below instead of hanging the run.
         let file = match OpenOptions::new()
             .read(true)
-            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .custom_flags(OFlags::NONBLOCK.bits() as i32)
             .open(&real)
         {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -173,7 +175,8 @@ impl TokenFile {
 
     /// Replaces the file with `new` (mode 0600, no trailing newline, as the Vault CLI writes it),
     /// but only while it still holds `expected`: unique temp file beside it (O_EXCL, never the
-    /// CLI's fixed `.vault-token.tmp`), fsync, compare, rename over, fsync the directory.
+    /// CLI's fixed `.vault-token.tmp`), fsync, then an atomic swap that checks what it replaced
+    /// (see `commit`), fsync the directory.
     pub fn replace_if_unchanged(
         &self,
         expected: &Current,
@@ -190,35 +193,103 @@ impl TokenFile {
             std::process::id(),
             fastrand::u64(..)
         ));
-        let write_err = |source| TokenFileError::Write {
-            path: self.path.clone(),
-            source,
-        };
-
         let result = (|| {
             let mut file = OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
-                .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+                .custom_flags(OFlags::NOFOLLOW.bits() as i32)
                 .open(&temp)
-                .map_err(write_err)?;
-            file.write_all(new.expose().as_bytes()).map_err(write_err)?;
-            file.sync_all().map_err(write_err)?;
+                .map_err(|e| self.write_err(e))?;
+            file.write_all(new.expose().as_bytes())
+                .map_err(|e| self.write_err(e))?;
+            file.sync_all().map_err(|e| self.write_err(e))?;
             drop(file);
-            if &self.read_current()?.0 != expected {
-                return Err(TokenFileError::Changed(self.path.clone()));
-            }
-            fs::rename(&temp, &real).map_err(write_err)?;
-            // The rename is durable only once the directory entry is on disk.
+            pause_before_commit();
+            self.commit(&temp, &real, expected, new)?;
+            // The swap is durable only once the directory entry is on disk.
             File::open(&dir)
                 .and_then(|d| d.sync_all())
-                .map_err(write_err)
+                .map_err(|e| self.write_err(e))
         })();
-        if result.is_err() {
-            let _ = fs::remove_file(&temp);
-        }
+        // Whatever is left at the temp name is the replaced old file, or our token after a
+        // refused swap: neither is wanted.
+        let _ = fs::remove_file(&temp);
         result
+    }
+
+    /// Puts `temp` (holding `new`) at `real` if `real` holds `expected`, with no window in which
+    /// a concurrent write can be lost: an absent file is created with RENAME_NOREPLACE; a present
+    /// one is exchanged (RENAME_EXCHANGE) and what came out is checked — not the expected token
+    /// means someone wrote meanwhile, so it is exchanged back. Filesystems without these flags
+    /// get the check-then-rename, which a write landing in between can lose.
+    fn commit(
+        &self,
+        temp: &Path,
+        real: &Path,
+        expected: &Current,
+        new: &Token,
+    ) -> Result<(), TokenFileError> {
+        let flags = match expected {
+            Current::Absent => RenameFlags::NOREPLACE,
+            Current::Present(_) => RenameFlags::EXCHANGE,
+        };
+        match rename_with(temp, real, flags) {
+            Ok(()) => {}
+            // EXIST: a file appeared where there was none; NOENT: the file we read is gone.
+            Err(e) if e == Errno::EXIST || e == Errno::NOENT => {
+                return Err(TokenFileError::Changed(self.path.clone()));
+            }
+            Err(e) if e == Errno::INVAL || e == Errno::NOSYS || e == Errno::NOTSUP => {
+                tracing::warn!(
+                    "the filesystem of {} cannot swap files atomically ({e}); replacing it with a check-then-rename, which a `vault login` in the same instant can lose",
+                    self.path.display()
+                );
+                return self.check_then_rename(temp, real, expected);
+            }
+            Err(e) => return Err(self.write_err(e.into())),
+        }
+        if flags == RenameFlags::EXCHANGE && &read_trimmed(temp) != expected {
+            self.swap_back(temp, real, new)?;
+            return Err(TokenFileError::Changed(self.path.clone()));
+        }
+        // A write right after our swap replaced our token: it is not installed, so say so.
+        if read_trimmed(real) != Current::Present(Zeroizing::new(new.expose().as_bytes().to_vec()))
+        {
+            return Err(TokenFileError::Changed(self.path.clone()));
+        }
+        Ok(())
+    }
+
+    /// Undoes a swap that took out someone else's write. If yet another write replaced our token
+    /// in between, that one is the newest: exchange once more so it stays in place.
+    fn swap_back(&self, temp: &Path, real: &Path, new: &Token) -> Result<(), TokenFileError> {
+        let ours = Current::Present(Zeroizing::new(new.expose().as_bytes().to_vec()));
+        rename_with(temp, real, RenameFlags::EXCHANGE).map_err(|e| self.write_err(e.into()))?;
+        if read_trimmed(temp) != ours {
+            rename_with(temp, real, RenameFlags::EXCHANGE).map_err(|e| self.write_err(e.into()))?;
+        }
+        Ok(())
+    }
+
+    /// The fallback where the filesystem lacks RENAME_EXCHANGE: not atomic.
+    fn check_then_rename(
+        &self,
+        temp: &Path,
+        real: &Path,
+        expected: &Current,
+    ) -> Result<(), TokenFileError> {
+        if &self.read_current()?.0 != expected {
+            return Err(TokenFileError::Changed(self.path.clone()));
+        }
+        fs::rename(temp, real).map_err(|e| self.write_err(e))
+    }
+
+    fn write_err(&self, source: std::io::Error) -> TokenFileError {
+        TokenFileError::Write {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     /// Removes temp files left by a run that was killed mid-write. Call only under the run lock,
@@ -247,6 +318,54 @@ impl TokenFile {
             .count()
     }
 }
+
+/// Test builds only: parks a replacement just before it commits, so a test can land a `vault
+/// login` in that window. The variable names a gate file: it is created when the run parks, and
+/// the run goes on once the test removes it (or after 30 s).
+fn rename_with(from: &Path, to: &Path, flags: RenameFlags) -> Result<(), Errno> {
+    renameat_with(CWD, from, CWD, to, flags)
+}
+
+/// A file's trimmed content, or `Absent` when it cannot be read as a regular file: for comparing
+/// what a swap took out, where anything unreadable is simply not what we expected.
+fn read_trimmed(path: &Path) -> Current {
+    let mut raw = Zeroizing::new(Vec::new());
+    let read = OpenOptions::new()
+        .read(true)
+        .custom_flags((OFlags::NONBLOCK | OFlags::NOFOLLOW).bits() as i32)
+        .open(path)
+        .and_then(|f| {
+            if !f.metadata()?.is_file() {
+                return Err(std::io::ErrorKind::InvalidInput.into());
+            }
+            f.take(MAX_TOKEN_FILE_BYTES + 1).read_to_end(&mut raw)
+        });
+    match read {
+        Ok(_) => Current::Present(Zeroizing::new(trim(&raw).to_vec())),
+        Err(_) => Current::Absent,
+    }
+}
+
+#[cfg(debug_assertions)]
+fn pause_before_commit() {
+    use std::time::{Duration, Instant};
+    let Some(gate) = std::env::var_os(SWAP_GATE_VAR) else {
+        return;
+    };
+    if fs::write(&gate, b"parked").is_err() {
+        return;
+    }
+    let parked = Instant::now();
+    while Path::new(&gate).exists() && parked.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn pause_before_commit() {}
+
+/// The test hook's variable (see `pause_before_commit`); release builds ignore it.
+pub const SWAP_GATE_VAR: &str = "VAULT_TOKEN_RENEW_TEST_SWAP_GATE";
 
 fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
@@ -382,6 +501,81 @@ mod tests {
             1,
             "temp file removed"
         );
+    }
+
+    /// The temp file as `replace_if_unchanged` leaves it just before the commit.
+    fn temp_with(dir: &Path, content: &[u8]) -> PathBuf {
+        let temp = dir.join("..vault-token.vault-token-renew-1-00.tmp");
+        fs::write(&temp, content).unwrap();
+        fs::set_permissions(&temp, fs::Permissions::from_mode(0o600)).unwrap();
+        temp
+    }
+
+    #[test]
+    fn a_write_landing_before_the_swap_is_swapped_back_not_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let tf = file_with(dir.path(), b"s.old");
+        let snap = tf.read().unwrap();
+        let new = Token::new("s.new".into());
+        let temp = temp_with(dir.path(), b"s.new");
+        fs::write(tf.path(), b"s.login").unwrap();
+        let err = tf
+            .commit(&temp, tf.path(), &snap.current, &new)
+            .unwrap_err();
+        assert!(matches!(err, TokenFileError::Changed(_)));
+        assert_eq!(fs::read(tf.path()).unwrap(), b"s.login");
+        assert_eq!(
+            fs::read(&temp).unwrap(),
+            b"s.new",
+            "ours went back to the temp"
+        );
+    }
+
+    #[test]
+    fn the_swap_installs_ours_when_the_file_is_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let tf = file_with(dir.path(), b"s.old\n");
+        let snap = tf.read().unwrap();
+        let temp = temp_with(dir.path(), b"s.new");
+        tf.commit(&temp, tf.path(), &snap.current, &Token::new("s.new".into()))
+            .unwrap();
+        assert_eq!(fs::read(tf.path()).unwrap(), b"s.new");
+        assert_eq!(fs::metadata(tf.path()).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::read(&temp).unwrap(),
+            b"s.old\n",
+            "the old file came out"
+        );
+    }
+
+    #[test]
+    fn a_second_write_during_the_swap_back_stays_in_place() {
+        // After our exchange took out login 1, login 2 replaced our token; undoing the swap must
+        // not bring back login 1 over login 2.
+        let dir = tempfile::tempdir().unwrap();
+        let tf = file_with(dir.path(), b"s.login2");
+        let temp = temp_with(dir.path(), b"s.login1");
+        tf.swap_back(&temp, tf.path(), &Token::new("s.new".into()))
+            .unwrap();
+        assert_eq!(fs::read(tf.path()).unwrap(), b"s.login2");
+    }
+
+    #[test]
+    fn the_fallback_checks_then_renames() {
+        let dir = tempfile::tempdir().unwrap();
+        let tf = file_with(dir.path(), b"s.old");
+        let snap = tf.read().unwrap();
+        fs::write(tf.path(), b"s.login").unwrap();
+        let temp = temp_with(dir.path(), b"s.new");
+        let err = tf
+            .check_then_rename(&temp, tf.path(), &snap.current)
+            .unwrap_err();
+        assert!(matches!(err, TokenFileError::Changed(_)));
+        assert_eq!(fs::read(tf.path()).unwrap(), b"s.login");
+        let snap = tf.read().unwrap();
+        tf.check_then_rename(&temp, tf.path(), &snap.current)
+            .unwrap();
+        assert_eq!(fs::read(tf.path()).unwrap(), b"s.new");
     }
 
     #[test]

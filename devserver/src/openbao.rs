@@ -557,7 +557,7 @@ fn view(data: &Value) -> TokenView {
         ttl: ttl.max(0) as u64,
         // A lookup that answers is a live token; an expired one whose index lingers has ttl ≤ 0
         // while it should have an expiry.
-        alive: !(ttl <= 0 && !data["expire_time"].is_null()),
+        alive: ttl > 0 || data["expire_time"].is_null(),
         revoked: false,
         path: data["path"].as_str().unwrap_or_default().to_owned(),
         parent: None,
