@@ -11,6 +11,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 use zeroize::Zeroizing;
 
 /// Real tokens are at most a few hundred bytes; anything this large is not a token.
@@ -70,6 +71,16 @@ pub struct Snapshot {
     pub current: Current,
     /// Set when group or others may read the file (its mode), so the caller can warn.
     pub loose_mode: Option<u32>,
+    /// How long ago the file was last written (None if the clock or filesystem cannot say).
+    pub age: Option<Duration>,
+}
+
+impl Snapshot {
+    /// Was the file written within `window`? Its token may then be one an HA standby has not
+    /// seen yet (an install or `vault login` moments ago).
+    pub fn written_within(&self, window: Duration) -> bool {
+        self.age.is_some_and(|age| age < window)
+    }
 }
 
 pub struct TokenFile {
@@ -107,8 +118,14 @@ impl TokenFile {
         }
     }
 
-    /// Reads the raw content (or its absence) for a later compare-and-swap.
+    /// Reads the raw content (or its absence) for a later compare-and-swap, and the mode when
+    /// group or others may read the file.
     pub fn read_current(&self) -> Result<(Current, Option<u32>), TokenFileError> {
+        let (current, meta) = self.read_with_meta()?;
+        Ok((current, meta.as_ref().and_then(loose_mode)))
+    }
+
+    fn read_with_meta(&self) -> Result<(Current, Option<fs::Metadata>), TokenFileError> {
         let Some(real) = self.resolve()? else {
             return Ok((Current::Absent, None));
         };
@@ -149,13 +166,15 @@ impl TokenFile {
                 limit: MAX_TOKEN_FILE_BYTES,
             });
         }
-        let loose = (meta.mode() & 0o077 != 0).then_some(meta.mode() & 0o777);
-        Ok((Current::Present(Zeroizing::new(trim(&raw).to_vec())), loose))
+        Ok((
+            Current::Present(Zeroizing::new(trim(&raw).to_vec())),
+            Some(meta),
+        ))
     }
 
     /// Reads and validates the token, trimming surrounding whitespace as the Vault CLI does.
     pub fn read(&self) -> Result<Snapshot, TokenFileError> {
-        let (current, loose_mode) = self.read_current()?;
+        let (current, meta) = self.read_with_meta()?;
         let token = match &current {
             Current::Absent => return Err(TokenFileError::Missing(self.path.clone())),
             Current::Present(bytes) => parse_token(bytes).map_err(|e| match e {
@@ -166,10 +185,15 @@ impl TokenFile {
                 },
             })?,
         };
+        let loose_mode = meta.as_ref().and_then(loose_mode);
+        let age = meta
+            .and_then(|m| m.modified().ok())
+            .and_then(|written| SystemTime::now().duration_since(written).ok());
         Ok(Snapshot {
             token,
             current,
             loose_mode,
+            age,
         })
     }
 
@@ -348,7 +372,7 @@ fn read_trimmed(path: &Path) -> Current {
 
 #[cfg(debug_assertions)]
 fn pause_before_commit() {
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
     let Some(gate) = std::env::var_os(SWAP_GATE_VAR) else {
         return;
     };
@@ -366,6 +390,11 @@ fn pause_before_commit() {}
 
 /// The test hook's variable (see `pause_before_commit`); release builds ignore it.
 pub const SWAP_GATE_VAR: &str = "VAULT_TOKEN_RENEW_TEST_SWAP_GATE";
+
+/// The file's permission bits, when group or others may read or write it.
+fn loose_mode(meta: &fs::Metadata) -> Option<u32> {
+    Some(meta.mode() & 0o777).filter(|mode| mode & 0o077 != 0)
+}
 
 fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
@@ -478,6 +507,10 @@ mod tests {
         fs::set_permissions(tf.path(), fs::Permissions::from_mode(0o644)).unwrap();
         let snap = tf.read().unwrap();
         assert_eq!(snap.loose_mode, Some(0o644));
+        assert!(
+            snap.written_within(Duration::from_secs(3600)),
+            "just written"
+        );
         tf.replace_if_unchanged(&snap.current, &Token::new("s.new".into()))
             .unwrap();
         assert_eq!(fs::read(tf.path()).unwrap(), b"s.new");
