@@ -66,6 +66,13 @@ pub enum Current {
     Present(Zeroizing<Vec<u8>>),
 }
 
+impl Current {
+    /// What the file holds once `token` is written to it.
+    fn holding(token: &Token) -> Current {
+        Current::Present(Zeroizing::new(token.expose().as_bytes().to_vec()))
+    }
+}
+
 pub struct Snapshot {
     pub token: Token,
     pub current: Current,
@@ -278,8 +285,7 @@ impl TokenFile {
             return Err(TokenFileError::Changed(self.path.clone()));
         }
         // A write right after our swap replaced our token: it is not installed, so say so.
-        if read_trimmed(real) != Current::Present(Zeroizing::new(new.expose().as_bytes().to_vec()))
-        {
+        if read_trimmed(real) != Current::holding(new) {
             return Err(TokenFileError::Changed(self.path.clone()));
         }
         Ok(())
@@ -288,9 +294,8 @@ impl TokenFile {
     /// Undoes a swap that took out someone else's write. If yet another write replaced our token
     /// in between, that one is the newest: exchange once more so it stays in place.
     fn swap_back(&self, temp: &Path, real: &Path, new: &Token) -> Result<(), TokenFileError> {
-        let ours = Current::Present(Zeroizing::new(new.expose().as_bytes().to_vec()));
         rename_with(temp, real, RenameFlags::EXCHANGE).map_err(|e| self.write_err(e.into()))?;
-        if read_trimmed(temp) != ours {
+        if read_trimmed(temp) != Current::holding(new) {
             rename_with(temp, real, RenameFlags::EXCHANGE).map_err(|e| self.write_err(e.into()))?;
         }
         Ok(())
@@ -579,6 +584,21 @@ mod tests {
             b"s.old\n",
             "the old file came out"
         );
+    }
+
+    #[test]
+    fn a_write_replacing_ours_right_after_the_swap_is_reported_as_not_installed() {
+        // The state a login landing just after our exchange leaves: the file no longer holds
+        // ours, so the caller must not count the token as installed (it revokes it).
+        let dir = tempfile::tempdir().unwrap();
+        let tf = file_with(dir.path(), b"s.old");
+        let snap = tf.read().unwrap();
+        let temp = temp_with(dir.path(), b"s.login");
+        let err = tf
+            .commit(&temp, tf.path(), &snap.current, &Token::new("s.new".into()))
+            .unwrap_err();
+        assert!(matches!(err, TokenFileError::Changed(_)));
+        assert_eq!(fs::read(tf.path()).unwrap(), b"s.login");
     }
 
     #[test]
