@@ -111,7 +111,10 @@ pub enum ServerErrorKind {
     NotFound,
     /// 429, 5xx (but 501): may succeed if tried again later.
     Transient,
-    /// Anything else (405, 412, 501, redirects we do not follow …).
+    /// 412 `required index state not present`: this node (an HA standby) has not yet caught up
+    /// with a write the request depends on; it will, so an idempotent request may be repeated.
+    NotCaughtUp,
+    /// Anything else (405, 501, redirects we do not follow …).
     Unexpected,
 }
 
@@ -121,10 +124,21 @@ pub fn classify_status(status: u16) -> ServerErrorKind {
         400 => ServerErrorKind::Refused,
         404 => ServerErrorKind::NotFound,
         429 => ServerErrorKind::Transient,
+        412 => ServerErrorKind::NotCaughtUp,
         501 => ServerErrorKind::Unexpected,
         500..=599 => ServerErrorKind::Transient,
         _ => ServerErrorKind::Unexpected,
     }
+}
+
+/// May this answer about a token created moments ago only mean that the node has not seen the
+/// token yet? An HA standby that has not caught up with the mint answers 403 (an unknown token is
+/// a denied one) or 412; both go away once replication catches up.
+pub fn maybe_not_yet_visible(status: u16) -> bool {
+    matches!(
+        classify_status(status),
+        ServerErrorKind::PermissionDenied | ServerErrorKind::NotCaughtUp
+    )
 }
 
 /// A refused mint (contract §3): 403 when the token may not write create-orphan at all, 400 when
@@ -365,8 +379,18 @@ mod tests {
             assert_eq!(classify_status(s), ServerErrorKind::Transient, "{s}");
         }
         assert_eq!(classify_status(501), ServerErrorKind::Unexpected);
-        assert_eq!(classify_status(412), ServerErrorKind::Unexpected);
+        assert_eq!(classify_status(412), ServerErrorKind::NotCaughtUp);
+        assert_eq!(classify_status(405), ServerErrorKind::Unexpected);
         assert!(mint_denied(403) && mint_denied(400));
+        assert!(!mint_denied(412), "a lagging standby refused nothing");
         assert!(!mint_denied(500) && !mint_denied(503) && !mint_denied(429));
+    }
+
+    #[test]
+    fn a_new_token_may_be_unknown_to_a_standby_for_a_moment() {
+        assert!(maybe_not_yet_visible(403) && maybe_not_yet_visible(412));
+        for s in [400, 404, 429, 500, 503] {
+            assert!(!maybe_not_yet_visible(s), "{s}");
+        }
     }
 }

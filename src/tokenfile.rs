@@ -5,10 +5,13 @@
 //! target, so the link survives. A dangling link is an error.
 
 use crate::secret::Token;
+use rustix::fs::{CWD, OFlags, RenameFlags, renameat_with};
+use rustix::io::Errno;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 use zeroize::Zeroizing;
 
 /// Real tokens are at most a few hundred bytes; anything this large is not a token.
@@ -63,11 +66,28 @@ pub enum Current {
     Present(Zeroizing<Vec<u8>>),
 }
 
+impl Current {
+    /// What the file holds once `token` is written to it.
+    fn holding(token: &Token) -> Current {
+        Current::Present(Zeroizing::new(token.expose().as_bytes().to_vec()))
+    }
+}
+
 pub struct Snapshot {
     pub token: Token,
     pub current: Current,
     /// Set when group or others may read the file (its mode), so the caller can warn.
     pub loose_mode: Option<u32>,
+    /// How long ago the file was last written (None if the clock or filesystem cannot say).
+    pub age: Option<Duration>,
+}
+
+impl Snapshot {
+    /// Was the file written within `window`? Its token may then be one an HA standby has not
+    /// seen yet (an install or `vault login` moments ago).
+    pub fn written_within(&self, window: Duration) -> bool {
+        self.age.is_some_and(|age| age < window)
+    }
 }
 
 pub struct TokenFile {
@@ -105,8 +125,14 @@ impl TokenFile {
         }
     }
 
-    /// Reads the raw content (or its absence) for a later compare-and-swap.
+    /// Reads the raw content (or its absence) for a later compare-and-swap, and the mode when
+    /// group or others may read the file.
     pub fn read_current(&self) -> Result<(Current, Option<u32>), TokenFileError> {
+        let (current, meta) = self.read_with_meta()?;
+        Ok((current, meta.as_ref().and_then(loose_mode)))
+    }
+
+    fn read_with_meta(&self) -> Result<(Current, Option<fs::Metadata>), TokenFileError> {
         let Some(real) = self.resolve()? else {
             return Ok((Current::Absent, None));
         };
@@ -117,7 +143,7 @@ impl TokenFile {
         // Non-blocking, so a FIFO at the path is refused below instead of hanging the run.
         let file = match OpenOptions::new()
             .read(true)
-            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .custom_flags(OFlags::NONBLOCK.bits() as i32)
             .open(&real)
         {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -147,13 +173,15 @@ impl TokenFile {
                 limit: MAX_TOKEN_FILE_BYTES,
             });
         }
-        let loose = (meta.mode() & 0o077 != 0).then_some(meta.mode() & 0o777);
-        Ok((Current::Present(Zeroizing::new(trim(&raw).to_vec())), loose))
+        Ok((
+            Current::Present(Zeroizing::new(trim(&raw).to_vec())),
+            Some(meta),
+        ))
     }
 
     /// Reads and validates the token, trimming surrounding whitespace as the Vault CLI does.
     pub fn read(&self) -> Result<Snapshot, TokenFileError> {
-        let (current, loose_mode) = self.read_current()?;
+        let (current, meta) = self.read_with_meta()?;
         let token = match &current {
             Current::Absent => return Err(TokenFileError::Missing(self.path.clone())),
             Current::Present(bytes) => parse_token(bytes).map_err(|e| match e {
@@ -164,16 +192,22 @@ impl TokenFile {
                 },
             })?,
         };
+        let loose_mode = meta.as_ref().and_then(loose_mode);
+        let age = meta
+            .and_then(|m| m.modified().ok())
+            .and_then(|written| SystemTime::now().duration_since(written).ok());
         Ok(Snapshot {
             token,
             current,
             loose_mode,
+            age,
         })
     }
 
     /// Replaces the file with `new` (mode 0600, no trailing newline, as the Vault CLI writes it),
     /// but only while it still holds `expected`: unique temp file beside it (O_EXCL, never the
-    /// CLI's fixed `.vault-token.tmp`), fsync, compare, rename over, fsync the directory.
+    /// CLI's fixed `.vault-token.tmp`), fsync, then an atomic swap that checks what it replaced
+    /// (see `commit`), fsync the directory.
     pub fn replace_if_unchanged(
         &self,
         expected: &Current,
@@ -190,35 +224,101 @@ impl TokenFile {
             std::process::id(),
             fastrand::u64(..)
         ));
-        let write_err = |source| TokenFileError::Write {
-            path: self.path.clone(),
-            source,
-        };
-
         let result = (|| {
             let mut file = OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
-                .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+                .custom_flags(OFlags::NOFOLLOW.bits() as i32)
                 .open(&temp)
-                .map_err(write_err)?;
-            file.write_all(new.expose().as_bytes()).map_err(write_err)?;
-            file.sync_all().map_err(write_err)?;
+                .map_err(|e| self.write_err(e))?;
+            file.write_all(new.expose().as_bytes())
+                .map_err(|e| self.write_err(e))?;
+            file.sync_all().map_err(|e| self.write_err(e))?;
             drop(file);
-            if &self.read_current()?.0 != expected {
-                return Err(TokenFileError::Changed(self.path.clone()));
-            }
-            fs::rename(&temp, &real).map_err(write_err)?;
-            // The rename is durable only once the directory entry is on disk.
+            pause_before_commit();
+            self.commit(&temp, &real, expected, new)?;
+            // The swap is durable only once the directory entry is on disk.
             File::open(&dir)
                 .and_then(|d| d.sync_all())
-                .map_err(write_err)
+                .map_err(|e| self.write_err(e))
         })();
-        if result.is_err() {
-            let _ = fs::remove_file(&temp);
-        }
+        // Whatever is left at the temp name is the replaced old file, or our token after a
+        // refused swap: neither is wanted.
+        let _ = fs::remove_file(&temp);
         result
+    }
+
+    /// Puts `temp` (holding `new`) at `real` if `real` holds `expected`, with no window in which
+    /// a concurrent write can be lost: an absent file is created with RENAME_NOREPLACE; a present
+    /// one is exchanged (RENAME_EXCHANGE) and what came out is checked — not the expected token
+    /// means someone wrote meanwhile, so it is exchanged back. Filesystems without these flags
+    /// get the check-then-rename, which a write landing in between can lose.
+    fn commit(
+        &self,
+        temp: &Path,
+        real: &Path,
+        expected: &Current,
+        new: &Token,
+    ) -> Result<(), TokenFileError> {
+        let flags = match expected {
+            Current::Absent => RenameFlags::NOREPLACE,
+            Current::Present(_) => RenameFlags::EXCHANGE,
+        };
+        match rename_with(temp, real, flags) {
+            Ok(()) => {}
+            // EXIST: a file appeared where there was none; NOENT: the file we read is gone.
+            Err(e) if e == Errno::EXIST || e == Errno::NOENT => {
+                return Err(TokenFileError::Changed(self.path.clone()));
+            }
+            Err(e) if e == Errno::INVAL || e == Errno::NOSYS || e == Errno::NOTSUP => {
+                tracing::warn!(
+                    "the filesystem of {} cannot swap files atomically ({e}); replacing it with a check-then-rename, which a `vault login` in the same instant can lose",
+                    self.path.display()
+                );
+                return self.check_then_rename(temp, real, expected);
+            }
+            Err(e) => return Err(self.write_err(e.into())),
+        }
+        if flags == RenameFlags::EXCHANGE && &read_trimmed(temp) != expected {
+            self.swap_back(temp, real, new)?;
+            return Err(TokenFileError::Changed(self.path.clone()));
+        }
+        // A write right after our swap replaced our token: it is not installed, so say so.
+        if read_trimmed(real) != Current::holding(new) {
+            return Err(TokenFileError::Changed(self.path.clone()));
+        }
+        Ok(())
+    }
+
+    /// Undoes a swap that took out someone else's write. If yet another write replaced our token
+    /// in between, that one is the newest: exchange once more so it stays in place.
+    fn swap_back(&self, temp: &Path, real: &Path, new: &Token) -> Result<(), TokenFileError> {
+        rename_with(temp, real, RenameFlags::EXCHANGE).map_err(|e| self.write_err(e.into()))?;
+        if read_trimmed(temp) != Current::holding(new) {
+            rename_with(temp, real, RenameFlags::EXCHANGE).map_err(|e| self.write_err(e.into()))?;
+        }
+        Ok(())
+    }
+
+    /// The fallback where the filesystem lacks RENAME_EXCHANGE: not atomic.
+    fn check_then_rename(
+        &self,
+        temp: &Path,
+        real: &Path,
+        expected: &Current,
+    ) -> Result<(), TokenFileError> {
+        if &self.read_current()?.0 != expected {
+            return Err(TokenFileError::Changed(self.path.clone()));
+        }
+        fs::rename(temp, real).map_err(|e| self.write_err(e))
+    }
+
+    fn write_err(&self, source: std::io::Error) -> TokenFileError {
+        TokenFileError::Write {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     /// Removes temp files left by a run that was killed mid-write. Call only under the run lock,
@@ -246,6 +346,59 @@ impl TokenFile {
             .filter(|e| fs::remove_file(e.path()).is_ok())
             .count()
     }
+}
+
+/// Test builds only: parks a replacement just before it commits, so a test can land a `vault
+/// login` in that window. The variable names a gate file: it is created when the run parks, and
+/// the run goes on once the test removes it (or after 30 s).
+fn rename_with(from: &Path, to: &Path, flags: RenameFlags) -> Result<(), Errno> {
+    renameat_with(CWD, from, CWD, to, flags)
+}
+
+/// A file's trimmed content, or `Absent` when it cannot be read as a regular file: for comparing
+/// what a swap took out, where anything unreadable is simply not what we expected.
+fn read_trimmed(path: &Path) -> Current {
+    let mut raw = Zeroizing::new(Vec::new());
+    let read = OpenOptions::new()
+        .read(true)
+        .custom_flags((OFlags::NONBLOCK | OFlags::NOFOLLOW).bits() as i32)
+        .open(path)
+        .and_then(|f| {
+            if !f.metadata()?.is_file() {
+                return Err(std::io::ErrorKind::InvalidInput.into());
+            }
+            f.take(MAX_TOKEN_FILE_BYTES + 1).read_to_end(&mut raw)
+        });
+    match read {
+        Ok(_) => Current::Present(Zeroizing::new(trim(&raw).to_vec())),
+        Err(_) => Current::Absent,
+    }
+}
+
+#[cfg(debug_assertions)]
+fn pause_before_commit() {
+    use std::time::Instant;
+    let Some(gate) = std::env::var_os(SWAP_GATE_VAR) else {
+        return;
+    };
+    if fs::write(&gate, b"parked").is_err() {
+        return;
+    }
+    let parked = Instant::now();
+    while Path::new(&gate).exists() && parked.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn pause_before_commit() {}
+
+/// The test hook's variable (see `pause_before_commit`); release builds ignore it.
+pub const SWAP_GATE_VAR: &str = "VAULT_TOKEN_RENEW_TEST_SWAP_GATE";
+
+/// The file's permission bits, when group or others may read or write it.
+fn loose_mode(meta: &fs::Metadata) -> Option<u32> {
+    Some(meta.mode() & 0o777).filter(|mode| mode & 0o077 != 0)
 }
 
 fn parent_dir(path: &Path) -> PathBuf {
@@ -359,6 +512,10 @@ mod tests {
         fs::set_permissions(tf.path(), fs::Permissions::from_mode(0o644)).unwrap();
         let snap = tf.read().unwrap();
         assert_eq!(snap.loose_mode, Some(0o644));
+        assert!(
+            snap.written_within(Duration::from_secs(3600)),
+            "just written"
+        );
         tf.replace_if_unchanged(&snap.current, &Token::new("s.new".into()))
             .unwrap();
         assert_eq!(fs::read(tf.path()).unwrap(), b"s.new");
@@ -382,6 +539,96 @@ mod tests {
             1,
             "temp file removed"
         );
+    }
+
+    /// The temp file as `replace_if_unchanged` leaves it just before the commit.
+    fn temp_with(dir: &Path, content: &[u8]) -> PathBuf {
+        let temp = dir.join("..vault-token.vault-token-renew-1-00.tmp");
+        fs::write(&temp, content).unwrap();
+        fs::set_permissions(&temp, fs::Permissions::from_mode(0o600)).unwrap();
+        temp
+    }
+
+    #[test]
+    fn a_write_landing_before_the_swap_is_swapped_back_not_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let tf = file_with(dir.path(), b"s.old");
+        let snap = tf.read().unwrap();
+        let new = Token::new("s.new".into());
+        let temp = temp_with(dir.path(), b"s.new");
+        fs::write(tf.path(), b"s.login").unwrap();
+        let err = tf
+            .commit(&temp, tf.path(), &snap.current, &new)
+            .unwrap_err();
+        assert!(matches!(err, TokenFileError::Changed(_)));
+        assert_eq!(fs::read(tf.path()).unwrap(), b"s.login");
+        assert_eq!(
+            fs::read(&temp).unwrap(),
+            b"s.new",
+            "ours went back to the temp"
+        );
+    }
+
+    #[test]
+    fn the_swap_installs_ours_when_the_file_is_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let tf = file_with(dir.path(), b"s.old\n");
+        let snap = tf.read().unwrap();
+        let temp = temp_with(dir.path(), b"s.new");
+        tf.commit(&temp, tf.path(), &snap.current, &Token::new("s.new".into()))
+            .unwrap();
+        assert_eq!(fs::read(tf.path()).unwrap(), b"s.new");
+        assert_eq!(fs::metadata(tf.path()).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::read(&temp).unwrap(),
+            b"s.old\n",
+            "the old file came out"
+        );
+    }
+
+    #[test]
+    fn a_write_replacing_ours_right_after_the_swap_is_reported_as_not_installed() {
+        // The state a login landing just after our exchange leaves: the file no longer holds
+        // ours, so the caller must not count the token as installed (it revokes it).
+        let dir = tempfile::tempdir().unwrap();
+        let tf = file_with(dir.path(), b"s.old");
+        let snap = tf.read().unwrap();
+        let temp = temp_with(dir.path(), b"s.login");
+        let err = tf
+            .commit(&temp, tf.path(), &snap.current, &Token::new("s.new".into()))
+            .unwrap_err();
+        assert!(matches!(err, TokenFileError::Changed(_)));
+        assert_eq!(fs::read(tf.path()).unwrap(), b"s.login");
+    }
+
+    #[test]
+    fn a_second_write_during_the_swap_back_stays_in_place() {
+        // After our exchange took out login 1, login 2 replaced our token; undoing the swap must
+        // not bring back login 1 over login 2.
+        let dir = tempfile::tempdir().unwrap();
+        let tf = file_with(dir.path(), b"s.login2");
+        let temp = temp_with(dir.path(), b"s.login1");
+        tf.swap_back(&temp, tf.path(), &Token::new("s.new".into()))
+            .unwrap();
+        assert_eq!(fs::read(tf.path()).unwrap(), b"s.login2");
+    }
+
+    #[test]
+    fn the_fallback_checks_then_renames() {
+        let dir = tempfile::tempdir().unwrap();
+        let tf = file_with(dir.path(), b"s.old");
+        let snap = tf.read().unwrap();
+        fs::write(tf.path(), b"s.login").unwrap();
+        let temp = temp_with(dir.path(), b"s.new");
+        let err = tf
+            .check_then_rename(&temp, tf.path(), &snap.current)
+            .unwrap_err();
+        assert!(matches!(err, TokenFileError::Changed(_)));
+        assert_eq!(fs::read(tf.path()).unwrap(), b"s.login");
+        let snap = tf.read().unwrap();
+        tf.check_then_rename(&temp, tf.path(), &snap.current)
+            .unwrap();
+        assert_eq!(fs::read(tf.path()).unwrap(), b"s.new");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Races: many runs at once on a clobbered file, and a `vault login` landing in the middle of a heal.
+//! Races: many runs at once on a clobbered file, and a `vault login` landing in the middle of a heal
+//! — including in the instant before the swap (the debug binary parks there on request).
 
 mod common;
 mod hardening;
@@ -6,8 +7,9 @@ mod hardening;
 use common::*;
 use hardening::{Prepared, Scenario};
 use reqwest::Method;
+use std::path::Path;
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const RUNS: usize = 24;
 
@@ -140,4 +142,63 @@ fn a_login_written_while_the_new_token_is_verified_wins() {
         1,
         (Method::POST, "auth/token/create-orphan"),
     );
+}
+
+/// The debug binary's hook (`tokenfile::SWAP_GATE_VAR`): it creates this file and waits until the
+/// test removes it, just before it swaps the new token into place.
+const GATE_VAR: &str = "VAULT_TOKEN_RENEW_TEST_SWAP_GATE";
+
+/// Waits until the run parks at the gate; panics if it never does (a release binary ignores it).
+fn wait_for_gate(gate: &Path, child: &mut std::process::Child) {
+    let start = Instant::now();
+    while !gate.exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the run ended ({status}) without parking at the swap gate");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the run never parked at the swap gate (a release build ignores the hook)"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_login_written_just_before_the_swap_survives_and_the_mint_is_revoked() {
+    let p = Prepared::new(Scenario::Heal);
+    let w = &p.world;
+    let gate = w.home.path().join("swap-gate");
+    let mut child = w
+        .command(&["renew"])
+        .env(GATE_VAR, &gate)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_gate(&gate, &mut child);
+    let fresh = w.seed_oidc_login();
+    w.write_token(&fresh.token);
+    std::fs::remove_file(&gate).unwrap();
+    let run = w.finish(child.wait_with_output().unwrap());
+
+    assert_eq!(
+        w.file_content().unwrap(),
+        fresh.token,
+        "the login written during the swap is never overwritten"
+    );
+    assert_eq!(w.file_mode(), 0o600);
+    assert_eq!(run.code, 4, "{run:?}");
+    let line = w.last_log_line();
+    assert!(line.contains("changed while we worked"), "{line}");
+    assert!(line.contains("the minted token was revoked"), "{line}");
+    let minted_alive = w
+        .our_alive_accessors()
+        .into_iter()
+        .filter(|a| !p.preexisting.contains(a))
+        .count();
+    assert_eq!(
+        minted_alive, 0,
+        "the token minted for the old file is revoked"
+    );
+    assert!(w.server.token_alive(&fresh.token));
 }

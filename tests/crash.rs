@@ -175,56 +175,18 @@ fn killed_during_a_mint_command() {
     kill_at(Scenario::Mint, Method::GET, "auth/token/lookup-self", 0);
 }
 
-/// A preloaded `rename` that parks the process (marker file, then `pause()`) when it is about
-/// to rename a token temp file over the token file: the exact moment between the synced temp
-/// file and the swap. Built with the system C compiler; the production binary is unchanged.
-const PARK_AT_RENAME_C: &str = r#"
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <fcntl.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-int rename(const char *from, const char *to) {
-    static int (*real)(const char *, const char *);
-    if (!real) real = (int (*)(const char *, const char *))dlsym(RTLD_NEXT, "rename");
-    const char *marker = getenv("PARK_MARKER");
-    if (marker && strstr(from, ".vault-token-renew-")) {
-        close(open(marker, O_CREAT | O_WRONLY, 0600));
-        for (;;) pause();
-    }
-    return real(from, to);
-}
-"#;
-
-fn park_at_rename_library(dir: &std::path::Path) -> PathBuf {
-    let src = dir.join("park_at_rename.c");
-    let lib = dir.join("park_at_rename.so");
-    fs::write(&src, PARK_AT_RENAME_C).unwrap();
-    let status = std::process::Command::new("cc")
-        .args(["-shared", "-fPIC", "-o"])
-        .arg(&lib)
-        .arg(&src)
-        .arg("-ldl")
-        .status()
-        .expect("this test needs a C compiler (`cc`) to build its rename shim; install gcc");
-    assert!(status.success(), "building the rename shim failed");
-    lib
-}
-
-/// The file write itself: the minted token is in a synced temp file beside the token file, the
-/// compare step has passed, and the rename has not happened.
+/// The file write itself: the minted token is in a synced temp file beside the token file, and
+/// the swap has not happened. The debug binary parks there while the gate file exists (the
+/// `VAULT_TOKEN_RENEW_TEST_SWAP_GATE` hook, which release builds ignore).
 #[test]
 fn killed_between_the_temp_file_and_the_rename() {
     let p = Prepared::new(Scenario::Heal);
     let w = &p.world;
     let tools = tempfile::tempdir().unwrap();
-    let lib = park_at_rename_library(tools.path());
     let marker = tools.path().join("parked");
     let child = w
         .command(&["renew", "--retries", "0"])
-        .env("LD_PRELOAD", &lib)
-        .env("PARK_MARKER", &marker)
+        .env("VAULT_TOKEN_RENEW_TEST_SWAP_GATE", &marker)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 use crate::lock;
 use crate::types::{Seeded, TokenSpec, TokenType, TokenView};
 
+pub mod cluster;
+
 /// The version `scripts/lib/openbao.sh` pins.
 pub const OPENBAO_VERSION: &str = "2.7.2";
 /// The dev server's root token (`-dev-root-token-id`).
@@ -199,32 +201,7 @@ impl OpenBao {
         path: &str,
         body: Option<Value>,
     ) -> Answer {
-        let url = format!("{}/v1/{}", self.url(), path.trim_start_matches('/'));
-        let mut req = ureq::http::Request::builder().method(method).uri(&url);
-        if let Some(t) = token {
-            req = req.header("X-Vault-Token", t);
-        }
-        let text = body.map(|b| b.to_string()).unwrap_or_default();
-        let req = match req.body(text) {
-            Ok(r) => r,
-            Err(e) => panic!("building {method} {path}: {e}"),
-        };
-        let answer = match self.agent.run(req) {
-            Ok(mut resp) => {
-                let status = resp.status().as_u16();
-                let text = resp.body_mut().read_to_string().unwrap_or_default();
-                let body = serde_json::from_str(&text).unwrap_or(if text.is_empty() {
-                    Value::Null
-                } else {
-                    Value::String(text)
-                });
-                Answer { status, body }
-            }
-            Err(_) => Answer {
-                status: 0,
-                body: Value::Null,
-            },
-        };
+        let answer = request(&self.agent, &self.url(), token, method, path, body);
         self.remember_tokens(&answer.body);
         answer
     }
@@ -597,6 +574,43 @@ impl Drop for OpenBao {
         let _ = child.kill();
         let _ = child.wait();
         let _ = std::fs::remove_dir_all(&self.home);
+    }
+}
+
+/// One request to `<base>/v1/<path>`; a transport failure is status 0.
+fn request(
+    agent: &ureq::Agent,
+    base: &str,
+    token: Option<&str>,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Answer {
+    let url = format!("{}/v1/{}", base, path.trim_start_matches('/'));
+    let mut req = ureq::http::Request::builder().method(method).uri(&url);
+    if let Some(t) = token {
+        req = req.header("X-Vault-Token", t);
+    }
+    let text = body.map(|b| b.to_string()).unwrap_or_default();
+    let req = match req.body(text) {
+        Ok(r) => r,
+        Err(e) => panic!("building {method} {path}: {e}"),
+    };
+    match agent.run(req) {
+        Ok(mut resp) => {
+            let status = resp.status().as_u16();
+            let text = resp.body_mut().read_to_string().unwrap_or_default();
+            let body = serde_json::from_str(&text).unwrap_or(if text.is_empty() {
+                Value::Null
+            } else {
+                Value::String(text)
+            });
+            Answer { status, body }
+        }
+        Err(_) => Answer {
+            status: 0,
+            body: Value::Null,
+        },
     }
 }
 

@@ -10,7 +10,7 @@ use crate::decide::{mint_denied, verify_minted};
 use crate::runlog::escape;
 use crate::secret::Token;
 use crate::tokenfile::Current;
-use crate::vault::{MintRequest, Minted, VaultError};
+use crate::vault::{MintRequest, Minted, NEW_TOKEN_GRACE, VaultError};
 use std::collections::BTreeMap;
 
 pub struct Installed {
@@ -68,7 +68,14 @@ pub async fn mint_and_install(
     if let Err(e) = ctx.minted.add(&accessor) {
         return Err(discard(ctx, &token, &accessor, &e.to_string()).await);
     }
-    let info = match ctx.client.lookup_self(&token).await {
+    // On an HA standby the brand-new token may answer 403/412 for a moment (vault/settle.rs).
+    let verified = ctx
+        .client
+        .settling(NEW_TOKEN_GRACE, async || {
+            ctx.client.lookup_self(&token).await
+        })
+        .await;
+    let info = match verified {
         Ok(info) => info,
         Err(e) => {
             return Err(discard(

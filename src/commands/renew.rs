@@ -6,7 +6,9 @@ use super::{Context, LOCK_WAIT, MANUAL_MINT, dn, fail_line};
 use crate::decide::{ForeignReason, Verdict, judge};
 use crate::runlog::{Outcome, Report, escape};
 use crate::tokenfile::Snapshot;
+use crate::vault::NEW_TOKEN_GRACE;
 use crate::vault::types::TokenInfo;
+use std::time::Duration;
 
 pub async fn renew(ctx: &Context<'_>) -> Report {
     let _lock = match crate::lock::acquire(&ctx.settings.state_dir, LOCK_WAIT) {
@@ -28,7 +30,14 @@ pub async fn renew(ctx: &Context<'_>) -> Report {
             ctx.file.path().display()
         );
     }
-    let info = match ctx.client.lookup_self(&snapshot.token).await {
+    let grace = new_token_grace(&snapshot);
+    let looked_up = ctx
+        .client
+        .settling(grace, async || {
+            ctx.client.lookup_self(&snapshot.token).await
+        })
+        .await;
+    let info = match looked_up {
         Ok(info) => info,
         Err(e) if e.is_permission_denied() => {
             return Report::new(
@@ -43,13 +52,34 @@ pub async fn renew(ctx: &Context<'_>) -> Report {
         Err(e) => return fail_line(ctx.settings, "looking up the token in the file failed", &e),
     };
     match judge(&info, &ctx.our_name, &ctx.settings.require_policies) {
-        Verdict::Ours => renew_ours(ctx, &snapshot, &info).await,
+        Verdict::Ours => renew_ours(ctx, &snapshot, &info, grace).await,
         Verdict::Foreign(reason) => heal(ctx, &snapshot, &info, reason).await,
     }
 }
 
-async fn renew_ours(ctx: &Context<'_>, snapshot: &Snapshot, info: &TokenInfo) -> Report {
-    match ctx.client.renew_self(&snapshot.token).await {
+/// A token file written this recently may hold a token that an HA standby has not seen yet: the
+/// first renew after an install (or a `vault login`) then retries a 403/412 for a few seconds.
+const FRESH_FILE: Duration = Duration::from_secs(120);
+
+fn new_token_grace(snapshot: &Snapshot) -> Duration {
+    if snapshot.written_within(FRESH_FILE) {
+        NEW_TOKEN_GRACE
+    } else {
+        Duration::ZERO
+    }
+}
+
+async fn renew_ours(
+    ctx: &Context<'_>,
+    snapshot: &Snapshot,
+    info: &TokenInfo,
+    grace: Duration,
+) -> Report {
+    let renewed = ctx
+        .client
+        .settling(grace, async || ctx.client.renew_self(&snapshot.token).await)
+        .await;
+    match renewed {
         Ok(renewed) => {
             let mut line = format!(
                 "renewed (dn={} ttl={}s)",

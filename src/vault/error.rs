@@ -71,13 +71,15 @@ impl VaultError {
         self.status().map(classify_status)
     }
 
-    /// Could trying again help? Connection problems, 429 and 5xx (contract §7).
+    /// Could trying again help? Connection problems, 429, 5xx, and 412 from a standby that has
+    /// not caught up yet (contract §7; the Vault client retries 412 too).
     pub fn is_transient(&self) -> bool {
         match self {
             VaultError::Transport { failure, .. } => *failure != Failure::Tls,
-            VaultError::Status { status, .. } => {
-                classify_status(*status) == ServerErrorKind::Transient
-            }
+            VaultError::Status { status, .. } => matches!(
+                classify_status(*status),
+                ServerErrorKind::Transient | ServerErrorKind::NotCaughtUp
+            ),
             VaultError::Decode { .. } => false,
         }
     }
@@ -110,5 +112,25 @@ impl VaultError {
             }
             other => other.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(status: u16) -> VaultError {
+        VaultError::Status {
+            endpoint: "auth/token/lookup-self",
+            status,
+            errors: vec![],
+        }
+    }
+
+    #[test]
+    fn a_standby_that_has_not_caught_up_is_worth_asking_again() {
+        assert!(status(412).is_transient(), "412 index state not present");
+        assert!(status(503).is_transient() && status(429).is_transient());
+        assert!(!status(403).is_transient() && !status(400).is_transient());
     }
 }

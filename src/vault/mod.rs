@@ -3,9 +3,11 @@
 mod accessor_list;
 mod client;
 mod error;
+mod settle;
 mod tls;
 pub mod types;
 
 pub use accessor_list::AccessorList;
 pub use client::{Client, MintRequest, Minted, Renewed, Revoked};
 pub use error::{Failure, VaultError};
+pub use settle::NEW_TOKEN_GRACE;
