@@ -7,6 +7,7 @@ pub mod config;
 pub mod decide;
 pub mod generate;
 pub mod hook;
+pub mod identity;
 pub mod install;
 pub mod journal;
 pub mod lock;
