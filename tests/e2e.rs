@@ -83,11 +83,7 @@ fn oidc_admin_clobber_is_healed_and_stale_copies_swept() {
     let stale_a = w.seed_ours();
     let stale_b = w.seed_ours();
     std::fs::create_dir_all(w.state_dir()).unwrap();
-    std::fs::write(
-        w.state_dir().join("minted-accessors"),
-        format!("{}\n", stale_a.accessor),
-    )
-    .unwrap();
+    std::fs::write(w.record_file(), format!("{}\n", stale_a.accessor)).unwrap();
     // Unrelated tokens that must survive: another machine's periodic token, a CI login.
     let bob = w
         .server
@@ -130,6 +126,11 @@ fn oidc_admin_clobber_is_healed_and_stale_copies_swept() {
             .is_some_and(|m| m.starts_with("vault-token-renew/")),
         "{meta:?}"
     );
+    let us = w.our_identity();
+    assert_eq!(meta.get("config"), Some(&us.config), "{meta:?}");
+    assert_eq!(meta.get("machine"), Some(&us.machine), "{meta:?}");
+    assert_eq!(meta.get("user").map(String::as_str), Some("alice"));
+    assert_eq!(meta.get("nonce").map(String::len), Some(32), "{meta:?}");
 
     assert!(
         w.server.token_alive(&login.token),
@@ -148,7 +149,7 @@ fn oidc_admin_clobber_is_healed_and_stale_copies_swept() {
     );
 
     // The record now holds only the new token's accessor.
-    let recorded = std::fs::read_to_string(w.state_dir().join("minted-accessors")).unwrap();
+    let recorded = std::fs::read_to_string(w.record_file()).unwrap();
     assert_eq!(recorded.trim(), new.accessor);
 
     // And the next run just renews it.
@@ -214,11 +215,12 @@ fn create_authority_without_sudo_is_refused_with_the_servers_reason() {
 }
 
 #[test]
-fn a_same_named_copy_without_our_policies_is_swept_as_stale() {
+fn a_marked_copy_without_our_policies_is_swept_as_stale() {
     let w = World::new();
+    // The mark, not the policies, makes a same-named token a copy of ours.
     let weak_same_name =
         w.server
-            .add_token(TokenSpec::periodic("devvm-alice", &["sops-admin"], PERIOD));
+            .add_token(w.marked(TokenSpec::periodic("devvm-alice", &["sops-admin"], PERIOD)));
     w.server.add_policy(
         "admin-by-token",
         &[(

@@ -10,9 +10,10 @@ mod sweep;
 pub use mint::mint;
 pub use renew::renew;
 pub use status::status;
-pub use sweep::sweep_command;
+pub use sweep::{SweepOptions, sweep_command};
 
 use crate::decide::stored_display_name;
+use crate::identity::Identity;
 use crate::runlog::{MAX_FIELD, Outcome, Report, escape};
 use crate::settings::Settings;
 use crate::state::MintedAccessors;
@@ -34,6 +35,8 @@ pub struct Context<'a> {
     pub minted: MintedAccessors,
     /// Our display name as the server stores it (`token-<sanitised>`).
     pub our_name: String,
+    /// The mark our mints carry, and the sweep requires before it revokes.
+    pub identity: Identity,
 }
 
 impl<'a> Context<'a> {
@@ -41,12 +44,18 @@ impl<'a> Context<'a> {
         let client = Client::new(settings).map_err(|e| {
             Report::new(Outcome::Fail, format!("{e} — the token file is unchanged"))
         })?;
+        let identity = Identity::current(
+            &settings.token_file,
+            settings.vault_addr.as_str(),
+            &settings.display_name,
+        );
         Ok(Context {
             settings,
             client,
             file: TokenFile::new(settings.token_file.clone()),
-            minted: MintedAccessors::new(&settings.state_dir),
+            minted: MintedAccessors::new(&settings.state_dir, &identity.config),
             our_name: stored_display_name(&settings.display_name),
+            identity,
         })
     }
 }
