@@ -239,6 +239,98 @@ fn a_marked_copy_without_our_policies_is_swept_as_stale() {
     assert!(!w.server.token_alive(&weak_same_name.token));
 }
 
+/// Issue 12 item 7: the server minted, but the answer was lost on the way. The authority may
+/// list accessors, so the token is found by the attempt's nonce and revoked at once.
+#[test]
+fn a_mint_whose_answer_was_lost_is_found_by_its_nonce_and_revoked() {
+    let w = World::new();
+    let login = w.seed_oidc_login();
+    w.write_token(&login.token);
+    w.server.inject_fault(Fault::new(
+        Some(Method::POST),
+        "auth/token/create-orphan",
+        FaultKind::DropMidBody,
+        1,
+    ));
+
+    let run = w.run(&["renew"]);
+
+    assert_eq!(run.code, 4, "{run:?}");
+    let line = w.last_log_line();
+    assert!(
+        line.contains("the server had minted 1 token(s) before the answer was lost; found by this attempt's nonce and revoked"),
+        "{line}"
+    );
+    let minted: Vec<TokenView> = w
+        .server
+        .state()
+        .by_display_name(OUR_NAME)
+        .cloned()
+        .collect();
+    assert_eq!(minted.len(), 1, "the server did mint: {minted:?}");
+    assert!(!minted[0].alive, "and the lost token is revoked");
+    assert_eq!(
+        w.file_content().unwrap(),
+        login.token,
+        "the file is unchanged"
+    );
+}
+
+/// The same loss where the authority may not list accessors: nobody can find the token by
+/// accessor, and the line says so, naming the nonce it carries. A later heal whose authority may
+/// list revokes it, for it carries our mark.
+#[test]
+fn a_lost_mint_that_cannot_be_searched_for_is_said_so_and_a_listing_sweep_finds_it() {
+    let w = World::new();
+    w.server.add_policy(
+        "minter",
+        &[
+            ("auth/token/create-orphan", &["update", "sudo"]),
+            ("auth/token/lookup-accessor", &["update"]),
+            ("auth/token/revoke-accessor", &["update"]),
+        ],
+    );
+    let minter = w
+        .server
+        .add_token(TokenSpec::login("oidc-alice", &["minter"], &[]));
+    w.write_token(&minter.token);
+    w.server.inject_fault(Fault::new(
+        Some(Method::POST),
+        "auth/token/create-orphan",
+        FaultKind::DropMidBody,
+        1,
+    ));
+
+    let run = w.run(&["renew"]);
+
+    assert_eq!(run.code, 4, "{run:?}");
+    let line = w.last_log_line();
+    assert!(line.contains("may not list, look up and revoke accessors, so a token the server may have minted before the answer was lost cannot be searched for"), "{line}");
+    let lost = w
+        .server
+        .state()
+        .by_display_name(OUR_NAME)
+        .next()
+        .cloned()
+        .unwrap();
+    assert!(lost.alive, "nobody could find it");
+    let nonce = lost.meta.unwrap_or_default()["nonce"].clone();
+    assert!(line.contains(&format!("meta nonce={nonce}")), "{line}");
+
+    let login = w.seed_oidc_login();
+    w.write_token(&login.token);
+    let run = w.run(&["renew"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        w.last_log_line()
+            .contains("(revoked 1 stale periodic token(s))"),
+        "{}",
+        w.last_log_line()
+    );
+    let after = w.server.lookup_accessor(&lost.accessor).unwrap();
+    assert!(!after.alive, "revoked by the listing sweep");
+}
+
 #[test]
 fn same_name_token_lacking_required_policies_is_foreign() {
     let w = World::new();

@@ -5,6 +5,7 @@
 //! Its accessor is recorded first of all, so even a kill -9 leaves the next sweep able to find it.
 
 use super::Context;
+use super::lost_mint;
 use super::sweep::{SweepOptions, SweepReport, sweep};
 use crate::decide::{mint_denied, verify_minted};
 use crate::identity;
@@ -57,13 +58,13 @@ pub async fn mint_and_install(
         Ok(minted) => minted,
         Err(e) if e.status().is_some_and(mint_denied) => return Err(MintError::Denied(e)),
         Err(e) => {
-            let maybe = if e.never_reached_server() {
-                ""
+            let lost = if e.never_reached_server() {
+                String::new()
             } else {
-                " (if the server minted a token before the answer was lost, the next heal's sweep revokes it)"
+                format!("; {}", lost_mint::recover(ctx, authority, &nonce).await)
             };
             return Err(MintError::Failed(format!(
-                "the mint request failed: {}{maybe}",
+                "the mint request failed: {}{lost}",
                 escape(&e.to_string(), 400)
             )));
         }

@@ -2,6 +2,7 @@
 //! returns early without one.
 
 mod heal;
+mod lost_mint;
 mod mint;
 mod renew;
 mod status;
