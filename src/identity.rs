@@ -107,14 +107,14 @@ impl Mark {
 
 impl Identity {
     /// This configuration's identity: the machine and user from the system.
-    pub fn current(token_file: &Path, vault_addr: &str, display_name: &str) -> Identity {
+    pub fn current(token_file: &Path, display_name: &str) -> Identity {
         let (machine, machine_source) = machine();
         Identity {
             machine,
             machine_source,
             // The same user the metrics label with: `$USER`, else the uid.
             user: crate::metrics::user_label(),
-            config: configuration_id(token_file, vault_addr, display_name),
+            config: configuration_id(token_file, display_name),
         }
     }
 
@@ -167,15 +167,15 @@ impl Identity {
     }
 }
 
-/// The configuration id: the first 16 hex digits of SHA-256 over the token file's absolute path,
-/// the server address and the display name, NUL-separated. Those three are what make two
-/// configurations distinct tokens; the policies or period may change without orphaning the copies.
-pub fn configuration_id(token_file: &Path, vault_addr: &str, display_name: &str) -> String {
+/// The configuration id: the first 16 hex digits of SHA-256 over the token file's absolute path
+/// and the display name, NUL-separated. Those make two configurations distinct copies; the policies
+/// or period may change without orphaning the copies. The server address is left out on purpose:
+/// tokens on two servers never meet, and one server reached under two names (a load balancer and
+/// a node, a proxy) must stay one configuration, or its own copies would stop being swept.
+pub fn configuration_id(token_file: &Path, display_name: &str) -> String {
     let path = std::path::absolute(token_file).unwrap_or_else(|_| token_file.to_path_buf());
     let mut ctx = digest::Context::new(&digest::SHA256);
     ctx.update(path.as_os_str().as_encoded_bytes());
-    ctx.update(b"\0");
-    ctx.update(vault_addr.as_bytes());
     ctx.update(b"\0");
     ctx.update(display_name.as_bytes());
     hex(&ctx.finish().as_ref()[..8])
@@ -302,18 +302,17 @@ mod tests {
 
     #[test]
     fn configuration_id_is_stable_and_tells_configurations_apart() {
-        let a = configuration_id(Path::new("/home/a/.vault-token"), "https://v/", "devvm-a");
+        let a = configuration_id(Path::new("/home/a/.vault-token"), "devvm-a");
         assert_eq!(a.len(), 16);
         assert_eq!(
             a,
-            configuration_id(Path::new("/home/a/.vault-token"), "https://v/", "devvm-a")
+            configuration_id(Path::new("/home/a/.vault-token"), "devvm-a")
         );
         for other in [
-            configuration_id(Path::new("/home/a/.vault-token2"), "https://v/", "devvm-a"),
-            configuration_id(Path::new("/home/a/.vault-token"), "https://w/", "devvm-a"),
-            configuration_id(Path::new("/home/a/.vault-token"), "https://v/", "devvm-b"),
+            configuration_id(Path::new("/home/a/.vault-token2"), "devvm-a"),
+            configuration_id(Path::new("/home/a/.vault-token"), "devvm-b"),
             // The separator keeps the fields apart.
-            configuration_id(Path::new("/home/a/.vault-tokenh"), "ttps://v/", "devvm-a"),
+            configuration_id(Path::new("/home/a/.vault-tokend"), "evvm-a"),
         ] {
             assert_ne!(a, other);
         }

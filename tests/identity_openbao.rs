@@ -113,12 +113,11 @@ impl Home {
 
     fn identity_for(&self, token_file: &Path) -> Identity {
         let (machine, machine_source) = identity::machine();
-        let addr = url::Url::parse(&self.bao.url()).unwrap();
         Identity {
             machine,
             machine_source,
             user: "alice".into(),
-            config: identity::configuration_id(token_file, addr.as_str(), "devvm-alice"),
+            config: identity::configuration_id(token_file, "devvm-alice"),
         }
     }
 }

@@ -45,11 +45,7 @@ impl<'a> Context<'a> {
         let client = Client::new(settings).map_err(|e| {
             Report::new(Outcome::Fail, format!("{e} — the token file is unchanged"))
         })?;
-        let identity = Identity::current(
-            &settings.token_file,
-            settings.vault_addr.as_str(),
-            &settings.display_name,
-        );
+        let identity = Identity::current(&settings.token_file, &settings.display_name);
         Ok(Context {
             settings,
             client,

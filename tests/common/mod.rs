@@ -239,12 +239,11 @@ impl World {
     pub fn identity_for(&self, token_file: &Path) -> vault_token_renew::identity::Identity {
         use vault_token_renew::identity;
         let (machine, machine_source) = identity::machine();
-        let addr = url::Url::parse(&self.server.url()).expect("the server URL parses");
         identity::Identity {
             machine,
             machine_source,
             user: "alice".into(),
-            config: identity::configuration_id(token_file, addr.as_str(), "devvm-alice"),
+            config: identity::configuration_id(token_file, "devvm-alice"),
         }
     }
 
