@@ -223,3 +223,43 @@ fn another_machines_token_on_real_openbao_is_revoked_only_on_request() {
     let ours = h.token_in(&first);
     assert!(h.bao.token_alive(&ours), "the file's token is kept");
 }
+
+/// A policy may grant the list on `auth/token/accessors/` (the form the server checks) rather than
+/// `auth/token/accessors`; the capability check asks about both, so the sweep still lists and
+/// revokes an unrecorded stale copy of ours on the real server.
+#[test]
+fn a_list_grant_on_the_slash_form_of_the_accessors_path_is_honoured() {
+    let h = Home::new();
+    h.bao.add_policy(
+        "slash-sweeper",
+        &[
+            ("auth/token/accessors/", &["list", "sudo"]),
+            ("auth/token/lookup-accessor", &["update"]),
+            ("auth/token/revoke-accessor", &["update"]),
+        ],
+    );
+    let config = h.file(".config/vault-token-renew/config.toml");
+    let text = fs::read_to_string(&config).unwrap().replace(
+        "\"vault-admin\", \"sops-admin\"",
+        "\"slash-sweeper\", \"sops-admin\"",
+    );
+    fs::write(&config, text).unwrap();
+    let first = h.file(".vault-token");
+    let mut spec = TokenSpec::periodic("devvm-alice", &["slash-sweeper", "sops-admin"], 768 * 3600);
+    spec.meta = Some(
+        h.identity_for(&first)
+            .mint_meta("devvm-alice", "devvm", "older-nonce"),
+    );
+    let stale = h.bao.add_token(spec);
+    fs::write(&first, h.login()).unwrap();
+
+    let run = h.run(&first, &["renew"]);
+
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let line = h.last_log_line();
+    assert!(
+        line.ends_with("(revoked 1 stale periodic token(s))"),
+        "{line}"
+    );
+    assert!(!h.bao.token_alive(&stale.token), "found only by listing");
+}
