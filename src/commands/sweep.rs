@@ -359,3 +359,39 @@ pub async fn sweep_command(ctx: &Context<'_>, opts: SweepOptions) -> Report {
     )
     .with_token(info.ttl, info.period)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Field;
+
+    #[test]
+    fn summary_names_what_is_left_and_why_but_bounded() {
+        let report = SweepReport {
+            revoked: 1,
+            unmarked: (0..12)
+                .map(|i| (format!("acc{i:02}"), Mark::Other(Field::Machine)))
+                .collect(),
+            ..SweepReport::default()
+        };
+        let text = report.summary();
+        assert!(
+            text.starts_with("revoked 1 stale periodic token(s); left 12 token(s) with our display name but not this configuration's mark (acc00 another machine's, "),
+            "{text}"
+        );
+        assert!(
+            text.contains("acc09 another machine's and 2 more)"),
+            "{text}"
+        );
+        assert!(!text.contains("acc10"), "{text}");
+        assert!(text.ends_with("`vault-token-renew sweep --include-unmarked` revokes them)"));
+        let clean = SweepReport::default().summary();
+        assert_eq!(clean, "revoked 0 stale periodic token(s)");
+        let dry = SweepReport {
+            dry_run: true,
+            would_revoke: vec!["a1".into()],
+            ..SweepReport::default()
+        };
+        assert_eq!(dry.summary(), "would revoke 1 stale periodic token(s) (a1)");
+    }
+}
