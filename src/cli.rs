@@ -39,8 +39,8 @@ pub struct Cli {
 pub enum Command {
     /// Renew our token; heal or refuse a foreign one (the default; what the timer runs)
     Renew,
-    /// Revoke stale copies of our token (every live token with our display name but another accessor)
-    Sweep,
+    /// Revoke stale copies of our token: live tokens with our display name and this configuration's identity mark, but another accessor
+    Sweep(SweepArgs),
     /// Show the token file's health: owner, policies, TTL, capabilities, last log lines
     Status(StatusArgs),
     /// Mint and install our periodic token with the authority of an OIDC login (--oidc), of VAULT_TOKEN, or of the file's token
@@ -80,6 +80,18 @@ pub struct MintArgs {
     /// How long to wait for the login to finish in the browser
     #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = humantime::parse_duration, requires = "oidc")]
     pub oidc_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Only report: list what would be revoked and which same-named tokens lack our mark; revoke
+    /// nothing, write no log line
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also revoke tokens with our display name but without this configuration's identity mark
+    /// (older mints, another machine or configuration sharing the name); check them first with --dry-run
+    #[arg(long)]
+    pub include_unmarked: bool,
 }
 
 #[derive(Debug, Args)]

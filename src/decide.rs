@@ -1,5 +1,6 @@
 //! The pure decisions: is this token ours, which accessors are stale, what a server error means.
 
+use crate::identity::{Identity, Mark};
 use crate::vault::types::TokenInfo;
 
 /// How the server stores a display name given at create time (contract §3 "display_name"):
@@ -83,14 +84,39 @@ pub fn verify_minted(
     Ok(())
 }
 
-/// The stale filter of the sweep: a live token with our display name whose accessor is not the
-/// one we keep. An unknown (empty) keep-accessor sweeps nothing, and a token without an
-/// accessor is never swept.
-pub fn is_stale(info: &TokenInfo, our_stored_name: &str, keep_accessor: &str) -> bool {
-    !keep_accessor.is_empty()
-        && !info.accessor.is_empty()
-        && info.accessor != keep_accessor
-        && info.display_name == our_stored_name
+/// What the sweep makes of a looked-up token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Candidate {
+    /// Never touched: the token we keep, or an accessor we do not know.
+    Keep,
+    /// Another display name: not a copy of ours at all.
+    NotOurs,
+    /// Our display name and this configuration's mark: a stale copy, revoked.
+    Stale,
+    /// Our display name without this configuration's mark (another machine or configuration, or
+    /// an older mint): reported, and revoked only when the person asks for it.
+    Unmarked(Mark),
+}
+
+/// The stale filter of the sweep: a live token is a stale copy only if it carries our display
+/// name **and** our identity mark, and is not the one we keep. An unknown (empty) keep-accessor
+/// or a token without an accessor is never swept.
+pub fn classify(
+    info: &TokenInfo,
+    our_stored_name: &str,
+    keep_accessor: &str,
+    us: &Identity,
+) -> Candidate {
+    if keep_accessor.is_empty() || info.accessor.is_empty() || info.accessor == keep_accessor {
+        return Candidate::Keep;
+    }
+    if info.display_name != our_stored_name {
+        return Candidate::NotOurs;
+    }
+    match us.mark_of(&info.meta) {
+        Mark::Ours => Candidate::Stale,
+        other => Candidate::Unmarked(other),
+    }
 }
 
 /// Can this capability list (from `sys/capabilities-self`) do `needed` on the path?
@@ -329,34 +355,79 @@ mod tests {
         );
     }
 
+    fn us() -> Identity {
+        Identity {
+            machine: "m1".into(),
+            machine_source: crate::identity::MachineSource::MachineId,
+            user: "alice".into(),
+            config: "c1".into(),
+        }
+    }
+
     #[test]
     fn stale_filter() {
-        let mut older = token(OURS, &["vault-admin"], &[]);
-        older.accessor = "acc-older".into();
-        assert!(
-            is_stale(&older, OURS, "acc-current"),
-            "an older periodic token is stale"
+        let marked = |acc: &str| {
+            let mut t = token(OURS, &["vault-admin"], &[]);
+            t.accessor = acc.into();
+            t.meta = us().mint_meta("devvm-wizard", "devvm", "n");
+            t
+        };
+        let older = marked("acc-older");
+        assert_eq!(
+            classify(&older, OURS, "acc-current", &us()),
+            Candidate::Stale,
+            "an older copy with our mark is stale"
         );
-        let current = token(OURS, &["vault-admin"], &[]);
-        assert!(
-            !is_stale(&current, OURS, "acc-current"),
+        assert_eq!(
+            classify(&marked("acc-current"), OURS, "acc-current", &us()),
+            Candidate::Keep,
             "the current one is kept"
         );
         let mut foreign = token("oidc-alice", &["default"], &["vault-admin"]);
         foreign.accessor = "acc-foreign".into();
-        assert!(
-            !is_stale(&foreign, OURS, "acc-current"),
-            "foreign tokens are never swept"
+        foreign.meta = older.meta.clone();
+        assert_eq!(
+            classify(&foreign, OURS, "acc-current", &us()),
+            Candidate::NotOurs,
+            "another name is never swept, mark or not"
         );
         let mut no_accessor = older.clone();
         no_accessor.accessor = String::new();
-        assert!(
-            !is_stale(&no_accessor, OURS, "acc-current"),
-            "a missing accessor is never swept"
+        assert_eq!(
+            classify(&no_accessor, OURS, "acc-current", &us()),
+            Candidate::Keep
         );
-        assert!(
-            !is_stale(&older, OURS, ""),
+        assert_eq!(
+            classify(&older, OURS, "", &us()),
+            Candidate::Keep,
             "an empty keep-accessor sweeps nothing"
+        );
+    }
+
+    #[test]
+    fn our_name_without_our_mark_is_unmarked_not_stale() {
+        let mut t = token(OURS, &["vault-admin"], &[]);
+        t.accessor = "acc-other".into();
+        assert_eq!(
+            classify(&t, OURS, "acc-current", &us()),
+            Candidate::Unmarked(Mark::Missing),
+            "an older mint"
+        );
+        let mut elsewhere = us();
+        elsewhere.machine = "m2".into();
+        t.meta = elsewhere.mint_meta("devvm-wizard", "devvm", "n");
+        assert_eq!(
+            classify(&t, OURS, "acc-current", &us()),
+            Candidate::Unmarked(Mark::Other(crate::identity::Field::Machine)),
+            "another machine sharing the config"
+        );
+        let mut other_config = us();
+        other_config.config = "c2".into();
+        t.meta = other_config.mint_meta("devvm-wizard", "devvm", "n");
+        assert_eq!(
+            classify(&t, OURS, "acc-current", &us()),
+            Candidate::Unmarked(Mark::Other(crate::identity::Field::Config)),
+            "another configuration sharing the state dir"
         );
     }
 

@@ -7,6 +7,7 @@ pub mod config;
 pub mod decide;
 pub mod generate;
 pub mod hook;
+pub mod identity;
 pub mod install;
 pub mod journal;
 pub mod lock;
@@ -68,7 +69,19 @@ pub fn run() -> anyhow::Result<ExitCode> {
     };
     let report = match cli.command.unwrap_or(Command::Renew) {
         Command::Renew => runtime.block_on(commands::renew(&ctx)),
-        Command::Sweep => runtime.block_on(commands::sweep_command(&ctx)),
+        Command::Sweep(args) => {
+            let opts = commands::SweepOptions {
+                dry_run: args.dry_run,
+                include_unmarked: args.include_unmarked,
+            };
+            let report = runtime.block_on(commands::sweep_command(&ctx, opts));
+            if opts.dry_run {
+                // A dry run changes nothing, the log and the metrics included: it only answers.
+                println!("{}", report.line(std::time::SystemTime::now()));
+                return Ok(report.outcome.into());
+            }
+            report
+        }
         Command::Mint(args) => runtime.block_on(commands::mint(&ctx, &env, &args)),
         Command::Generate(_) => unreachable!("handled before the settings are resolved"),
         Command::Status(args) => {

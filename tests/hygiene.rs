@@ -52,13 +52,13 @@ impl Corpus {
 /// backtrace or a path under /root would "leak".
 fn world() -> World {
     let root = format!("hvs.rootTOKEN{:016x}", fastrand::u64(..));
-    let server = DevServer::builder()
-        .seed(Seed::Demo)
+    let server = vault_devserver::DevServer::builder()
+        .seed(vault_devserver::Seed::Demo)
         .root_token(&root)
         .start()
         .unwrap();
     let w = World {
-        server,
+        server: Server::Double(server),
         home: tempfile::tempdir().unwrap(),
         extra_config: String::new(),
     };

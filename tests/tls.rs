@@ -46,7 +46,7 @@ fn https_world(ca: &Ca, names: &[&str]) -> World {
         .start()
         .unwrap();
     let world = World {
-        server,
+        server: Server::Double(server),
         home: tempfile::tempdir().unwrap(),
         extra_config: String::new(),
     };

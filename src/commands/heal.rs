@@ -5,13 +5,14 @@
 //! Its accessor is recorded first of all, so even a kill -9 leaves the next sweep able to find it.
 
 use super::Context;
-use super::sweep::{SweepReport, sweep};
+use super::lost_mint;
+use super::sweep::{SweepOptions, SweepReport, sweep};
 use crate::decide::{mint_denied, verify_minted};
+use crate::identity;
 use crate::runlog::escape;
 use crate::secret::Token;
 use crate::tokenfile::Current;
 use crate::vault::{MintRequest, Minted, NEW_TOKEN_GRACE, VaultError};
-use std::collections::BTreeMap;
 
 pub struct Installed {
     pub sweep: SweepReport,
@@ -39,11 +40,15 @@ pub async fn mint_and_install(
     if s.policies.is_empty() {
         return Err(MintError::NoPolicies);
     }
+    // The nonce tells this attempt's token apart from every other, should its answer be lost.
+    let nonce = identity::nonce();
     let request = MintRequest {
         policies: &s.policies,
         period_secs: s.period.as_secs(),
         display_name: &s.display_name,
-        meta: mint_meta(&s.display_name),
+        meta: ctx
+            .identity
+            .mint_meta(&s.display_name, &identity::hostname(), &nonce),
     };
     let Minted {
         token,
@@ -53,13 +58,13 @@ pub async fn mint_and_install(
         Ok(minted) => minted,
         Err(e) if e.status().is_some_and(mint_denied) => return Err(MintError::Denied(e)),
         Err(e) => {
-            let maybe = if e.never_reached_server() {
-                ""
+            let lost = if e.never_reached_server() {
+                String::new()
             } else {
-                " (if the server minted a token before the answer was lost, the next heal's sweep revokes it)"
+                format!("; {}", lost_mint::recover(ctx, authority, &nonce).await)
             };
             return Err(MintError::Failed(format!(
-                "the mint request failed: {}{maybe}",
+                "the mint request failed: {}{lost}",
                 escape(&e.to_string(), 400)
             )));
         }
@@ -107,7 +112,7 @@ pub async fn mint_and_install(
     if let Err(e) = ctx.file.replace_if_unchanged(expected, &token) {
         return Err(discard(ctx, &token, &accessor, &e.to_string()).await);
     }
-    let sweep = sweep(ctx, &token, &info.accessor).await;
+    let sweep = sweep(ctx, &token, &info.accessor, SweepOptions::default()).await;
     Ok(Installed {
         sweep,
         warnings,
@@ -129,22 +134,4 @@ async fn discard(ctx: &Context<'_>, token: &Token, accessor: &str, why: &str) ->
             escape(accessor, 100)
         )),
     }
-}
-
-/// Metadata that names the tool, host and user on every token it mints, for whoever audits them.
-fn mint_meta(display_name: &str) -> BTreeMap<String, String> {
-    let host = rustix::system::uname()
-        .nodename()
-        .to_string_lossy()
-        .into_owned();
-    let user = std::env::var("USER").unwrap_or_default();
-    BTreeMap::from([
-        (
-            "minted-by".to_owned(),
-            concat!("vault-token-renew/", env!("CARGO_PKG_VERSION")).to_owned(),
-        ),
-        ("host".to_owned(), host),
-        ("user".to_owned(), user),
-        ("display-name".to_owned(), display_name.to_owned()),
-    ])
 }

@@ -2,6 +2,7 @@
 //! returns early without one.
 
 mod heal;
+mod lost_mint;
 mod mint;
 mod renew;
 mod status;
@@ -10,9 +11,10 @@ mod sweep;
 pub use mint::mint;
 pub use renew::renew;
 pub use status::status;
-pub use sweep::sweep_command;
+pub use sweep::{SweepOptions, sweep_command};
 
 use crate::decide::stored_display_name;
+use crate::identity::Identity;
 use crate::runlog::{MAX_FIELD, Outcome, Report, escape};
 use crate::settings::Settings;
 use crate::state::MintedAccessors;
@@ -34,6 +36,8 @@ pub struct Context<'a> {
     pub minted: MintedAccessors,
     /// Our display name as the server stores it (`token-<sanitised>`).
     pub our_name: String,
+    /// The mark our mints carry, and the sweep requires before it revokes.
+    pub identity: Identity,
 }
 
 impl<'a> Context<'a> {
@@ -41,12 +45,14 @@ impl<'a> Context<'a> {
         let client = Client::new(settings).map_err(|e| {
             Report::new(Outcome::Fail, format!("{e} — the token file is unchanged"))
         })?;
+        let identity = Identity::current(&settings.token_file, &settings.display_name);
         Ok(Context {
             settings,
             client,
             file: TokenFile::new(settings.token_file.clone()),
-            minted: MintedAccessors::new(&settings.state_dir),
+            minted: MintedAccessors::new(&settings.state_dir, &identity.config),
             our_name: stored_display_name(&settings.display_name),
+            identity,
         })
     }
 }

@@ -1,7 +1,7 @@
 //! `renew`, what the timer runs: renew our token; heal a foreign admin-capable one; refuse a weak one.
 
 use super::heal::{MintError, mint_and_install};
-use super::sweep::sweep;
+use super::sweep::{SweepOptions, sweep};
 use super::{Context, LOCK_WAIT, MANUAL_MINT, dn, fail_line};
 use crate::decide::{ForeignReason, Verdict, judge};
 use crate::runlog::{Outcome, Report, escape};
@@ -98,7 +98,13 @@ async fn renew_ours(
             // Other minted accessors on record: a heal was interrupted after its install (killed,
             // or its sweep failed). Sweep now rather than at the next heal, which may never come.
             if ctx.minted.load().iter().any(|a| *a != info.accessor) {
-                let swept = sweep(ctx, &snapshot.token, &info.accessor).await;
+                let swept = sweep(
+                    ctx,
+                    &snapshot.token,
+                    &info.accessor,
+                    SweepOptions::default(),
+                )
+                .await;
                 line.push_str(&format!(" — leftover mints: {}", swept.summary()));
             }
             Report::new(Outcome::Ok, line).with_token(renewed.ttl, info.period)

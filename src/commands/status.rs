@@ -3,8 +3,10 @@
 //! (aligned, coloured only on a terminal, times in human units, one line of what to do); `--json`
 //! is for scripts and only ever gains fields (documented in docs/runbook.md).
 
+use super::sweep::{SweepOptions, sweep};
 use super::{Context, MANUAL_MINT, dn};
 use crate::decide::{ForeignReason, Verdict, judge};
+use crate::identity::{Identity, TOOL};
 use crate::runlog::{escape, tail};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -38,6 +40,52 @@ pub struct Status {
     pub last_log_lines: Vec<String>,
     /// The systemd user timer, when a user manager answered; null otherwise.
     pub timer: Option<Timer>,
+    /// The mark this configuration's mints carry; a sweep revokes only tokens that carry it.
+    pub identity: IdentityView,
+    /// Other live tokens with our display name, as a `sweep --dry-run` finds them; null when
+    /// the file's token is not ours (it would be the wrong one to keep).
+    pub copies: Option<Copies>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IdentityView {
+    pub tool: &'static str,
+    pub machine: String,
+    /// Where the machine id came from: a file path, or the hostname fallback.
+    pub machine_source: &'static str,
+    pub user: String,
+    pub configuration: String,
+}
+
+impl IdentityView {
+    fn of(id: &Identity) -> IdentityView {
+        IdentityView {
+            tool: TOOL,
+            machine: id.machine.clone(),
+            machine_source: id.machine_source.describe(),
+            user: escape(&id.user, 200),
+            configuration: id.config.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Copies {
+    /// Whether every accessor was listed (else only this configuration's record was searched).
+    pub listed: bool,
+    /// Stale copies with our mark: the next sweep revokes them.
+    pub stale: Vec<String>,
+    /// Same-named tokens without our mark: left alive unless `sweep --include-unmarked`.
+    pub unmarked: Vec<Unmarked>,
+    /// Why the search was incomplete.
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Unmarked {
+    pub accessor: String,
+    /// `unmarked`, `other-machine`, `other-user`, `other-config` or `other-tool`.
+    pub reason: &'static str,
 }
 
 /// `vault-token-renew.timer` as `systemctl --user show` describes it.
@@ -100,6 +148,8 @@ async fn collect(ctx: &Context<'_>, check_paths: &[String]) -> Status {
         error: None,
         last_log_lines: tail(&s.log_file, 5),
         timer: timer_status(),
+        identity: IdentityView::of(&ctx.identity),
+        copies: None,
     };
     let snapshot = match ctx.file.read() {
         Ok(snap) => snap,
@@ -176,6 +226,11 @@ async fn collect(ctx: &Context<'_>, check_paths: &[String]) -> Status {
                     _ => None,
                 };
             }
+            let copies = find_copies(ctx, &snapshot.token, &info.accessor).await;
+            if st.advice.is_none() {
+                st.advice = copies_advice(&copies);
+            }
+            st.copies = Some(copies);
         }
         Verdict::Foreign(reason) => {
             st.state = "foreign";
@@ -191,6 +246,43 @@ async fn collect(ctx: &Context<'_>, check_paths: &[String]) -> Status {
         }
     }
     st
+}
+
+/// A dry-run sweep with the file's token: what a sweep would revoke and what it leaves.
+async fn find_copies(ctx: &Context<'_>, token: &crate::secret::Token, keep: &str) -> Copies {
+    let dry_run = SweepOptions {
+        dry_run: true,
+        include_unmarked: false,
+    };
+    let report = sweep(ctx, token, keep, dry_run).await;
+    Copies {
+        listed: report.listed,
+        stale: report.would_revoke.iter().map(|a| escape(a, 100)).collect(),
+        unmarked: report
+            .unmarked
+            .iter()
+            .map(|(a, mark)| Unmarked {
+                accessor: escape(a, 100),
+                reason: mark.code(),
+            })
+            .collect(),
+        problem: report.problem.or_else(|| {
+            (report.failed > 0).then(|| format!("{} look-up(s) failed", report.failed))
+        }),
+    }
+}
+
+fn copies_advice(copies: &Copies) -> Option<String> {
+    if !copies.stale.is_empty() {
+        return Some(format!(
+            "{} stale cop(ies) of our token are alive: `vault-token-renew sweep` revokes them",
+            copies.stale.len()
+        ));
+    }
+    (!copies.unmarked.is_empty()).then(|| format!(
+        "{} token(s) carry our display name but not this configuration's mark (another machine or configuration sharing the name, or older mints); they are left alone — if they are yours to remove, `vault-token-renew sweep --dry-run` lists them and `sweep --include-unmarked` revokes them",
+        copies.unmarked.len()
+    ))
 }
 
 /// Colour is for a person at a terminal: never in a pipe, never with NO_COLOR or TERM=dumb.
@@ -316,6 +408,17 @@ fn render(st: &Status, style: Style, now: SystemTime) -> String {
             rows.push(("capabilities", format!("{path}: {}", caps.join(", "))));
         }
     }
+    let id = &st.identity;
+    rows.push((
+        "identity mark",
+        format!(
+            "machine {} (from {}), user {}, configuration {}",
+            id.machine, id.machine_source, id.user, id.configuration
+        ),
+    ));
+    if let Some(copies) = &st.copies {
+        rows.push(("other copies", render_copies(copies, style)));
+    }
     rows.push((
         "next renewal",
         match &st.timer {
@@ -349,6 +452,42 @@ fn render(st: &Status, style: Style, now: SystemTime) -> String {
         out.push_str(&format!("\n{} {a}\n", style.warn("what to do:")));
     }
     out
+}
+
+/// `none (searched: the record and the accessor list)`, or the stale and unmarked accessors.
+fn render_copies(copies: &Copies, style: Style) -> String {
+    let searched = if copies.listed {
+        "the record and the accessor list"
+    } else {
+        "this configuration's record only; the token may not list accessors"
+    };
+    let mut parts = vec![];
+    if !copies.stale.is_empty() {
+        parts.push(style.warn(&format!(
+            "{} stale (a sweep revokes them): {}",
+            copies.stale.len(),
+            copies.stale.join(", ")
+        )));
+    }
+    if !copies.unmarked.is_empty() {
+        let list: Vec<String> = copies
+            .unmarked
+            .iter()
+            .map(|u| format!("{} ({})", u.accessor, u.reason))
+            .collect();
+        parts.push(format!(
+            "{} with our name but not our mark, left alone: {}",
+            copies.unmarked.len(),
+            list.join(", ")
+        ));
+    }
+    if parts.is_empty() {
+        parts.push("none".into());
+    }
+    if let Some(p) = &copies.problem {
+        parts.push(style.bad(&format!("search incomplete: {p}")));
+    }
+    format!("{} (searched {searched})", parts.join("; "))
 }
 
 /// Colours the outcome word of a log line (`<time> OK …`, `<time> DRIFT: …`).
@@ -447,6 +586,14 @@ mod tests {
             last_log_lines: vec![
                 "2026-11-29T03:00:00Z OK renewed (dn=token-devvm-alice ttl=2764800s)".into(),
             ],
+            identity: IdentityView {
+                tool: TOOL,
+                machine: "m1".into(),
+                machine_source: "/etc/machine-id",
+                user: "alice".into(),
+                configuration: "c1".into(),
+            },
+            copies: Some(Copies::default()),
             timer: Some(Timer {
                 installed: true,
                 active_state: "active".into(),

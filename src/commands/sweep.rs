@@ -1,21 +1,50 @@
-//! The anti-sprawl sweep: revoke every live token with our display name whose accessor is not
-//! the one in the file. The accessors we recorded when minting are ours by construction and are
-//! revoked straight away, one request each; where the token may list accessors, every other
-//! accessor on the server is looked up and revoked if stale. The list is streamed through a
-//! bounded number of concurrent requests, so memory stays flat however many tokens the server holds.
+//! The anti-sprawl sweep: revoke every live *stale copy* of our token — our display name **and**
+//! this configuration's identity mark (`identity.rs`) — whose accessor is not the one we keep.
+//! Every candidate is looked up before it is revoked, recorded ones included: neither the record
+//! nor the display name proves a token is ours (two machines may share a config, two
+//! configurations a state dir). A same-named token without our mark is reported and left alive
+//! unless the person asks (`sweep --include-unmarked`); the heal's automatic sweep never does.
+//! Candidates come from this configuration's record of minted accessors and, where the token may
+//! list accessors, from the full list, streamed through a bounded number of concurrent requests
+//! so memory stays flat however many tokens the server holds.
 
 use super::{Context, LOCK_WAIT, fail_line};
-use crate::decide::{Verdict, allows, is_stale, judge};
+use crate::decide::{Candidate, Verdict, allows, classify, judge};
+use crate::identity::Mark;
 use crate::runlog::{Outcome, Report, escape};
 use crate::secret::Token;
 use crate::vault::{AccessorList, Revoked, VaultError};
 use futures_util::stream::{self, StreamExt};
 use std::cell::RefCell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-const ACCESSORS: &str = "auth/token/accessors";
-const LOOKUP_ACCESSOR: &str = "auth/token/lookup-accessor";
-const REVOKE_ACCESSOR: &str = "auth/token/revoke-accessor";
+pub const ACCESSORS: &str = "auth/token/accessors";
+/// The list path as the server sees it (it adds the slash); a policy may grant either form.
+pub const ACCESSORS_DIR: &str = "auth/token/accessors/";
+pub const LOOKUP_ACCESSOR: &str = "auth/token/lookup-accessor";
+pub const REVOKE_ACCESSOR: &str = "auth/token/revoke-accessor";
+
+/// The capability paths a sweep (or a search for a lost mint) asks about, in one request.
+pub fn capability_paths() -> Vec<String> {
+    [ACCESSORS, ACCESSORS_DIR, LOOKUP_ACCESSOR, REVOKE_ACCESSOR]
+        .map(String::from)
+        .to_vec()
+}
+
+/// May list every accessor and look each up (contract §4: list needs sudo).
+pub fn may_list(caps: &BTreeMap<String, Vec<String>>) -> bool {
+    let can = |path: &str, needed: &[&str]| caps.get(path).is_some_and(|c| allows(c, needed));
+    (can(ACCESSORS, &["list", "sudo"]) || can(ACCESSORS_DIR, &["list", "sudo"]))
+        && can(LOOKUP_ACCESSOR, &["update"])
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SweepOptions {
+    /// Look everything up; revoke nothing and forget nothing.
+    pub dry_run: bool,
+    /// Also revoke same-named tokens without our mark. Only on a person's request.
+    pub include_unmarked: bool,
+}
 
 #[derive(Debug, Default)]
 pub struct SweepReport {
@@ -27,12 +56,39 @@ pub struct SweepReport {
     pub failed: usize,
     /// Why the sweep could not run, or ran only in part.
     pub problem: Option<String>,
+    /// A dry run: the accessors it would revoke.
+    pub would_revoke: Vec<String>,
+    /// Same-named tokens left alive because they lack this configuration's mark.
+    pub unmarked: Vec<(String, Mark)>,
+    pub dry_run: bool,
 }
+
+/// At most this many accessors are named in a line.
+const NAMED: usize = 10;
 
 impl SweepReport {
     /// The tail of a HEALED/OK line: `revoked 2 stale periodic token(s)` plus any trouble.
     pub fn summary(&self) -> String {
-        let mut text = format!("revoked {} stale periodic token(s)", self.revoked);
+        let mut text = if self.dry_run {
+            format!(
+                "would revoke {} stale periodic token(s){}",
+                self.would_revoke.len(),
+                named(self.would_revoke.iter().map(|a| escape(a, 100)))
+            )
+        } else {
+            format!("revoked {} stale periodic token(s)", self.revoked)
+        };
+        if !self.unmarked.is_empty() {
+            text.push_str(&format!(
+                "; left {} token(s) with our display name but not this configuration's mark{} (`vault-token-renew sweep --include-unmarked` revokes them)",
+                self.unmarked.len(),
+                named(
+                    self.unmarked
+                        .iter()
+                        .map(|(a, m)| format!("{} {}", escape(a, 100), m.describe()))
+                )
+            ));
+        }
         if self.failed > 0 {
             text.push_str(&format!(
                 "; {} look-up(s) or revoke(s) failed, the next sweep retries",
@@ -46,25 +102,51 @@ impl SweepReport {
     }
 }
 
-/// One unit of sweep work.
-enum Job {
-    /// A recorded accessor: minted by us and not the one in the file, so stale by definition.
-    Recorded(String),
-    /// A listed accessor: stale only if the server says it carries our name.
-    Listed(String),
+/// `: a1, a2, … and 3 more`, or nothing for none.
+fn named(items: impl ExactSizeIterator<Item = String>) -> String {
+    let total = items.len();
+    if total == 0 {
+        return String::new();
+    }
+    let shown: Vec<String> = items.take(NAMED).collect();
+    let more = total - shown.len();
+    let tail = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    format!(" ({}{tail})", shown.join(", "))
+}
+
+/// One accessor to look up; `recorded` ones are forgotten once settled.
+struct Job {
+    accessor: String,
+    recorded: bool,
 }
 
 enum Fate {
     Revoked,
+    WouldRevoke,
     /// Already gone: unknown to the server, or revoked by someone else meanwhile.
     Gone,
+    /// The one we keep, or another display name.
     NotStale,
+    /// Our name, not our mark: left alive.
+    Unmarked(Mark),
     Failed,
 }
 
 /// Sweeps with `token`'s authority, keeping `keep_accessor`. Never fails: trouble is reported.
-pub async fn sweep(ctx: &Context<'_>, token: &Token, keep_accessor: &str) -> SweepReport {
-    let mut report = SweepReport::default();
+pub async fn sweep(
+    ctx: &Context<'_>,
+    token: &Token,
+    keep_accessor: &str,
+    opts: SweepOptions,
+) -> SweepReport {
+    let mut report = SweepReport {
+        dry_run: opts.dry_run,
+        ..SweepReport::default()
+    };
     if keep_accessor.is_empty() {
         report.problem =
             Some("the current token's accessor is unknown, so nothing was swept".into());
@@ -72,8 +154,11 @@ pub async fn sweep(ctx: &Context<'_>, token: &Token, keep_accessor: &str) -> Swe
     }
     let mut recorded = ctx.minted.load();
     recorded.remove(keep_accessor);
-    let paths = [ACCESSORS, LOOKUP_ACCESSOR, REVOKE_ACCESSOR].map(String::from);
-    let caps = match ctx.client.capabilities_self(token, &paths).await {
+    let caps = match ctx
+        .client
+        .capabilities_self(token, &capability_paths())
+        .await
+    {
         Ok(caps) => caps,
         Err(e) => {
             report.problem = Some(format!(
@@ -84,14 +169,20 @@ pub async fn sweep(ctx: &Context<'_>, token: &Token, keep_accessor: &str) -> Swe
         }
     };
     let can = |path: &str, needed: &[&str]| caps.get(path).is_some_and(|c| allows(c, needed));
-    if !can(REVOKE_ACCESSOR, &["update"]) {
+    if !can(LOOKUP_ACCESSOR, &["update"]) {
+        report.problem = Some(
+            "the token may not look up accessors, so no copy could be proven ours and nothing was swept".into(),
+        );
+        return report;
+    }
+    if !opts.dry_run && !can(REVOKE_ACCESSOR, &["update"]) {
         report.problem = Some("the token may not revoke by accessor, so nothing was swept".into());
         return report;
     }
 
-    // Listing needs sudo (contract §4); without it the recorded accessors are the fast path.
+    // Listing needs sudo (contract §4); without it the recorded accessors are all we can find.
     let mut listed = None;
-    if can(ACCESSORS, &["list", "sudo"]) && can(LOOKUP_ACCESSOR, &["update"]) {
+    if may_list(&caps) {
         match ctx.client.list_accessors(token).await {
             Ok(list) => {
                 report.listed = true;
@@ -115,7 +206,13 @@ pub async fn sweep(ctx: &Context<'_>, token: &Token, keep_accessor: &str) -> Swe
             match list.next().await {
                 Ok(Some(accessor)) if accessor == keep_accessor || recorded.contains(&accessor) => {
                 }
-                Ok(Some(accessor)) => return Some((Job::Listed(accessor), Some(list))),
+                Ok(Some(accessor)) => {
+                    let job = Job {
+                        accessor,
+                        recorded: false,
+                    };
+                    return Some((job, Some(list)));
+                }
                 Ok(None) => return None,
                 Err(e) => {
                     *list_error.borrow_mut() = Some(e);
@@ -124,21 +221,29 @@ pub async fn sweep(ctx: &Context<'_>, token: &Token, keep_accessor: &str) -> Swe
             }
         }
     });
-    let jobs = stream::iter(recorded.iter().cloned().map(Job::Recorded)).chain(listed_jobs);
+    let recorded_jobs = recorded.iter().map(|a| Job {
+        accessor: a.clone(),
+        recorded: true,
+    });
+    let jobs = stream::iter(recorded_jobs).chain(listed_jobs);
 
     let mut forget = BTreeSet::new();
-    jobs.map(|job| run(ctx, token, keep_accessor, job))
+    jobs.map(|job| run(ctx, token, keep_accessor, opts, job))
         .buffer_unordered(ctx.settings.sweep_concurrency.max(1))
         .for_each(|(job, fate)| {
             report.examined += 1;
+            // A recorded accessor that is settled (gone, or proven not a stale copy of ours) need
+            // not be looked up again; a failure is retried next time.
+            let settled = !matches!(fate, Fate::Failed | Fate::WouldRevoke);
             match fate {
                 Fate::Revoked => report.revoked += 1,
+                Fate::WouldRevoke => report.would_revoke.push(job.accessor.clone()),
                 Fate::Failed => report.failed += 1,
+                Fate::Unmarked(mark) => report.unmarked.push((job.accessor.clone(), mark)),
                 Fate::Gone | Fate::NotStale => {}
             }
-            // A recorded accessor that is gone for good need not be tried again.
-            if let (Job::Recorded(accessor), Fate::Revoked | Fate::Gone) = (job, fate) {
-                forget.insert(accessor);
+            if job.recorded && settled && !opts.dry_run {
+                forget.insert(job.accessor);
             }
             async {}
         })
@@ -154,28 +259,42 @@ pub async fn sweep(ctx: &Context<'_>, token: &Token, keep_accessor: &str) -> Swe
     if let Err(e) = ctx.minted.remove(&forget) {
         tracing::warn!("{e}");
     }
+    report.would_revoke.sort();
+    report.unmarked.sort_by(|a, b| a.0.cmp(&b.0));
     report
 }
 
-async fn run(ctx: &Context<'_>, token: &Token, keep_accessor: &str, job: Job) -> (Job, Fate) {
-    let fate = match &job {
-        Job::Recorded(accessor) => revoke(ctx, token, accessor).await,
-        Job::Listed(accessor) => match ctx.client.lookup_accessor(token, accessor).await {
-            Ok(None) => Fate::Gone,
-            Ok(Some(info)) if is_stale(&info, &ctx.our_name, keep_accessor) => {
-                revoke(ctx, token, accessor).await
+/// Looks the accessor up, and revokes it only if it is a stale copy of ours (or, on request, a
+/// same-named token without our mark).
+async fn run(
+    ctx: &Context<'_>,
+    token: &Token,
+    keep_accessor: &str,
+    opts: SweepOptions,
+    job: Job,
+) -> (Job, Fate) {
+    let fate = match ctx.client.lookup_accessor(token, &job.accessor).await {
+        Ok(None) => Fate::Gone,
+        Ok(Some(info)) => match classify(&info, &ctx.our_name, keep_accessor, &ctx.identity) {
+            Candidate::Stale => revoke(ctx, token, &job.accessor, opts).await,
+            Candidate::Unmarked(_) if opts.include_unmarked => {
+                revoke(ctx, token, &job.accessor, opts).await
             }
-            Ok(Some(_)) => Fate::NotStale,
-            Err(e) => {
-                tracing::debug!("accessor look-up failed: {}", escape(&e.to_string(), 300));
-                Fate::Failed
-            }
+            Candidate::Unmarked(mark) => Fate::Unmarked(mark),
+            Candidate::Keep | Candidate::NotOurs => Fate::NotStale,
         },
+        Err(e) => {
+            tracing::debug!("accessor look-up failed: {}", escape(&e.to_string(), 300));
+            Fate::Failed
+        }
     };
     (job, fate)
 }
 
-async fn revoke(ctx: &Context<'_>, token: &Token, accessor: &str) -> Fate {
+async fn revoke(ctx: &Context<'_>, token: &Token, accessor: &str, opts: SweepOptions) -> Fate {
+    if opts.dry_run {
+        return Fate::WouldRevoke;
+    }
     match ctx.client.revoke_accessor(token, accessor).await {
         Ok(Revoked::Now) => Fate::Revoked,
         Ok(Revoked::AlreadyGone) => Fate::Gone,
@@ -190,7 +309,7 @@ async fn revoke(ctx: &Context<'_>, token: &Token, accessor: &str) -> Fate {
 }
 
 /// `vault-token-renew sweep`: sweep with the file's token, which must be ours.
-pub async fn sweep_command(ctx: &Context<'_>) -> Report {
+pub async fn sweep_command(ctx: &Context<'_>, opts: SweepOptions) -> Report {
     let _lock = match crate::lock::acquire(&ctx.settings.state_dir, LOCK_WAIT) {
         Ok(lock) => lock,
         Err(e) => return Report::new(Outcome::Fail, e.to_string()),
@@ -213,7 +332,7 @@ pub async fn sweep_command(ctx: &Context<'_>) -> Report {
             ),
         );
     }
-    let report = sweep(ctx, &snapshot.token, &info.accessor).await;
+    let report = sweep(ctx, &snapshot.token, &info.accessor, opts).await;
     let outcome = if report.problem.is_some() || report.failed > 0 {
         Outcome::Fail
     } else {
@@ -224,14 +343,55 @@ pub async fn sweep_command(ctx: &Context<'_>) -> Report {
     } else {
         "sweep incomplete: "
     };
+    let what = if opts.dry_run {
+        "dry run, nothing changed"
+    } else {
+        "swept"
+    };
     Report::new(
         outcome,
         format!(
-            "{sep}swept (dn={} examined {}): {}",
+            "{sep}{what} (dn={} examined {}): {}",
             super::dn(&info.display_name),
             report.examined,
             report.summary()
         ),
     )
     .with_token(info.ttl, info.period)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Field;
+
+    #[test]
+    fn summary_names_what_is_left_and_why_but_bounded() {
+        let report = SweepReport {
+            revoked: 1,
+            unmarked: (0..12)
+                .map(|i| (format!("acc{i:02}"), Mark::Other(Field::Machine)))
+                .collect(),
+            ..SweepReport::default()
+        };
+        let text = report.summary();
+        assert!(
+            text.starts_with("revoked 1 stale periodic token(s); left 12 token(s) with our display name but not this configuration's mark (acc00 another machine's, "),
+            "{text}"
+        );
+        assert!(
+            text.contains("acc09 another machine's and 2 more)"),
+            "{text}"
+        );
+        assert!(!text.contains("acc10"), "{text}");
+        assert!(text.ends_with("`vault-token-renew sweep --include-unmarked` revokes them)"));
+        let clean = SweepReport::default().summary();
+        assert_eq!(clean, "revoked 0 stale periodic token(s)");
+        let dry = SweepReport {
+            dry_run: true,
+            would_revoke: vec!["a1".into()],
+            ..SweepReport::default()
+        };
+        assert_eq!(dry.summary(), "would revoke 1 stale periodic token(s) (a1)");
+    }
 }

@@ -13,7 +13,8 @@ use std::process::{Command, Output};
 mod server;
 
 pub use server::{Kind, Server};
-pub use vault_devserver::{Fault, FaultKind, Seeded, TokenSpec, TokenView};
+#[allow(unused_imports)]
+pub use vault_devserver::{DevServer, Fault, FaultKind, Seed, Seeded, TokenSpec, TokenView};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_vault-token-renew");
 /// What the harness configures: `display_name = "devvm-alice"` is stored as this.
@@ -125,10 +126,13 @@ impl World {
         self.home.path().join(".local/state/vault-token-renew")
     }
 
-    /// Our periodic token as an earlier mint left it.
+    /// Our periodic token as an earlier mint left it (with this configuration's identity mark).
     pub fn seed_ours(&self) -> Seeded {
-        self.server
-            .add_token(TokenSpec::periodic("devvm-alice", &OUR_POLICIES, PERIOD))
+        self.server.add_token(self.marked(TokenSpec::periodic(
+            "devvm-alice",
+            &OUR_POLICIES,
+            PERIOD,
+        )))
     }
 
     /// An OIDC login: token policies `[default]`, admin only through identity policies.
@@ -272,4 +276,39 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
             }
         })
         .collect()
+}
+
+/// The identity mark (issue 12): what the binary, run by this harness (USER=alice, the default
+/// token file), puts in the `meta` of its mints, computed with the binary's own functions.
+impl World {
+    pub fn our_identity(&self) -> vault_token_renew::identity::Identity {
+        self.identity_for(&self.token_file())
+    }
+
+    /// The identity of a configuration that differs from ours only in its token file.
+    pub fn identity_for(&self, token_file: &Path) -> vault_token_renew::identity::Identity {
+        use vault_token_renew::identity;
+        let (machine, machine_source) = identity::machine();
+        identity::Identity {
+            machine,
+            machine_source,
+            user: "alice".into(),
+            config: identity::configuration_id(token_file, "devvm-alice"),
+        }
+    }
+
+    /// `spec` with our mark in its meta, as if this configuration had minted it.
+    pub fn marked(&self, mut spec: TokenSpec) -> TokenSpec {
+        spec.meta = Some(self.our_identity().mint_meta(
+            "devvm-alice",
+            "seeded-host",
+            "seeded-nonce",
+        ));
+        spec
+    }
+
+    /// This configuration's record of minted accessors.
+    pub fn record_file(&self) -> PathBuf {
+        vault_token_renew::state::record_path(&self.state_dir(), &self.our_identity().config)
+    }
 }

@@ -159,11 +159,7 @@ impl Prepared {
         };
         if !record.is_empty() {
             std::fs::create_dir_all(world.state_dir()).unwrap();
-            std::fs::write(
-                world.state_dir().join("minted-accessors"),
-                format!("{}\n", record.join("\n")),
-            )
-            .unwrap();
+            std::fs::write(world.record_file(), format!("{}\n", record.join("\n"))).unwrap();
         }
         world.write_token(&original);
         Prepared {
@@ -236,7 +232,7 @@ impl Prepared {
     }
 
     pub fn recorded(&self) -> BTreeSet<String> {
-        std::fs::read_to_string(self.world.state_dir().join("minted-accessors"))
+        std::fs::read_to_string(self.world.record_file())
             .unwrap_or_default()
             .lines()
             .map(str::to_owned)
