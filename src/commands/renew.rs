@@ -3,9 +3,10 @@
 use super::heal::{MintError, mint_and_install};
 use super::sweep::sweep;
 use super::{Context, LOCK_WAIT, MANUAL_MINT, dn, fail_line};
-use crate::decide::{ForeignReason, Verdict, judge};
+use crate::decide::{Denial, ForeignReason, Verdict, classify_denial, foreign_words, judge};
 use crate::runlog::{Outcome, Report, escape};
 use crate::tokenfile::Snapshot;
+use crate::vault::VaultError;
 use crate::vault::types::TokenInfo;
 
 pub async fn renew(ctx: &Context<'_>) -> Report {
@@ -30,7 +31,7 @@ pub async fn renew(ctx: &Context<'_>) -> Report {
     }
     let info = match ctx.client.lookup_self(&snapshot.token).await {
         Ok(info) => info,
-        Err(e) if e.is_permission_denied() => {
+        Err(e) if is_invalid_token(&e) => {
             return Report::new(
                 Outcome::Fail,
                 format!(
@@ -40,12 +41,28 @@ pub async fn renew(ctx: &Context<'_>) -> Report {
                 ),
             );
         }
+        // A valid token the ACL does not let look itself up (no `default` policy): not ours,
+        // since we mint with `default`, but it may still hold the authority to heal.
+        Err(e) if e.is_permission_denied() => {
+            let who = format!(
+                "a token that may not look itself up ({})",
+                escape(&e.server_reason(), 200)
+            );
+            return heal_outcome(ctx, &snapshot, &who).await;
+        }
         Err(e) => return fail_line(ctx.settings, "looking up the token in the file failed", &e),
     };
-    match judge(&info, &ctx.our_name, &ctx.settings.require_policies) {
+    let role = ctx.settings.token_role.as_deref();
+    match judge(&info, &ctx.our_name, &ctx.settings.require_policies, role) {
         Verdict::Ours => renew_ours(ctx, &snapshot, &info).await,
         Verdict::Foreign(reason) => heal(ctx, &snapshot, &info, reason).await,
     }
+}
+
+/// Only the server's invalid-token answer means expired or revoked (contract §7); an ACL
+/// denial of a valid token is multierror-wrapped.
+fn is_invalid_token(e: &VaultError) -> bool {
+    matches!(e, VaultError::Status { status: 403, errors, .. } if classify_denial(errors) == Denial::InvalidToken)
 }
 
 async fn renew_ours(ctx: &Context<'_>, snapshot: &Snapshot, info: &TokenInfo) -> Report {
@@ -56,8 +73,8 @@ async fn renew_ours(ctx: &Context<'_>, snapshot: &Snapshot, info: &TokenInfo) ->
                 dn(&info.display_name),
                 renewed.ttl
             );
-            let period = ctx.settings.period.as_secs() as i64;
-            if renewed.ttl < period {
+            // The token's own period: the configured one may have changed since it was minted.
+            if let Some(period) = info.period.filter(|p| renewed.ttl < *p) {
                 line.push_str(&format!(
                     " — note: the server capped the TTL below the {period}s period (its max TTL is lower); tune auth/token max_lease_ttl"
                 ));
@@ -91,6 +108,11 @@ async fn heal(
             if missing.len() == 1 { "y" } else { "ies" },
             escape(&missing.join(","), 200)
         ),
+        reason @ ForeignReason::NotPeriodic(_) => format!(
+            "dn={} with our policies, but {}",
+            dn(&info.display_name),
+            foreign_words(&reason)
+        ),
     };
     let report = heal_outcome(ctx, snapshot, &who).await;
     match report.outcome {
@@ -121,6 +143,12 @@ async fn heal_outcome(ctx: &Context<'_>, snapshot: &Snapshot, who: &str) -> Repo
             format!(
                 "{file} is {who} — cannot heal: no policies to mint are configured (set `policies` in {} or pass --policy); investigate what wrote it. Manual re-mint: {MANUAL_MINT}",
                 ctx.settings.config_file.display()
+            ),
+        ),
+        Err(MintError::NoAuthority(asked)) => Report::new(
+            Outcome::Drift,
+            format!(
+                "{file} is {who} — cannot heal: its capabilities allow no mint path, so no mint was sent ({asked}); a heal needs update+sudo on auth/token/create-orphan or auth/token/create, or update on auth/token/create/<token_role>; investigate what wrote it. Manual re-mint: {MANUAL_MINT}"
             ),
         ),
         Err(MintError::Denied(e)) => Report::new(

@@ -152,7 +152,12 @@ async fn collect(ctx: &Context<'_>, check_paths: &[String]) -> Status {
         Ok(caps) => st.capabilities = caps,
         Err(e) => st.error = Some(format!("capabilities: {}", escape(&e.to_string(), 300))),
     }
-    match judge(&info, &ctx.our_name, &s.require_policies) {
+    match judge(
+        &info,
+        &ctx.our_name,
+        &s.require_policies,
+        s.token_role.as_deref(),
+    ) {
         Verdict::Ours => {
             st.state = "ours";
             if info.ttl < LOW_TTL {
@@ -181,9 +186,7 @@ async fn collect(ctx: &Context<'_>, check_paths: &[String]) -> Status {
             st.state = "foreign";
             let why = match reason {
                 ForeignReason::WrongName => format!("its display name is not {}", ctx.our_name),
-                ForeignReason::MissingPolicies(p) => {
-                    format!("it lacks required policies {}", p.join(","))
-                }
+                reason => crate::decide::foreign_words(&reason),
             };
             st.advice = Some(format!(
                 "the file holds a foreign token ({why}); run `vault-token-renew` to heal it, or: {MANUAL_MINT}"
