@@ -322,3 +322,23 @@ fn bao_addr_wins_over_vault_addr() {
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(w.server.lookup(&ours.token).unwrap().renewals, 1);
 }
+
+#[test]
+fn status_calls_a_live_token_without_default_foreign_not_expired() {
+    let w = World::new();
+    w.server
+        .add_policy("reader", &[("secret/data/app", &["read"])]);
+    let weak = no_default_token(&w, "reader");
+    w.write_token(&weak.token);
+
+    let run = w.run(&["status", "--json"]);
+
+    assert_eq!(run.code, 3, "{run:?}");
+    let status: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(status["state"], "foreign", "{status}");
+    let advice = status["advice"].as_str().unwrap_or_default();
+    assert!(
+        advice.contains("may not look itself up") && !advice.contains("expired"),
+        "{advice}"
+    );
+}

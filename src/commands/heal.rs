@@ -6,10 +6,7 @@
 
 use super::Context;
 use super::sweep::{SweepReport, sweep};
-use crate::decide::{
-    Denial, MintPath, choose_mint_path, classify_denial, mint_candidates, mint_denied,
-    verify_minted,
-};
+use crate::decide::{MintPath, choose_mint_path, mint_candidates, mint_denied, verify_minted};
 use crate::runlog::escape;
 use crate::secret::Token;
 use crate::tokenfile::Current;
@@ -131,14 +128,8 @@ async fn mint_path(ctx: &Context<'_>, authority: &Token) -> Result<MintPath, Min
         .collect();
     let caps = match ctx.client.capabilities_self(authority, &paths).await {
         Ok(caps) => Some(caps),
-        Err(e @ VaultError::Status { status: 403, .. }) => {
-            if let VaultError::Status { errors, .. } = &e
-                && classify_denial(errors) == Denial::InvalidToken
-            {
-                return Err(MintError::Denied(e));
-            }
-            None
-        }
+        Err(e) if e.is_invalid_token() => return Err(MintError::Denied(e)),
+        Err(e) if e.is_permission_denied() => None,
         Err(e) => {
             return Err(MintError::Failed(format!(
                 "asking the server which mint paths the token may use failed: {}; no mint was sent",

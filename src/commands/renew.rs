@@ -3,10 +3,9 @@
 use super::heal::{MintError, mint_and_install};
 use super::sweep::sweep;
 use super::{Context, LOCK_WAIT, MANUAL_MINT, dn, fail_line};
-use crate::decide::{Denial, ForeignReason, Verdict, classify_denial, foreign_words, judge};
+use crate::decide::{ForeignReason, Verdict, foreign_words, judge};
 use crate::runlog::{Outcome, Report, escape};
 use crate::tokenfile::Snapshot;
-use crate::vault::VaultError;
 use crate::vault::types::TokenInfo;
 
 pub async fn renew(ctx: &Context<'_>) -> Report {
@@ -31,7 +30,7 @@ pub async fn renew(ctx: &Context<'_>) -> Report {
     }
     let info = match ctx.client.lookup_self(&snapshot.token).await {
         Ok(info) => info,
-        Err(e) if is_invalid_token(&e) => {
+        Err(e) if e.is_invalid_token() => {
             return Report::new(
                 Outcome::Fail,
                 format!(
@@ -57,12 +56,6 @@ pub async fn renew(ctx: &Context<'_>) -> Report {
         Verdict::Ours => renew_ours(ctx, &snapshot, &info).await,
         Verdict::Foreign(reason) => heal(ctx, &snapshot, &info, reason).await,
     }
-}
-
-/// Only the server's invalid-token answer means expired or revoked (contract §7); an ACL
-/// denial of a valid token is multierror-wrapped.
-fn is_invalid_token(e: &VaultError) -> bool {
-    matches!(e, VaultError::Status { status: 403, errors, .. } if classify_denial(errors) == Denial::InvalidToken)
 }
 
 async fn renew_ours(ctx: &Context<'_>, snapshot: &Snapshot, info: &TokenInfo) -> Report {

@@ -113,10 +113,16 @@ async fn collect(ctx: &Context<'_>, check_paths: &[String]) -> Status {
         Ok(info) => info,
         Err(e) => {
             st.error = Some(escape(&e.to_string(), 600));
-            if e.is_permission_denied() {
+            if e.is_invalid_token() {
                 st.state = "invalid";
                 st.advice = Some(format!(
                     "the token expired or was revoked; mint a new one: {MANUAL_MINT}"
+                ));
+            } else if e.is_permission_denied() {
+                // A live token without the `default` policy: we always mint with it.
+                st.state = "foreign";
+                st.advice = Some(format!(
+                    "the file holds a live token that may not look itself up (no `default` policy?), so not ours; run `vault-token-renew` to heal with it, or: {MANUAL_MINT}"
                 ));
             } else {
                 st.state = "unreachable";
