@@ -42,10 +42,7 @@ pub async fn mint_and_install(
     if s.policies.is_empty() {
         return Err(MintError::NoPolicies);
     }
-    let path = match mint_path(ctx, authority).await {
-        Ok(path) => path,
-        Err(e) => return Err(e),
-    };
+    let path = mint_path(ctx, authority).await?;
     let request = MintRequest {
         policies: &s.policies,
         period_secs: s.period.as_secs(),
