@@ -77,6 +77,7 @@ let
     display_name = cfg.displayName;
     policies = if cfg.policies == [ ] then null else cfg.policies;
     require_policies = cfg.requiredPolicies;
+    token_role = cfg.tokenRole;
     period = cfg.period;
     log_file = cfg.logFile;
     state_dir = cfg.stateDir;
@@ -146,6 +147,13 @@ in
       default = null;
       example = [ "vault-admin" ];
       description = "Policies a token must carry to count as ours (config key `require_policies`). `null`: the same as `policies`.";
+    };
+
+    tokenRole = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "devvm";
+      description = "Token role to mint through (`auth/token/create/<role>`, config key `token_role`), tried before create-orphan; the role needs `orphan=true` and a `token_period`. `null`: create-orphan, else create.";
     };
 
     period = nullOrStr "Period of the minted token, e.g. `768h` or `32d`. `null`: the binary's default `768h`." "768h";

@@ -134,10 +134,10 @@ pub struct GlobalArgs {
     /// Config file [default: $XDG_CONFIG_HOME/vault-token-renew/config.toml]
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Server address [env: VAULT_ADDR, BAO_ADDR]
+    /// Server address [env: BAO_ADDR, else VAULT_ADDR]
     #[arg(long, global = true, value_name = "URL")]
     pub vault_addr: Option<String>,
-    /// Token file [env: VAULT_TOKEN_RENEW_TOKEN_FILE] [default: ~/.vault-token]
+    /// Token file [env: VAULT_TOKEN_RENEW_TOKEN_FILE, else BAO_TOKEN_PATH/VAULT_TOKEN_PATH] [default: ~/.vault-token]
     #[arg(long, global = true, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
     /// Display name to mint (stored by the server as token-<name>) [env: VAULT_TOKEN_RENEW_DISPLAY_NAME] [default: <short hostname>-<user>]
@@ -149,6 +149,9 @@ pub struct GlobalArgs {
     /// Policy a token must carry to count as ours (repeatable) [env: VAULT_TOKEN_RENEW_REQUIRE_POLICIES] [default: the minted policies]
     #[arg(long = "require-policy", global = true, value_name = "POLICY")]
     pub require_policies: Vec<String>,
+    /// Token role to mint through, tried before create-orphan: lets a token without sudo heal when the role has orphan=true and a token_period [env: VAULT_TOKEN_RENEW_TOKEN_ROLE]
+    #[arg(long, global = true, value_name = "ROLE")]
+    pub token_role: Option<String>,
     /// Period of the minted token, e.g. 768h or 32d [env: VAULT_TOKEN_RENEW_PERIOD] [default: 768h]
     #[arg(long, global = true, value_name = "DURATION")]
     pub period: Option<String>,

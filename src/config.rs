@@ -12,6 +12,8 @@ pub struct ConfigFile {
     pub display_name: Option<String>,
     pub policies: Option<Vec<String>>,
     pub require_policies: Option<Vec<String>>,
+    /// Token role to mint through (`auth/token/create/<role>`).
+    pub token_role: Option<String>,
     pub period: Option<String>,
     pub log_file: Option<PathBuf>,
     pub state_dir: Option<PathBuf>,

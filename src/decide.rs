@@ -2,6 +2,7 @@
 
 use crate::identity::{Identity, Mark};
 use crate::vault::types::TokenInfo;
+use std::collections::BTreeMap;
 
 /// How the server stores a display name given at create time (contract §3 "display_name"):
 /// `token-` + the name with every character outside `[A-Za-z0-9-]` turned into `-`, then one
@@ -36,52 +37,183 @@ pub enum ForeignReason {
     WrongName,
     /// Our name, but the token lacks policies we require (e.g. a same-named read-only token).
     MissingPolicies(Vec<String>),
+    /// Our name and policies, but not a token we would mint: it cannot live on by renewals alone.
+    NotPeriodic(&'static str),
 }
 
-/// The drift guard: ours only if the display name is exactly our stored name **and** token plus
-/// identity policies contain every required policy, compared as whole names.
-pub fn judge(info: &TokenInfo, our_stored_name: &str, required: &[String]) -> Verdict {
+/// The drift guard: ours only if the display name is exactly our stored name, token plus
+/// identity policies contain every required policy (compared as whole names), and it is a
+/// renewable periodic token without an explicit max TTL — what we mint. `token_role` is the
+/// configured role: a token minted through it shows no `period` (the role holds it).
+pub fn judge(
+    info: &TokenInfo,
+    our_stored_name: &str,
+    required: &[String],
+    token_role: Option<&str>,
+) -> Verdict {
     if info.display_name != our_stored_name {
         return Verdict::Foreign(ForeignReason::WrongName);
     }
     let held = |p: &String| info.policies.contains(p) || info.identity_policies.contains(p);
     let missing: Vec<String> = required.iter().filter(|p| !held(p)).cloned().collect();
-    if missing.is_empty() {
-        Verdict::Ours
-    } else {
-        Verdict::Foreign(ForeignReason::MissingPolicies(missing))
+    if !missing.is_empty() {
+        return Verdict::Foreign(ForeignReason::MissingPolicies(missing));
+    }
+    match not_periodic(info, token_role) {
+        Some(why) => Verdict::Foreign(ForeignReason::NotPeriodic(why)),
+        None => Verdict::Ours,
     }
 }
 
-/// What a freshly minted token must look like before it may replace the file: ours, periodic
-/// with the period we asked for, and an orphan (so revoking its creator cannot take it down).
+/// Why a token is not one that lives on by renewals alone, if it is not.
+fn not_periodic(info: &TokenInfo, token_role: Option<&str>) -> Option<&'static str> {
+    let by_our_role = token_role.is_some() && info.role.as_deref() == token_role;
+    if !info.period.is_some_and(|p| p > 0) && !by_our_role {
+        Some("it has no period")
+    } else if info.renewable != Some(true) {
+        Some("it is not renewable")
+    } else if info.explicit_max_ttl != 0 {
+        Some("it has an explicit max TTL")
+    } else {
+        None
+    }
+}
+
+/// Words for a log line: why a same-named or foreign token is not ours.
+pub fn foreign_words(reason: &ForeignReason) -> String {
+    match reason {
+        ForeignReason::WrongName => "it does not carry our display name".to_owned(),
+        ForeignReason::MissingPolicies(p) => format!("it lacks required policies {}", p.join(",")),
+        ForeignReason::NotPeriodic(why) => (*why).to_owned(),
+    }
+}
+
+/// What a freshly minted token must look like before it may replace the file: ours (periodic,
+/// renewable, no max TTL) with the period we asked for, an orphan (so revoking its creator
+/// cannot take it down), made by the path we sent the mint to.
 pub fn verify_minted(
     info: &TokenInfo,
     our_stored_name: &str,
     required: &[String],
     period_secs: u64,
+    path: &MintPath,
 ) -> Result<(), String> {
-    if let Verdict::Foreign(reason) = judge(info, our_stored_name, required) {
+    let role = match path {
+        MintPath::Role(role) => Some(role.as_str()),
+        _ => None,
+    };
+    if let Verdict::Foreign(reason) = judge(info, our_stored_name, required, role) {
         return Err(match reason {
-            ForeignReason::WrongName => "it does not carry our display name".to_owned(),
-            ForeignReason::MissingPolicies(p) => {
-                format!("it lacks required policies {}", p.join(","))
-            }
+            ForeignReason::NotPeriodic("it has no period") => "it is not periodic".to_owned(),
+            reason => foreign_words(&reason),
         });
     }
+    // Through a role the period is the role's, and the lookup does not show it.
     match info.period {
-        Some(p) if p == period_secs as i64 => {}
+        Some(p) if p == period_secs as i64 || role.is_some() => {}
         Some(p) => {
             return Err(format!(
                 "its period is {p}s, not the {period_secs}s requested"
             ));
         }
+        None if role.is_some() => {}
         None => return Err("it is not periodic".to_owned()),
     }
     if !info.orphan {
         return Err("it is not an orphan".to_owned());
     }
+    let made_here = info.path == path.api_path()
+        || (role.is_some() && info.path.starts_with(&format!("{}/", path.api_path())));
+    if !made_here {
+        return Err(format!(
+            "it was made by {:?}, not by {}",
+            info.path,
+            path.api_path()
+        ));
+    }
     Ok(())
+}
+
+/// Where a periodic orphan is minted (contract §3). Each needs a different authority.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MintPath {
+    /// `auth/token/create/<role>`: `update` is enough when the role has `orphan=true` and a
+    /// `token_period`; the role sets the period, so none is sent.
+    Role(String),
+    /// `auth/token/create-orphan`: `update` and `sudo` (sudo for the period and any policies).
+    CreateOrphan,
+    /// `auth/token/create` with `no_parent=true` (what `vault token create -orphan` sends):
+    /// `update` and `sudo` on that path.
+    CreateNoParent,
+}
+
+impl MintPath {
+    pub fn api_path(&self) -> String {
+        match self {
+            MintPath::Role(role) => format!("auth/token/create/{role}"),
+            MintPath::CreateOrphan => "auth/token/create-orphan".to_owned(),
+            MintPath::CreateNoParent => "auth/token/create".to_owned(),
+        }
+    }
+
+    fn needs(&self) -> &'static [&'static str] {
+        match self {
+            MintPath::Role(_) => &["update"],
+            _ => &["update", "sudo"],
+        }
+    }
+}
+
+/// The mint paths worth asking about, best first: the configured role, then create-orphan,
+/// then create with `no_parent`.
+pub fn mint_candidates(token_role: Option<&str>) -> Vec<MintPath> {
+    token_role
+        .map(|r| MintPath::Role(r.to_owned()))
+        .into_iter()
+        .chain([MintPath::CreateOrphan, MintPath::CreateNoParent])
+        .collect()
+}
+
+/// The first candidate the capabilities (of one `sys/capabilities-self` answer) allow; None
+/// when none does, so no mint is sent that would only be denied. Unknown capabilities (the
+/// token may not ask) leave the decision to the server: the best candidate is tried.
+pub fn choose_mint_path(
+    token_role: Option<&str>,
+    capabilities: Option<&BTreeMap<String, Vec<String>>>,
+) -> Option<MintPath> {
+    let mut candidates = mint_candidates(token_role).into_iter();
+    let Some(caps) = capabilities else {
+        return candidates.next();
+    };
+    candidates.find(|c| {
+        caps.get(&c.api_path())
+            .is_some_and(|have| allows(have, c.needs()))
+    })
+}
+
+/// What a 403 says about the token that was sent (contract §7, checked on OpenBao 2.7.2): an
+/// ACL denial is multierror-wrapped (`1 error occurred:\n\t* permission denied\n\n`), while a
+/// missing, expired or revoked token gets a bare `permission denied` (OpenBao, Vault before
+/// 1.17) or a text naming `invalid token` (Vault 1.17+).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denial {
+    /// The server does not know the token (expired, revoked, never valid).
+    InvalidToken,
+    /// The token is valid, but its policies do not allow this request; or a text we cannot
+    /// place, which says nothing certain about the token either.
+    NotAllowed,
+}
+
+pub fn classify_denial(errors: &[String]) -> Denial {
+    let bare = |e: &String| e.trim() == "permission denied";
+    if errors
+        .iter()
+        .any(|e| e.contains("invalid token") || bare(e))
+    {
+        Denial::InvalidToken
+    } else {
+        Denial::NotAllowed
+    }
 }
 
 /// What the sweep makes of a looked-up token.
@@ -187,6 +319,8 @@ mod tests {
             policies: policies.iter().map(|s| s.to_string()).collect(),
             identity_policies: identity.iter().map(|s| s.to_string()).collect(),
             period: Some(2764800),
+            renewable: Some(true),
+            path: "auth/token/create-orphan".into(),
             orphan: true,
             ..Default::default()
         }
@@ -218,7 +352,7 @@ mod tests {
     #[test]
     fn our_token_is_ours() {
         let t = token(OURS, &["default", "sops-admin", "vault-admin"], &[]);
-        assert_eq!(judge(&t, OURS, &req(&["vault-admin"])), Verdict::Ours);
+        assert_eq!(judge(&t, OURS, &req(&["vault-admin"]), None), Verdict::Ours);
     }
 
     #[test]
@@ -229,13 +363,13 @@ mod tests {
             ["a", "b", "vault-admin"],
         ] {
             assert_eq!(
-                judge(&token(OURS, &list, &[]), OURS, &req(&["vault-admin"])),
+                judge(&token(OURS, &list, &[]), OURS, &req(&["vault-admin"]), None),
                 Verdict::Ours
             );
         }
         let t = token(OURS, &["sops-admin", "vault-admin"], &[]);
         assert_eq!(
-            judge(&t, OURS, &req(&["vault-admin", "sops-admin"])),
+            judge(&t, OURS, &req(&["vault-admin", "sops-admin"]), None),
             Verdict::Ours
         );
     }
@@ -243,7 +377,7 @@ mod tests {
     #[test]
     fn required_policy_through_identity_counts() {
         let t = token(OURS, &["default"], &["vault-admin"]);
-        assert_eq!(judge(&t, OURS, &req(&["vault-admin"])), Verdict::Ours);
+        assert_eq!(judge(&t, OURS, &req(&["vault-admin"]), None), Verdict::Ours);
     }
 
     #[test]
@@ -254,7 +388,7 @@ mod tests {
             &[],
         );
         assert_eq!(
-            judge(&t, OURS, &req(&["vault-admin"])),
+            judge(&t, OURS, &req(&["vault-admin"]), None),
             Verdict::Foreign(ForeignReason::WrongName)
         );
     }
@@ -263,7 +397,7 @@ mod tests {
     fn oidc_admin_token_with_the_wrong_name_is_foreign() {
         let t = token("oidc-alice@example.com", &["default"], &["vault-admin"]);
         assert_eq!(
-            judge(&t, OURS, &req(&["vault-admin"])),
+            judge(&t, OURS, &req(&["vault-admin"]), None),
             Verdict::Foreign(ForeignReason::WrongName)
         );
     }
@@ -272,7 +406,7 @@ mod tests {
     fn right_name_without_the_required_policy_is_foreign() {
         let t = token(OURS, &["default", "sops-admin"], &[]);
         assert_eq!(
-            judge(&t, OURS, &req(&["vault-admin"])),
+            judge(&t, OURS, &req(&["vault-admin"]), None),
             Verdict::Foreign(ForeignReason::MissingPolicies(req(&["vault-admin"])))
         );
     }
@@ -283,12 +417,13 @@ mod tests {
             judge(
                 &token("", &["vault-admin"], &[]),
                 OURS,
-                &req(&["vault-admin"])
+                &req(&["vault-admin"]),
+                None
             ),
             Verdict::Foreign(ForeignReason::WrongName)
         );
         assert!(matches!(
-            judge(&token(OURS, &[], &[]), OURS, &req(&["vault-admin"])),
+            judge(&token(OURS, &[], &[]), OURS, &req(&["vault-admin"]), None),
             Verdict::Foreign(_)
         ));
     }
@@ -297,7 +432,7 @@ mod tests {
     fn policy_names_match_whole_never_by_prefix() {
         let t = token(OURS, &["default", "vault-admin-ro"], &["xvault-admin"]);
         assert!(matches!(
-            judge(&t, OURS, &req(&["vault-admin"])),
+            judge(&t, OURS, &req(&["vault-admin"]), None),
             Verdict::Foreign(_)
         ));
     }
@@ -308,7 +443,8 @@ mod tests {
             judge(
                 &token("token-devvm-wizard2", &["vault-admin"], &[]),
                 OURS,
-                &req(&["vault-admin"])
+                &req(&["vault-admin"]),
+                None
             ),
             Verdict::Foreign(_)
         ));
@@ -316,7 +452,8 @@ mod tests {
             judge(
                 &token("Token-devvm-wizard", &["vault-admin"], &[]),
                 OURS,
-                &req(&["vault-admin"])
+                &req(&["vault-admin"]),
+                None
             ),
             Verdict::Foreign(_)
         ));
@@ -325,7 +462,7 @@ mod tests {
     #[test]
     fn no_required_policies_means_the_name_decides() {
         assert_eq!(
-            judge(&token(OURS, &["default"], &[]), OURS, &[]),
+            judge(&token(OURS, &["default"], &[]), OURS, &[], None),
             Verdict::Ours
         );
     }
@@ -333,25 +470,234 @@ mod tests {
     #[test]
     fn minted_token_must_be_periodic_with_our_period_and_an_orphan() {
         let good = token(OURS, &["default", "vault-admin"], &[]);
-        assert!(verify_minted(&good, OURS, &req(&["vault-admin"]), 2764800).is_ok());
+        assert!(
+            verify_minted(
+                &good,
+                OURS,
+                &req(&["vault-admin"]),
+                2764800,
+                &MintPath::CreateOrphan
+            )
+            .is_ok()
+        );
         let mut t = good.clone();
         t.period = None;
         assert!(
-            verify_minted(&t, OURS, &req(&["vault-admin"]), 2764800)
-                .unwrap_err()
-                .contains("not periodic")
+            verify_minted(
+                &t,
+                OURS,
+                &req(&["vault-admin"]),
+                2764800,
+                &MintPath::CreateOrphan
+            )
+            .unwrap_err()
+            .contains("not periodic")
         );
         let mut t = good.clone();
         t.period = Some(3600);
-        assert!(verify_minted(&t, OURS, &req(&["vault-admin"]), 2764800).is_err());
+        assert!(
+            verify_minted(
+                &t,
+                OURS,
+                &req(&["vault-admin"]),
+                2764800,
+                &MintPath::CreateOrphan
+            )
+            .is_err()
+        );
         let mut t = good.clone();
         t.orphan = false;
-        assert!(verify_minted(&t, OURS, &req(&["vault-admin"]), 2764800).is_err());
+        assert!(
+            verify_minted(
+                &t,
+                OURS,
+                &req(&["vault-admin"]),
+                2764800,
+                &MintPath::CreateOrphan
+            )
+            .is_err()
+        );
         let t = token(OURS, &["default"], &[]);
         assert!(
-            verify_minted(&t, OURS, &req(&["vault-admin"]), 2764800)
-                .unwrap_err()
-                .contains("vault-admin")
+            verify_minted(
+                &t,
+                OURS,
+                &req(&["vault-admin"]),
+                2764800,
+                &MintPath::CreateOrphan
+            )
+            .unwrap_err()
+            .contains("vault-admin")
+        );
+    }
+
+    #[test]
+    fn ours_means_periodic_renewable_and_without_max_ttl() {
+        let good = token(OURS, &["vault-admin"], &[]);
+        let required = req(&["vault-admin"]);
+        let mut t = good.clone();
+        t.period = None;
+        assert_eq!(
+            judge(&t, OURS, &required, None),
+            Verdict::Foreign(ForeignReason::NotPeriodic("it has no period"))
+        );
+        t.period = Some(0);
+        assert!(matches!(
+            judge(&t, OURS, &required, None),
+            Verdict::Foreign(_)
+        ));
+        let mut t = good.clone();
+        t.renewable = Some(false);
+        assert_eq!(
+            judge(&t, OURS, &required, None),
+            Verdict::Foreign(ForeignReason::NotPeriodic("it is not renewable"))
+        );
+        t.renewable = None;
+        assert!(matches!(
+            judge(&t, OURS, &required, None),
+            Verdict::Foreign(_)
+        ));
+        let mut t = good.clone();
+        t.explicit_max_ttl = 3600;
+        assert_eq!(
+            judge(&t, OURS, &required, None),
+            Verdict::Foreign(ForeignReason::NotPeriodic("it has an explicit max TTL"))
+        );
+    }
+
+    #[test]
+    fn a_token_of_our_role_is_periodic_without_a_period_field() {
+        let mut t = token(OURS, &["vault-admin"], &[]);
+        t.period = None;
+        t.role = Some("devvm".into());
+        t.path = "auth/token/create/devvm".into();
+        let required = req(&["vault-admin"]);
+        assert_eq!(judge(&t, OURS, &required, Some("devvm")), Verdict::Ours);
+        assert!(
+            matches!(
+                judge(&t, OURS, &required, Some("other")),
+                Verdict::Foreign(_)
+            ),
+            "another role's period is unknown"
+        );
+        assert!(matches!(
+            judge(&t, OURS, &required, None),
+            Verdict::Foreign(_)
+        ));
+        let role = MintPath::Role("devvm".into());
+        assert!(verify_minted(&t, OURS, &required, 2764800, &role).is_ok());
+        t.path = "auth/token/create/devvm/v2".into();
+        assert!(
+            verify_minted(&t, OURS, &required, 2764800, &role).is_ok(),
+            "path_suffix"
+        );
+        t.orphan = false;
+        assert!(verify_minted(&t, OURS, &required, 2764800, &role).is_err());
+    }
+
+    #[test]
+    fn minted_token_is_verified_against_the_path_it_was_minted_by() {
+        let required = req(&["vault-admin"]);
+        let mut t = token(OURS, &["vault-admin"], &[]);
+        t.path = "auth/token/create".into();
+        assert!(verify_minted(&t, OURS, &required, 2764800, &MintPath::CreateNoParent).is_ok());
+        let err = verify_minted(&t, OURS, &required, 2764800, &MintPath::CreateOrphan).unwrap_err();
+        assert!(err.contains("auth/token/create-orphan"), "{err}");
+        t.orphan = false;
+        assert!(verify_minted(&t, OURS, &required, 2764800, &MintPath::CreateNoParent).is_err());
+    }
+
+    fn caps(entries: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
+        entries
+            .iter()
+            .map(|(p, c)| (p.to_string(), c.iter().map(|s| s.to_string()).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn mint_path_is_the_first_the_capabilities_allow() {
+        let orphan = "auth/token/create-orphan";
+        let create = "auth/token/create";
+        let role = "auth/token/create/devvm";
+        let all = caps(&[
+            (role, &["update"]),
+            (orphan, &["sudo", "update"]),
+            (create, &["sudo", "update"]),
+        ]);
+        assert_eq!(
+            choose_mint_path(Some("devvm"), Some(&all)),
+            Some(MintPath::Role("devvm".into()))
+        );
+        assert_eq!(
+            choose_mint_path(None, Some(&all)),
+            Some(MintPath::CreateOrphan)
+        );
+        let create_only = caps(&[(orphan, &["deny"]), (create, &["sudo", "update"])]);
+        assert_eq!(
+            choose_mint_path(None, Some(&create_only)),
+            Some(MintPath::CreateNoParent)
+        );
+        let no_sudo = caps(&[(orphan, &["update"]), (create, &["create", "update"])]);
+        assert_eq!(choose_mint_path(None, Some(&no_sudo)), None);
+        let role_denied = caps(&[
+            (role, &["deny"]),
+            (orphan, &["update"]),
+            (create, &["deny"]),
+        ]);
+        assert_eq!(choose_mint_path(Some("devvm"), Some(&role_denied)), None);
+        let root = caps(&[(orphan, &["root"]), (create, &["root"])]);
+        assert_eq!(
+            choose_mint_path(None, Some(&root)),
+            Some(MintPath::CreateOrphan)
+        );
+        assert_eq!(
+            choose_mint_path(None, Some(&caps(&[]))),
+            None,
+            "a path missing from the answer is not allowed"
+        );
+    }
+
+    #[test]
+    fn unknown_capabilities_leave_the_answer_to_the_server() {
+        assert_eq!(choose_mint_path(None, None), Some(MintPath::CreateOrphan));
+        assert_eq!(
+            choose_mint_path(Some("devvm"), None),
+            Some(MintPath::Role("devvm".into()))
+        );
+        assert_eq!(
+            mint_candidates(Some("r"))
+                .iter()
+                .map(MintPath::api_path)
+                .collect::<Vec<_>>(),
+            [
+                "auth/token/create/r",
+                "auth/token/create-orphan",
+                "auth/token/create"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_403_names_an_invalid_token_only_in_the_servers_invalid_token_words() {
+        let e = |s: &str| vec![s.to_owned()];
+        assert_eq!(
+            classify_denial(&e("permission denied")),
+            Denial::InvalidToken
+        );
+        assert_eq!(
+            classify_denial(&e(
+                "2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n"
+            )),
+            Denial::InvalidToken
+        );
+        assert_eq!(
+            classify_denial(&e("1 error occurred:\n\t* permission denied\n\n")),
+            Denial::NotAllowed
+        );
+        assert_eq!(classify_denial(&[]), Denial::NotAllowed);
+        assert_eq!(
+            classify_denial(&e("<html>Forbidden</html>")),
+            Denial::NotAllowed
         );
     }
 

@@ -115,9 +115,12 @@ impl Env {
             bin,
             path: None,
             linger_dir: PathBuf::from("/var/lib/systemd/linger"),
-            vault_addr: ["VAULT_ADDR", "BAO_ADDR"]
-                .iter()
-                .find_map(|n| var(n).and_then(|v| v.into_string().ok())),
+            // The same choice as the settings: BAO_ADDR when present, else VAULT_ADDR.
+            vault_addr: var(&crate::settings::cli_var_name("ADDR", |n| {
+                std::env::var_os(n).is_some()
+            }))
+            .and_then(|v| v.into_string().ok())
+            .filter(|v| !v.is_empty()),
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
         })
     }
@@ -194,6 +197,7 @@ pub fn requested_from(global: &GlobalArgs) -> Requested {
     put("display_name", s(&global.display_name));
     put("policies", list(&global.policies));
     put("require_policies", list(&global.require_policies));
+    put("token_role", s(&global.token_role));
     put("period", s(&global.period));
     put("log_file", p(&global.log_file));
     put("state_dir", p(&global.state_dir));

@@ -22,6 +22,8 @@ pub struct Settings {
     pub display_name: String,
     pub policies: Vec<String>,
     pub require_policies: Vec<String>,
+    /// Token role to mint through (`auth/token/create/<role>`), tried before create-orphan.
+    pub token_role: Option<String>,
     pub period: Duration,
     pub log_file: PathBuf,
     pub state_dir: PathBuf,
@@ -69,19 +71,29 @@ impl Env {
         self.vars.get(name).map(String::as_str)
     }
 
-    /// `VAULT_<name>`, else `BAO_<name>`; an empty variable counts as unset.
-    fn vault_or_bao(&self, name: &str) -> Option<(String, &str)> {
-        ["VAULT_", "BAO_"].iter().find_map(|prefix| {
-            let var = format!("{prefix}{name}");
-            let value = self.get(&var)?;
-            (!value.is_empty()).then_some((var, value))
-        })
+    /// The CLI's variable `<name>` as `bao` reads it: `BAO_<name>` when present, else
+    /// `VAULT_<name>`. A present `BAO_` variable wins even when empty, and empty means unset.
+    pub fn cli_var(&self, name: &str) -> Option<(String, &str)> {
+        let var = cli_var_name(name, |v| self.vars.contains_key(v));
+        let value = self.get(&var)?;
+        (!value.is_empty()).then_some((var, value))
     }
 
     fn own(&self, name: &str) -> Option<(String, &str)> {
         let var = format!("VAULT_TOKEN_RENEW_{name}");
         let value = self.get(&var)?;
         (!value.is_empty()).then_some((var, value))
+    }
+}
+
+/// Which of the CLI's two variables counts: `BAO_<name>` if it is present (even empty: it hides
+/// `VAULT_<name>`, as in the `bao` CLI), else `VAULT_<name>`.
+pub fn cli_var_name(name: &str, present: impl Fn(&str) -> bool) -> String {
+    let bao = format!("BAO_{name}");
+    if present(&bao) {
+        bao
+    } else {
+        format!("VAULT_{name}")
     }
 }
 
@@ -166,7 +178,7 @@ impl Settings {
 
         let vault_addr = match pick(
             (args.vault_addr.clone(), "vault-addr"),
-            env.vault_or_bao("ADDR").map(|(k, v)| (k, v.to_owned())),
+            env.cli_var("ADDR").map(|(k, v)| (k, v.to_owned())),
             (file.vault_addr, "vault_addr", cf),
         ) {
             Some((addr, origin)) => parse_addr(&addr, origin)?,
@@ -179,7 +191,9 @@ impl Settings {
 
         let token_file = match pick(
             (args.token_file.clone(), "token-file"),
-            env.own("TOKEN_FILE").map(|(k, v)| (k, PathBuf::from(v))),
+            env.own("TOKEN_FILE")
+                .or_else(|| env.cli_var("TOKEN_PATH"))
+                .map(|(k, v)| (k, PathBuf::from(v))),
             (file.token_file, "token_file", cf),
         ) {
             Some((p, origin)) => expand(p, &origin)?,
@@ -216,13 +230,27 @@ impl Settings {
             Some((list, origin)) => normalise_policies(list, &origin)?,
             None => Vec::new(),
         };
-        let require_policies = match pick(
+        let (require_policies, require_origin) = match pick(
             (flag_list(&args.require_policies), "require-policy"),
             env.own("REQUIRE_POLICIES").map(|(k, v)| (k, split_list(v))),
             (file.require_policies, "require_policies", cf),
         ) {
-            Some((list, origin)) => normalise_policies(list, &origin)?,
-            None => policies.clone(),
+            Some((list, origin)) => (normalise_policies(list, &origin)?, Some(origin)),
+            None => (policies.clone(), None),
+        };
+
+        if let Some(origin) = require_origin
+            && !policies.is_empty()
+        {
+            check_required_are_minted(&require_policies, &policies, origin)?;
+        }
+        let token_role = match pick(
+            (args.token_role.clone(), "token-role"),
+            env.own("TOKEN_ROLE").map(|(k, v)| (k, v.to_owned())),
+            (file.token_role, "token_role", cf),
+        ) {
+            Some((role, origin)) => Some(parse_role(&role, origin)?),
+            None => None,
         };
 
         let period = match pick(
@@ -264,7 +292,7 @@ impl Settings {
          -> Result<Option<PathBuf>, SettingsError> {
             match pick(
                 flag,
-                env.vault_or_bao(var).map(|(k, v)| (k, PathBuf::from(v))),
+                env.cli_var(var).map(|(k, v)| (k, PathBuf::from(v))),
                 (file_value, key, cf),
             ) {
                 Some((p, origin)) => expand(p, &origin).map(Some),
@@ -298,14 +326,14 @@ impl Settings {
             )?,
             server_name: pick(
                 (args.tls_server_name.clone(), "tls-server-name"),
-                env.vault_or_bao("TLS_SERVER_NAME")
+                env.cli_var("TLS_SERVER_NAME")
                     .map(|(k, v)| (k, v.to_owned())),
                 (file.tls_server_name, "tls_server_name", cf),
             )
             .map(|(v, _)| v),
             skip_verify: match pick(
                 (args.tls_skip_verify.then_some(true), "tls-skip-verify"),
-                match env.vault_or_bao("SKIP_VERIFY") {
+                match env.cli_var("SKIP_VERIFY") {
                     Some((var, text)) => {
                         Some((var.clone(), parse_bool(text, Origin::EnvVar(var))?))
                     }
@@ -330,8 +358,7 @@ impl Settings {
 
         let namespace = pick(
             (args.namespace.clone(), "namespace"),
-            env.vault_or_bao("NAMESPACE")
-                .map(|(k, v)| (k, v.to_owned())),
+            env.cli_var("NAMESPACE").map(|(k, v)| (k, v.to_owned())),
             (file.namespace, "namespace", cf),
         )
         .map(|(v, _)| v);
@@ -383,6 +410,7 @@ impl Settings {
             display_name,
             policies,
             require_policies,
+            token_role,
             period,
             log_file,
             state_dir,
@@ -421,7 +449,12 @@ fn normalise_policies(list: Vec<String>, origin: &Origin) -> Result<Vec<String>,
     for name in list {
         let name = name.trim().to_lowercase();
         if name.is_empty() {
-            continue;
+            // Dropping it silently would let `,,` (or a stray comma) empty a list; an empty
+            // required list disables the ownership check on policies.
+            return Err(invalid(
+                origin.clone(),
+                "holds an empty policy name; remove the stray comma or empty entry",
+            ));
         }
         if name.contains(',') || name.chars().any(char::is_whitespace) {
             return Err(invalid(
@@ -436,6 +469,47 @@ fn normalise_policies(list: Vec<String>, origin: &Origin) -> Result<Vec<String>,
         }
     }
     Ok(out)
+}
+
+/// A required policy the mint never grants makes every heal mint, fail its own check and
+/// revoke, run after run: refuse it before any request. `default` comes with every mint.
+fn check_required_are_minted(
+    required: &[String],
+    minted: &[String],
+    origin: Origin,
+) -> Result<(), SettingsError> {
+    let never: Vec<&str> = required
+        .iter()
+        .filter(|p| *p != "default" && !minted.contains(p))
+        .map(String::as_str)
+        .collect();
+    if never.is_empty() {
+        return Ok(());
+    }
+    Err(invalid(
+        origin,
+        format!(
+            "requires polic{} {} that the minted token never gets (it gets {} and default); add them to `policies` (--policy, $VAULT_TOKEN_RENEW_POLICIES) or drop them from the required list",
+            if never.len() == 1 { "y" } else { "ies" },
+            never.join(","),
+            minted.join(",")
+        ),
+    ))
+}
+
+/// A token role name as it goes into the path `auth/token/create/<role>`.
+fn parse_role(text: &str, origin: Origin) -> Result<String, SettingsError> {
+    let role = text.trim();
+    let fits = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if role.is_empty() || !role.chars().all(fits) || role.starts_with('.') {
+        return Err(invalid(
+            origin,
+            format!(
+                "{text:?} is not a token role name; give the role's name as in `vault write auth/token/roles/<name>` (letters, digits, - _ .)"
+            ),
+        ));
+    }
+    Ok(role.to_owned())
 }
 
 fn expand_home(
@@ -577,31 +651,182 @@ mod tests {
         assert!(err.to_string().contains("VAULT_ADDR"), "{err}");
     }
 
+    fn addr(args: &GlobalArgs, pairs: &[(&str, &str)]) -> Result<String, SettingsError> {
+        Settings::resolve(args, &env(pairs)).map(|s| s.vault_addr.to_string())
+    }
+
     #[test]
-    fn vault_addr_wins_over_bao_addr_and_flag_wins_over_both() {
-        let e = env(&[("VAULT_ADDR", "http://a:1"), ("BAO_ADDR", "http://b:2")]);
+    fn bao_addr_wins_over_vault_addr_even_when_empty_and_flag_wins_over_both() {
+        let both = [("VAULT_ADDR", "http://a:1"), ("BAO_ADDR", "http://b:2")];
+        assert_eq!(addr(&no_config(), &both).unwrap(), "http://b:2/");
         assert_eq!(
-            Settings::resolve(&no_config(), &e)
-                .unwrap()
-                .vault_addr
-                .as_str(),
+            addr(&no_config(), &[("VAULT_ADDR", "http://a:1")]).unwrap(),
             "http://a:1/"
         );
-        let e = env(&[("BAO_ADDR", "http://b:2")]);
-        assert_eq!(
-            Settings::resolve(&no_config(), &e)
-                .unwrap()
-                .vault_addr
-                .as_str(),
-            "http://b:2/"
+        // As in the `bao` CLI, a present BAO_ variable hides the VAULT_ one even when empty.
+        let err = addr(
+            &no_config(),
+            &[("VAULT_ADDR", "http://a:1"), ("BAO_ADDR", "")],
+        );
+        assert!(
+            matches!(err, Err(SettingsError::NoAddress { .. })),
+            "{err:?}"
         );
         let a = GlobalArgs {
             vault_addr: Some("http://c:3".into()),
             ..Default::default()
         };
+        assert_eq!(addr(&a, &both).unwrap(), "http://c:3/");
+    }
+
+    #[test]
+    fn every_cli_variable_follows_the_same_bao_first_rule() {
+        let s = Settings::resolve(
+            &no_config(),
+            &env(&[
+                ("VAULT_ADDR", "http://x"),
+                ("VAULT_NAMESPACE", "vault-ns"),
+                ("BAO_NAMESPACE", "bao-ns"),
+                ("VAULT_TLS_SERVER_NAME", "vault.example"),
+                ("BAO_TLS_SERVER_NAME", ""),
+                ("VAULT_CACERT", "/vault.pem"),
+                ("BAO_CACERT", "/bao.pem"),
+                ("VAULT_SKIP_VERIFY", "true"),
+                ("BAO_SKIP_VERIFY", "false"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.namespace.as_deref(), Some("bao-ns"));
         assert_eq!(
-            Settings::resolve(&a, &e).unwrap().vault_addr.as_str(),
-            "http://c:3/"
+            s.tls.server_name, None,
+            "an empty BAO_ variable hides VAULT_"
+        );
+        assert_eq!(s.tls.ca_cert, Some(PathBuf::from("/bao.pem")));
+        assert!(!s.tls.skip_verify);
+        let e = env(&[("BAO_TOKEN", ""), ("VAULT_TOKEN", "t")]);
+        assert_eq!(e.cli_var("TOKEN"), None);
+    }
+
+    #[test]
+    fn the_token_file_follows_bao_token_path_below_our_own_variable() {
+        let file = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("VAULT_ADDR", "http://x")];
+            all.extend_from_slice(pairs);
+            Settings::resolve(&no_config(), &env(&all))
+                .unwrap()
+                .token_file
+        };
+        assert_eq!(
+            file(&[("VAULT_TOKEN_PATH", "/v/tok")]),
+            PathBuf::from("/v/tok")
+        );
+        assert_eq!(
+            file(&[
+                ("VAULT_TOKEN_PATH", "/v/tok"),
+                ("BAO_TOKEN_PATH", "~/b/tok")
+            ]),
+            PathBuf::from("/home/alice/b/tok")
+        );
+        assert_eq!(
+            file(&[
+                ("BAO_TOKEN_PATH", "/b/tok"),
+                ("VAULT_TOKEN_RENEW_TOKEN_FILE", "/own")
+            ]),
+            PathBuf::from("/own")
+        );
+        assert_eq!(
+            file(&[("BAO_TOKEN_PATH", ""), ("VAULT_TOKEN_PATH", "/v/tok")]),
+            PathBuf::from("/home/alice/.vault-token")
+        );
+    }
+
+    #[test]
+    fn required_policies_outside_the_minted_set_are_a_usage_error() {
+        let a = GlobalArgs {
+            policies: vec!["vault-admin".into()],
+            require_policies: vec!["vault-admin".into(), "sops-admin".into()],
+            ..Default::default()
+        };
+        let err = Settings::resolve(&a, &env(&[("VAULT_ADDR", "http://x")])).unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("--require-policy"), "{text}");
+        assert!(
+            text.contains("sops-admin") && text.contains("policies"),
+            "{text}"
+        );
+        let a = GlobalArgs {
+            policies: vec!["vault-admin".into()],
+            require_policies: vec!["default".into(), "vault-admin".into()],
+            ..Default::default()
+        };
+        assert!(
+            Settings::resolve(&a, &env(&[("VAULT_ADDR", "http://x")])).is_ok(),
+            "default comes with every mint"
+        );
+        let e = env(&[
+            ("VAULT_ADDR", "http://x"),
+            ("VAULT_TOKEN_RENEW_REQUIRE_POLICIES", "root"),
+        ]);
+        assert!(
+            Settings::resolve(&no_config(), &e).is_ok(),
+            "nothing minted, nothing to contradict: renew-only setups keep working"
+        );
+    }
+
+    #[test]
+    fn empty_policy_names_are_a_usage_error() {
+        for (var, value) in [
+            ("VAULT_TOKEN_RENEW_REQUIRE_POLICIES", ",,"),
+            ("VAULT_TOKEN_RENEW_POLICIES", "vault-admin,"),
+            ("VAULT_TOKEN_RENEW_POLICIES", " "),
+        ] {
+            let err = Settings::resolve(
+                &no_config(),
+                &env(&[("VAULT_ADDR", "http://x"), (var, value)]),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.starts_with(&format!("${var}")), "{err}");
+            assert!(err.contains("empty policy name"), "{err}");
+        }
+    }
+
+    #[test]
+    fn token_role_comes_from_flag_env_or_file_and_must_be_a_name() {
+        let e = env(&[
+            ("VAULT_ADDR", "http://x"),
+            ("VAULT_TOKEN_RENEW_TOKEN_ROLE", "devvm"),
+        ]);
+        assert_eq!(
+            Settings::resolve(&no_config(), &e)
+                .unwrap()
+                .token_role
+                .as_deref(),
+            Some("devvm")
+        );
+        let a = GlobalArgs {
+            token_role: Some("a/../b".into()),
+            ..Default::default()
+        };
+        let err = Settings::resolve(&a, &e).unwrap_err().to_string();
+        assert!(err.starts_with("--token-role"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "vault_addr = \"http://x\"\ntoken_role = \"from-file\"\n",
+        )
+        .unwrap();
+        let a = GlobalArgs {
+            config: Some(path),
+            ..Default::default()
+        };
+        assert_eq!(
+            Settings::resolve(&a, &env(&[]))
+                .unwrap()
+                .token_role
+                .as_deref(),
+            Some("from-file")
         );
     }
 
@@ -664,12 +889,12 @@ mod tests {
         let a = GlobalArgs {
             config: Some(path),
             display_name: Some("from-flag".into()),
-            require_policies: vec!["vault-admin".into()],
+            require_policies: vec!["a".into()],
             ..Default::default()
         };
         let s = Settings::resolve(&a, &e).unwrap();
         assert_eq!(s.display_name, "from-flag");
-        assert_eq!(s.require_policies, ["vault-admin"]);
+        assert_eq!(s.require_policies, ["a"]);
     }
 
     #[test]

@@ -231,12 +231,17 @@ fn killed_between_the_temp_file_and_the_rename() {
 fn the_next_renew_sweeps_what_a_killed_heal_left() {
     let p = Prepared::new(Scenario::Heal);
     let w = &p.world;
-    w.server.inject_fault(Fault::new(
-        Some(Method::POST),
-        "sys/capabilities-self",
-        FaultKind::Delay(PARK),
+    // The heal asks capabilities-self twice: which mint path (before the mint), then whether it
+    // may list accessors (the sweep's first request). Park the second.
+    w.server.inject_fault_after(
+        Fault::new(
+            Some(Method::POST),
+            "sys/capabilities-self",
+            FaultKind::Delay(PARK),
+            1,
+        ),
         1,
-    ));
+    );
     let mut child = spawn(&p);
     wait_for("the install", || {
         w.file_content().is_some_and(|c| c != p.original)

@@ -175,7 +175,7 @@ fn kubernetes_clobber_is_refused_loudly_and_changes_nothing() {
     let line = w.last_log_line();
     let file = w.token_file().display().to_string();
     assert!(
-        line.contains(&format!(" DRIFT: {file} is dn=kubernetes-woodpecker-default — heal denied, foreign token lacks create authority (HTTP 403: 1 error occurred:\\n\\t* permission denied")),
+        line.contains(&format!(" DRIFT: {file} is dn=kubernetes-woodpecker-default — cannot heal: its capabilities allow no mint path, so no mint was sent (auth/token/create: deny; auth/token/create-orphan: deny)")),
         "{line}"
     );
     assert!(line.contains("investigate what wrote it. Manual re-mint: VAULT_TOKEN=$(vault login -method=oidc -token-only) vault-token-renew mint"), "{line}");
@@ -193,7 +193,7 @@ fn kubernetes_clobber_is_refused_loudly_and_changes_nothing() {
 }
 
 #[test]
-fn create_authority_without_sudo_is_refused_with_the_servers_reason() {
+fn create_authority_without_sudo_is_refused_without_sending_a_mint() {
     let w = World::new();
     w.server
         .add_policy("token-writer", &[("auth/token/create-orphan", &["update"])]);
@@ -207,9 +207,15 @@ fn create_authority_without_sudo_is_refused_with_the_servers_reason() {
     assert_eq!(run.code, 3, "{run:?}");
     assert!(
         w.last_log_line()
-            .contains("(HTTP 400: child policies must be subset of parent)"),
+            .contains("(auth/token/create: deny; auth/token/create-orphan: update)"),
         "{}",
         w.last_log_line()
+    );
+    assert_eq!(
+        w.server
+            .request_count(Method::POST, "auth/token/create-orphan"),
+        0,
+        "a mint that could only be denied is never sent"
     );
     assert_eq!(w.file_content().unwrap(), login.token);
 }
@@ -343,7 +349,7 @@ fn same_name_token_lacking_required_policies_is_foreign() {
     let line = w.last_log_line();
     assert!(
         line.contains(
-            "is dn=token-devvm-alice without required policies vault-admin,sops-admin — heal denied"
+            "is dn=token-devvm-alice without required policies vault-admin,sops-admin — cannot heal"
         ),
         "{line}"
     );

@@ -76,6 +76,7 @@ proptest! {
     ) {
         let mut data = serde_json::json!({
             "display_name": name, "policies": policies, "ttl": ttl, "id": "s.NEVERREAD",
+            "accessor": "a", "explicit_max_ttl": 0, "orphan": true, "path": "auth/token/create",
         });
         if let Some(p) = period {
             data["period"] = p.into();

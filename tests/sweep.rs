@@ -87,9 +87,9 @@ fn recorded_fast_path_costs_one_revoke_per_recorded_accessor() {
     assert_eq!(count(&w, "POST", REVOKE_ACCESSOR), 3);
     assert_eq!(count(&w, "POST", LOOKUP_ACCESSOR), 3);
     assert_eq!(count(&w, "GET", ACCESSORS), 0);
-    // lookup-self (file), create-orphan, lookup-self (minted), capabilities-self, 3 look-ups,
-    // 3 revokes.
-    assert_eq!(w.server.requests().len(), 10, "{:?}", w.server.requests());
+    // lookup-self (file), capabilities-self (mint path), create-orphan, lookup-self (minted),
+    // capabilities-self (sweep), 3 look-ups, 3 revokes.
+    assert_eq!(w.server.requests().len(), 11, "{:?}", w.server.requests());
     let recorded = fs::read_to_string(w.record_file()).unwrap();
     assert_eq!(recorded.trim(), w.file_token_view().accessor);
 }

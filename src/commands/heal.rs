@@ -7,7 +7,7 @@
 use super::Context;
 use super::lost_mint;
 use super::sweep::{SweepOptions, SweepReport, sweep};
-use crate::decide::{mint_denied, verify_minted};
+use crate::decide::{MintPath, choose_mint_path, mint_candidates, mint_denied, verify_minted};
 use crate::identity;
 use crate::runlog::escape;
 use crate::secret::Token;
@@ -27,6 +27,9 @@ pub enum MintError {
     NoPolicies,
     /// The server refused the mint (403, or 400 for lack of sudo); nothing was created.
     Denied(VaultError),
+    /// The token's capabilities allow none of the mint paths; no mint was sent. The text lists
+    /// what was asked.
+    NoAuthority(String),
     /// Something failed; the message says what and whether a minted token was revoked.
     Failed(String),
 }
@@ -40,6 +43,7 @@ pub async fn mint_and_install(
     if s.policies.is_empty() {
         return Err(MintError::NoPolicies);
     }
+    let path = mint_path(ctx, authority).await?;
     // The nonce tells this attempt's token apart from every other, should its answer be lost.
     let nonce = identity::nonce();
     let request = MintRequest {
@@ -54,7 +58,7 @@ pub async fn mint_and_install(
         token,
         accessor,
         warnings,
-    } = match ctx.client.create_orphan(authority, &request).await {
+    } = match ctx.client.mint(authority, &path, &request).await {
         Ok(minted) => minted,
         Err(e) if e.status().is_some_and(mint_denied) => return Err(MintError::Denied(e)),
         Err(e) => {
@@ -100,6 +104,7 @@ pub async fn mint_and_install(
         &ctx.our_name,
         &s.require_policies,
         s.period.as_secs(),
+        &path,
     ) {
         return Err(discard(
             ctx,
@@ -118,6 +123,37 @@ pub async fn mint_and_install(
         warnings,
         ttl_secs: info.ttl,
         period_secs: info.period,
+    })
+}
+
+/// Which path to mint through, from one `sys/capabilities-self` request on every candidate, so
+/// no mint is sent that would only be denied. A token that may not ask (no `default` policy)
+/// leaves the choice to the server's answer to the best candidate.
+async fn mint_path(ctx: &Context<'_>, authority: &Token) -> Result<MintPath, MintError> {
+    let role = ctx.settings.token_role.as_deref();
+    let paths: Vec<String> = mint_candidates(role)
+        .iter()
+        .map(MintPath::api_path)
+        .collect();
+    let caps = match ctx.client.capabilities_self(authority, &paths).await {
+        Ok(caps) => Some(caps),
+        Err(e) if e.is_invalid_token() => return Err(MintError::Denied(e)),
+        Err(e) if e.is_permission_denied() => None,
+        Err(e) => {
+            return Err(MintError::Failed(format!(
+                "asking the server which mint paths the token may use failed: {}; no mint was sent",
+                escape(&e.to_string(), 400)
+            )));
+        }
+    };
+    choose_mint_path(role, caps.as_ref()).ok_or_else(|| {
+        let asked = caps
+            .iter()
+            .flatten()
+            .map(|(path, have)| format!("{path}: {}", have.join(",")))
+            .collect::<Vec<_>>()
+            .join("; ");
+        MintError::NoAuthority(escape(&asked, 600))
     })
 }
 

@@ -73,12 +73,10 @@ async fn mint_with(ctx: &Context<'_>, env: &Env, given: Option<(&Token, String)>
         Ok(c) => c,
         Err(e) => return Report::new(Outcome::Fail, e.to_string()),
     };
-    let from_env = ["VAULT_TOKEN", "BAO_TOKEN"].iter().find_map(|var| {
-        env.vars
-            .get(*var)
-            .filter(|v| !v.trim().is_empty())
-            .map(|v| (*var, v.trim()))
-    });
+    let from_env = env
+        .cli_var("TOKEN")
+        .map(|(var, v)| (var, v.trim()))
+        .filter(|(_, v)| !v.is_empty());
     let (authority, source): (Token, String) = match given {
         Some((token, source)) => (token.clone(), source),
         None => match from_env {
@@ -126,8 +124,14 @@ async fn mint_with(ctx: &Context<'_>, env: &Env, given: Option<(&Token, String)>
         Err(MintError::Denied(e)) => Report::new(
             Outcome::Fail,
             format!(
-                "mint denied: the token from {source} may not create a periodic orphan token with these policies ({}); use a token with sudo on auth/token/create-orphan",
+                "mint denied: the token from {source} may not create a periodic orphan token with these policies ({}); use a token with update+sudo on auth/token/create-orphan or auth/token/create, or set token_role",
                 escape(&e.server_reason(), 300)
+            ),
+        ),
+        Err(MintError::NoAuthority(asked)) => Report::new(
+            Outcome::Fail,
+            format!(
+                "mint refused: the token from {source} may mint through no path ({asked}); use a token with update+sudo on auth/token/create-orphan or auth/token/create, or set token_role to a role with orphan=true and a token_period"
             ),
         ),
         Err(MintError::Failed(why)) => Report::new(Outcome::Fail, format!("mint failed: {why}")),

@@ -3,7 +3,7 @@
 use super::heal::{MintError, mint_and_install};
 use super::sweep::{SweepOptions, sweep};
 use super::{Context, LOCK_WAIT, MANUAL_MINT, dn, fail_line};
-use crate::decide::{ForeignReason, Verdict, judge};
+use crate::decide::{ForeignReason, Verdict, foreign_words, judge};
 use crate::runlog::{Outcome, Report, escape};
 use crate::tokenfile::Snapshot;
 use crate::vault::NEW_TOKEN_GRACE;
@@ -39,7 +39,7 @@ pub async fn renew(ctx: &Context<'_>) -> Report {
         .await;
     let info = match looked_up {
         Ok(info) => info,
-        Err(e) if e.is_permission_denied() => {
+        Err(e) if e.is_invalid_token() => {
             return Report::new(
                 Outcome::Fail,
                 format!(
@@ -49,9 +49,19 @@ pub async fn renew(ctx: &Context<'_>) -> Report {
                 ),
             );
         }
+        // A valid token the ACL does not let look itself up (no `default` policy): not ours,
+        // since we mint with `default`, but it may still hold the authority to heal.
+        Err(e) if e.is_permission_denied() => {
+            let who = format!(
+                "a token that may not look itself up ({})",
+                escape(&e.server_reason(), 200)
+            );
+            return heal_outcome(ctx, &snapshot, &who).await;
+        }
         Err(e) => return fail_line(ctx.settings, "looking up the token in the file failed", &e),
     };
-    match judge(&info, &ctx.our_name, &ctx.settings.require_policies) {
+    let role = ctx.settings.token_role.as_deref();
+    match judge(&info, &ctx.our_name, &ctx.settings.require_policies, role) {
         Verdict::Ours => renew_ours(ctx, &snapshot, &info, grace).await,
         Verdict::Foreign(reason) => heal(ctx, &snapshot, &info, reason).await,
     }
@@ -86,8 +96,8 @@ async fn renew_ours(
                 dn(&info.display_name),
                 renewed.ttl
             );
-            let period = ctx.settings.period.as_secs() as i64;
-            if renewed.ttl < period {
+            // The token's own period: the configured one may have changed since it was minted.
+            if let Some(period) = info.period.filter(|p| renewed.ttl < *p) {
                 line.push_str(&format!(
                     " — note: the server capped the TTL below the {period}s period (its max TTL is lower); tune auth/token max_lease_ttl"
                 ));
@@ -127,6 +137,11 @@ async fn heal(
             if missing.len() == 1 { "y" } else { "ies" },
             escape(&missing.join(","), 200)
         ),
+        reason @ ForeignReason::NotPeriodic(_) => format!(
+            "dn={} with our policies, but {}",
+            dn(&info.display_name),
+            foreign_words(&reason)
+        ),
     };
     let report = heal_outcome(ctx, snapshot, &who).await;
     match report.outcome {
@@ -157,6 +172,12 @@ async fn heal_outcome(ctx: &Context<'_>, snapshot: &Snapshot, who: &str) -> Repo
             format!(
                 "{file} is {who} — cannot heal: no policies to mint are configured (set `policies` in {} or pass --policy); investigate what wrote it. Manual re-mint: {MANUAL_MINT}",
                 ctx.settings.config_file.display()
+            ),
+        ),
+        Err(MintError::NoAuthority(asked)) => Report::new(
+            Outcome::Drift,
+            format!(
+                "{file} is {who} — cannot heal: its capabilities allow no mint path, so no mint was sent ({asked}); a heal needs update+sudo on auth/token/create-orphan or auth/token/create, or update on auth/token/create/<token_role>; investigate what wrote it. Manual re-mint: {MANUAL_MINT}"
             ),
         ),
         Err(MintError::Denied(e)) => Report::new(

@@ -163,10 +163,16 @@ async fn collect(ctx: &Context<'_>, check_paths: &[String]) -> Status {
         Ok(info) => info,
         Err(e) => {
             st.error = Some(escape(&e.to_string(), 600));
-            if e.is_permission_denied() {
+            if e.is_invalid_token() {
                 st.state = "invalid";
                 st.advice = Some(format!(
                     "the token expired or was revoked; mint a new one: {MANUAL_MINT}"
+                ));
+            } else if e.is_permission_denied() {
+                // A live token without the `default` policy: we always mint with it.
+                st.state = "foreign";
+                st.advice = Some(format!(
+                    "the file holds a live token that may not look itself up (no `default` policy?), so not ours; run `vault-token-renew` to heal with it, or: {MANUAL_MINT}"
                 ));
             } else {
                 st.state = "unreachable";
@@ -202,7 +208,12 @@ async fn collect(ctx: &Context<'_>, check_paths: &[String]) -> Status {
         Ok(caps) => st.capabilities = caps,
         Err(e) => st.error = Some(format!("capabilities: {}", escape(&e.to_string(), 300))),
     }
-    match judge(&info, &ctx.our_name, &s.require_policies) {
+    match judge(
+        &info,
+        &ctx.our_name,
+        &s.require_policies,
+        s.token_role.as_deref(),
+    ) {
         Verdict::Ours => {
             st.state = "ours";
             if info.ttl < LOW_TTL {
@@ -236,9 +247,7 @@ async fn collect(ctx: &Context<'_>, check_paths: &[String]) -> Status {
             st.state = "foreign";
             let why = match reason {
                 ForeignReason::WrongName => format!("its display name is not {}", ctx.our_name),
-                ForeignReason::MissingPolicies(p) => {
-                    format!("it lacks required policies {}", p.join(","))
-                }
+                reason => crate::decide::foreign_words(&reason),
             };
             st.advice = Some(format!(
                 "the file holds a foreign token ({why}); run `vault-token-renew` to heal it, or: {MANUAL_MINT}"

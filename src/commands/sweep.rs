@@ -322,7 +322,13 @@ pub async fn sweep_command(ctx: &Context<'_>, opts: SweepOptions) -> Report {
         Ok(info) => info,
         Err(e) => return fail_line(ctx.settings, "looking up the token in the file failed", &e),
     };
-    if judge(&info, &ctx.our_name, &ctx.settings.require_policies) != Verdict::Ours {
+    if judge(
+        &info,
+        &ctx.our_name,
+        &ctx.settings.require_policies,
+        ctx.settings.token_role.as_deref(),
+    ) != Verdict::Ours
+    {
         return Report::new(
             Outcome::Drift,
             format!(

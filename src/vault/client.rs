@@ -4,6 +4,7 @@ use super::accessor_list::AccessorList;
 use super::error::{Failure, VaultError};
 use super::tls::{self, TlsError};
 use super::types::{AuthBlock, Envelope, ErrorBody, RenewAuth, TokenInfo};
+use crate::decide::MintPath;
 use crate::secret::Token;
 use crate::settings::Settings;
 use reqwest::header::{HeaderMap, HeaderValue};
@@ -62,6 +63,9 @@ const fn ep(method: Method, path: &'static str, idempotent: bool) -> Endpoint {
 const LOOKUP_SELF: Endpoint = ep(Method::GET, "auth/token/lookup-self", true);
 const RENEW_SELF: Endpoint = ep(Method::POST, "auth/token/renew-self", true);
 const CREATE_ORPHAN: Endpoint = ep(Method::POST, "auth/token/create-orphan", false);
+const CREATE: Endpoint = ep(Method::POST, "auth/token/create", false);
+/// `auth/token/create/<role>`: its URL is formed from the configured role.
+const CREATE_ROLE: Endpoint = ep(Method::POST, "auth/token/create/<role>", false);
 const REVOKE_SELF: Endpoint = ep(Method::POST, "auth/token/revoke-self", true);
 const CAPABILITIES_SELF: Endpoint = ep(Method::POST, "sys/capabilities-self", true);
 // `GET ?list=true` is the list operation too, and survives proxies that drop the LIST verb (contract §4).
@@ -74,12 +78,13 @@ const LIST_ACCESSORS: Endpoint = Endpoint {
 const LOOKUP_ACCESSOR: Endpoint = ep(Method::POST, "auth/token/lookup-accessor", true);
 const REVOKE_ACCESSOR: Endpoint = ep(Method::POST, "auth/token/revoke-accessor", true);
 /// The sweep's two first: the URL lookup scans this list.
-const ENDPOINTS: [&Endpoint; 8] = [
+const ENDPOINTS: [&Endpoint; 9] = [
     &LOOKUP_ACCESSOR,
     &REVOKE_ACCESSOR,
     &LOOKUP_SELF,
     &RENEW_SELF,
     &CREATE_ORPHAN,
+    &CREATE,
     &REVOKE_SELF,
     &CAPABILITIES_SELF,
     &LIST_ACCESSORS,
@@ -180,6 +185,10 @@ impl Client {
             }
             urls.push((ep.path, url));
         }
+        if let Some(role) = &settings.token_role {
+            let path = MintPath::Role(role.clone()).api_path();
+            urls.push((CREATE_ROLE.path, v1.join(&path).map_err(bad)?));
+        }
         Ok(Client {
             http,
             v1,
@@ -216,23 +225,34 @@ impl Client {
         })
     }
 
-    /// Mints a periodic orphan. `policies` are always sent: identity policies never carry over
-    /// and an empty list would inherit only the caller's token policies (contract §3).
-    pub async fn create_orphan(
+    /// Mints a periodic orphan through `path`. `policies` are always sent: identity policies
+    /// never carry over and an empty list would inherit only the caller's token policies
+    /// (contract §3). Through a role the role sets the period: sending one would need sudo.
+    pub async fn mint(
         &self,
         authority: &Token,
+        path: &MintPath,
         req: &MintRequest<'_>,
     ) -> Result<Minted, VaultError> {
-        let body = json!({
+        let mut body = json!({
             "policies": req.policies,
-            "period": format!("{}s", req.period_secs),
             "display_name": req.display_name,
             "meta": req.meta,
             "renewable": true,
         });
-        let env: Envelope<IgnoredAny, AuthBlock> =
-            self.call(&CREATE_ORPHAN, authority, Some(body)).await?;
-        let auth = env.auth.ok_or_else(|| missing(&CREATE_ORPHAN, "auth"))?;
+        let ep = match path {
+            MintPath::Role(_) => &CREATE_ROLE,
+            MintPath::CreateOrphan => &CREATE_ORPHAN,
+            MintPath::CreateNoParent => {
+                body["no_parent"] = json!(true);
+                &CREATE
+            }
+        };
+        if ep.path != CREATE_ROLE.path {
+            body["period"] = json!(format!("{}s", req.period_secs));
+        }
+        let env: Envelope<IgnoredAny, AuthBlock> = self.call(ep, authority, Some(body)).await?;
+        let auth = env.auth.ok_or_else(|| missing(ep, "auth"))?;
         Ok(Minted {
             token: auth.client_token,
             accessor: auth.accessor,

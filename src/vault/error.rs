@@ -1,7 +1,7 @@
 //! Typed client errors. Messages carry the endpoint and the server's own words (escaped later,
 //! at the log line); a token value can never be part of one, since tokens travel only in headers.
 
-use crate::decide::{ServerErrorKind, classify_status};
+use crate::decide::{Denial, ServerErrorKind, classify_denial, classify_status};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
@@ -98,6 +98,12 @@ impl VaultError {
 
     pub fn is_permission_denied(&self) -> bool {
         self.kind() == Some(ServerErrorKind::PermissionDenied)
+    }
+
+    /// The server's invalid-token answer: the token expired, was revoked or never existed
+    /// (contract §7). Any other 403 is an ACL denial of a live token.
+    pub fn is_invalid_token(&self) -> bool {
+        matches!(self, VaultError::Status { status: 403, errors, .. } if classify_denial(errors) == Denial::InvalidToken)
     }
 
     /// The server's own reason, for log lines ("permission denied", "child policies must be …").

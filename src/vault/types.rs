@@ -5,33 +5,32 @@ use crate::secret::Token;
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 
-/// `data` of lookup-self and lookup-accessor (contract §1 table).
+/// `data` of lookup-self and lookup-accessor (contract §1 table). The fields a decision rests on
+/// are required and may not be null: every server sends them, so a missing one means the answer
+/// is not a token lookup, and a default (an empty display name, no max TTL) would decide wrongly.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 pub struct TokenInfo {
-    #[serde(default, deserialize_with = "null_as_default")]
     pub accessor: String,
-    #[serde(default, deserialize_with = "null_as_default")]
     pub display_name: String,
     /// Token policies only (contract §1: identity policies are not included).
-    #[serde(default, deserialize_with = "null_as_default")]
     pub policies: Vec<String>,
     /// Present only when the token has an entity with policies; null and absent both mean none.
     #[serde(default, deserialize_with = "null_as_default")]
     pub identity_policies: Vec<String>,
-    #[serde(default, deserialize_with = "null_as_default")]
     pub ttl: i64,
-    /// Absent for non-periodic tokens (contract §1).
+    /// Absent for non-periodic tokens (contract §1), and for tokens of a role, whose period the
+    /// role holds (OpenBao 2.7.2).
     #[serde(default)]
     pub period: Option<i64>,
-    #[serde(default, deserialize_with = "null_as_default")]
     pub explicit_max_ttl: i64,
     /// Absent when the token has no lease record (the init root token).
     #[serde(default)]
     pub renewable: Option<bool>,
-    #[serde(default, deserialize_with = "null_as_default")]
     pub orphan: bool,
-    #[serde(default, deserialize_with = "null_as_default")]
     pub path: String,
+    /// The token role it was made through; absent otherwise.
+    #[serde(default)]
+    pub role: Option<String>,
     #[serde(default)]
     pub expire_time: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
@@ -133,27 +132,65 @@ mod tests {
         assert!(!format!("{info:?}").contains("SECRET"));
     }
 
+    /// The fields every lookup carries, with `extra` merged in (or removed when null).
+    fn lookup_with(extra: serde_json::Value) -> Result<TokenInfo, serde_json::Error> {
+        let mut data = serde_json::json!({
+            "accessor": "a", "display_name": "token-x", "policies": ["default"], "ttl": 60,
+            "explicit_max_ttl": 0, "orphan": true, "path": "auth/token/create-orphan"
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            data[k] = v.clone();
+        }
+        serde_json::from_value(data)
+    }
+
     #[test]
     fn identity_policies_null_absent_and_present() {
-        for (json, want) in [
-            (r#"{"identity_policies":null}"#, vec![]),
-            (r#"{}"#, vec![]),
+        for (extra, want) in [
+            (serde_json::json!({"identity_policies": null}), vec![]),
+            (serde_json::json!({}), vec![]),
             (
-                r#"{"identity_policies":["vault-admin"]}"#,
+                serde_json::json!({"identity_policies": ["vault-admin"]}),
                 vec!["vault-admin".to_string()],
             ),
         ] {
-            let info: TokenInfo = serde_json::from_str(json).unwrap();
-            assert_eq!(info.identity_policies, want, "{json}");
+            let info = lookup_with(extra.clone()).unwrap();
+            assert_eq!(info.identity_policies, want, "{extra}");
             assert_eq!(info.period, None, "period absent means not periodic");
         }
     }
 
     #[test]
-    fn wrong_types_are_errors_not_defaults() {
-        assert!(serde_json::from_str::<TokenInfo>(r#"{"policies":"vault-admin"}"#).is_err());
-        assert!(serde_json::from_str::<TokenInfo>(r#"{"ttl":"soon"}"#).is_err());
-        assert!(serde_json::from_str::<TokenInfo>(r#"{"display_name":7}"#).is_err());
+    fn a_missing_or_null_required_field_is_an_error_never_a_default() {
+        for field in [
+            "accessor",
+            "display_name",
+            "policies",
+            "ttl",
+            "explicit_max_ttl",
+            "orphan",
+            "path",
+        ] {
+            let mut data = serde_json::json!({
+                "accessor": "a", "display_name": "token-x", "policies": ["default"], "ttl": 60,
+                "explicit_max_ttl": 0, "orphan": true, "path": "auth/token/create-orphan"
+            });
+            data.as_object_mut().unwrap().remove(field);
+            assert!(
+                serde_json::from_value::<TokenInfo>(data.clone()).is_err(),
+                "{field} missing"
+            );
+            data[field] = serde_json::Value::Null;
+            assert!(
+                serde_json::from_value::<TokenInfo>(data).is_err(),
+                "{field} null"
+            );
+        }
+        let info = lookup_with(serde_json::json!({"period": 60, "role": "devvm"})).unwrap();
+        assert_eq!(
+            (info.period, info.role.as_deref()),
+            (Some(60), Some("devvm"))
+        );
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub const SCENARIOS: [Scenario; 4] = [
 
 const LOOKUP_SELF: (&str, &str, &str, u32) = ("lookup-self", "GET", "auth/token/lookup-self", 0);
 const CAPS: Step = ("capabilities-self", "POST", "sys/capabilities-self", 0);
+/// A heal or mint asks first which mint path the authority may use; the sweep asks second.
+const MINT_PATH: Step = ("mint path", "POST", "sys/capabilities-self", 0);
+const SWEEP_CAPS: Step = ("capabilities-self", "POST", "sys/capabilities-self", 1);
 const LIST: Step = ("accessor list", "GET", "auth/token/accessors", 0);
 const LOOKUP_ACCESSOR: Step = ("accessor lookup", "POST", "auth/token/lookup-accessor", 0);
 const REVOKE_ACCESSOR: Step = ("revoke", "POST", "auth/token/revoke-accessor", 0);
@@ -57,6 +60,7 @@ impl Scenario {
             ],
             Scenario::Heal => vec![
                 LOOKUP_SELF,
+                MINT_PATH,
                 CREATE,
                 (
                     "lookup of the new token",
@@ -64,12 +68,13 @@ impl Scenario {
                     "auth/token/lookup-self",
                     1,
                 ),
-                CAPS,
+                SWEEP_CAPS,
                 LIST,
                 LOOKUP_ACCESSOR,
                 REVOKE_ACCESSOR,
             ],
             Scenario::Mint => vec![
+                MINT_PATH,
                 CREATE,
                 (
                     "lookup of the new token",
@@ -77,7 +82,7 @@ impl Scenario {
                     "auth/token/lookup-self",
                     0,
                 ),
-                CAPS,
+                SWEEP_CAPS,
                 LIST,
                 LOOKUP_ACCESSOR,
                 REVOKE_ACCESSOR,
