@@ -205,6 +205,20 @@ impl World {
             .collect()
     }
 
+    /// Every token the binary minted with our display name, revoked ones included, oldest first.
+    pub fn minted_tokens(&self) -> Vec<TokenView> {
+        let mut all = Vec::new();
+        for path in ["auth/token/create-orphan", "auth/token/create"] {
+            all.extend(
+                self.server
+                    .created_at(path)
+                    .into_iter()
+                    .filter(|t| t.display_name == OUR_NAME),
+            );
+        }
+        all
+    }
+
     pub fn run(&self, args: &[&str]) -> Run {
         self.run_env(args, &[])
     }
