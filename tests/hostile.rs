@@ -270,7 +270,8 @@ fn assert_one_clean_line(w: &World, run: &Run) -> String {
 
 scenarios! {
     fn a_hostile_display_name_stays_on_one_escaped_line(w) {
-        let long = format!("{HOSTILE}{}", "A".repeat(100_000));
+        // Login display names are not sanitised: an OIDC claim becomes `oidc-<claim>` verbatim.
+        let long = format!("oidc-{HOSTILE}{}", "A".repeat(100_000));
         let weak = w.server.add_token(TokenSpec::login(&long, &["ci"], &[]));
         w.write_token(&weak.token);
         let run = w.run(&["renew"]);
@@ -278,7 +279,7 @@ scenarios! {
         let line = assert_one_clean_line(&w, &run);
         assert!(line.contains(" DRIFT: "), "{line}");
         assert!(
-            line.contains("dn=x\\n2026-01-01T00:00:00Z OK renewed"),
+            line.contains("dn=oidc-x\\n2026-01-01T00:00:00Z OK renewed"),
             "{line}"
         );
         assert!(line.contains("\\x1b[2J"), "{line}");

@@ -124,6 +124,7 @@ impl OpenBao {
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
+                .kill_with_parent()
                 .spawn()?;
             drop(cluster);
             let stderr = child.stderr.take();
@@ -611,6 +612,24 @@ fn request(
             status: 0,
             body: Value::Null,
         },
+    }
+}
+
+/// A server must not outlive the test that started it, even when that test is killed.
+pub(crate) trait KillWithParent {
+    fn kill_with_parent(&mut self) -> &mut Self;
+}
+
+impl KillWithParent for Command {
+    fn kill_with_parent(&mut self) -> &mut Self {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            self.pre_exec(|| {
+                rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+                    .map_err(std::io::Error::from)
+            })
+        }
     }
 }
 

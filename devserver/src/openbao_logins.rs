@@ -162,6 +162,12 @@ impl OpenBao {
         policies: &[&str],
     ) -> Seeded {
         let role = format!("{namespace}-{name}");
+        self.kubernetes_role(&role, namespace, name, policies);
+        self.kubernetes_login_as(cluster, &role, namespace, name)
+    }
+
+    /// A kubernetes role bound to exactly the service account `namespace/name`.
+    pub fn kubernetes_role(&self, role: &str, namespace: &str, name: &str, policies: &[&str]) {
         self.root(
             "POST",
             &format!("auth/kubernetes/role/{role}"),
@@ -171,6 +177,16 @@ impl OpenBao {
                 "token_policies": policies,
             })),
         );
+    }
+
+    /// A kubernetes login of `namespace/name` through an existing role.
+    pub fn kubernetes_login_as(
+        &self,
+        cluster: &FakeKubernetes,
+        role: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Seeded {
         let jwt = cluster.service_account_jwt(namespace, name);
         let a = self.call(
             None,
@@ -205,6 +221,8 @@ pub struct GenuineLogins {
     pub provider: OidcProvider,
     pub cluster: FakeKubernetes,
     roles: std::sync::Mutex<usize>,
+    /// Kubernetes roles already written (one per service account), so bulk logins write each once.
+    kubernetes_roles: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl GenuineLogins {
@@ -219,6 +237,7 @@ impl GenuineLogins {
             provider,
             cluster,
             roles: std::sync::Mutex::new(0),
+            kubernetes_roles: std::sync::Mutex::new(Default::default()),
         })
     }
 
@@ -239,7 +258,12 @@ impl GenuineLogins {
                     "kubernetes logins here carry no identity policies"
                 );
                 let (namespace, account) = rest.split_once('-')?;
-                Some(bao.kubernetes_login_token(&self.cluster, namespace, account, &policies))
+                let role = format!("{rest}-{}", policies.join("-"));
+                let new = crate::lock(&self.kubernetes_roles).insert(role.clone());
+                if new {
+                    bao.kubernetes_role(&role, namespace, account, &policies);
+                }
+                Some(bao.kubernetes_login_as(&self.cluster, &role, namespace, account))
             }
             _ => None,
         }

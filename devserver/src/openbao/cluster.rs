@@ -7,6 +7,7 @@
 //! Seeding and inspection go through [`Cluster::leader`], an ordinary [`OpenBao`] handle whose
 //! root token is [`ROOT_TOKEN`] as with the dev server. Dropping the cluster kills every node.
 
+use super::KillWithParent;
 use super::{Answer, OpenBao, ROOT_TOKEN, binary, request};
 use serde_json::{Value, json};
 use std::fs::{self, File};
@@ -298,6 +299,7 @@ log_level     = "warn"
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
+        .kill_with_parent()
         .spawn()
 }
 
