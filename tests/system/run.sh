@@ -124,7 +124,8 @@ printf 'audit "file" "system-test" {\n  options {\n    file_path = "%s"\n    log
 bao_url=''
 for _ in 1 2 3 4 5; do # another process can take the free port before bao does
 	port=$(free_port_pair)
-	env -i HOME="$bao_home" PATH="$PATH" "$bao" server -dev -dev-root-token-id="$root_token" \
+	# The root token by environment (-dev-root-token-id's variable), so that ps does not show it.
+	env -i HOME="$bao_home" PATH="$PATH" BAO_DEV_ROOT_TOKEN_ID="$root_token" "$bao" server -dev \
 		-dev-listen-address="127.0.0.1:$port" -dev-no-store-token -config="$bao_home/audit.hcl" \
 		-log-level=warn </dev/null >/dev/null 2>"$run/out/openbao.txt" &
 	pids+=($!)
