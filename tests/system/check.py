@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Judges the facts inside.sh recorded against the dev server's own view of the tokens.
+"""Judges the facts inside.sh recorded against OpenBao's own view of the tokens (state.py), and
+scans everything kept for token values (from the server's raw audit log).
 
 Prints one PASS/FAIL line per assertion, grouped by the steps of issue 3, and exits 1 if any failed.
-usage: check.py --out DIR --state-url URL
+usage: check.py --out DIR --state-url URL --audit-log FILE
 """
 import argparse
 import json
@@ -15,6 +16,7 @@ OURS = "token-devvm-alice"  # the default display name <short hostname>-<user>, 
 ap = argparse.ArgumentParser()
 ap.add_argument("--out", required=True, type=pathlib.Path)
 ap.add_argument("--state-url", required=True)
+ap.add_argument("--audit-log", required=True, type=pathlib.Path)
 args = ap.parse_args()
 out = args.out
 
@@ -39,7 +41,7 @@ def by_accessor(state):
 
 
 def snapshot(name):
-    """The dev server's view as inside.sh saved it right after a step."""
+    """OpenBao's view as inside.sh saved it right after a step."""
     path = out / "check" / f"{name}.state.json"
     try:
         return by_accessor(json.loads(path.read_text()))
@@ -47,11 +49,8 @@ def snapshot(name):
         return {}
 
 
-with urllib.request.urlopen(args.state_url, timeout=10) as r:
-    final_tokens = by_accessor(json.load(r))  # after step 5: the host's own look
-tokens = {}
-
 failures = []
+tokens = {}
 
 
 def check(step, what, ok, detail=""):
@@ -71,6 +70,10 @@ def ours_alive(step, accessor):
           f"accessor={accessor or '?'} view={ {k: t.get(k) for k in ('alive', 'display_name', 'period', 'orphan')} }")
     check(step, "with the configured policies",
           {"vault-admin", "sops-admin"} <= set(t.get("policies", [])), f"policies={t.get('policies')}")
+    meta = t.get("meta") or {}
+    check(step, "and this configuration's identity mark in its meta (what the sweep matches)",
+          meta.get("minted-by", "").startswith("vault-token-renew/") and meta.get("user") == "alice"
+          and all(meta.get(k) for k in ("machine", "config")), f"meta keys={sorted(meta)}")
 
 
 def lines(phase, name, word):
@@ -91,7 +94,7 @@ check(step, "a second identical install changed nothing (idempotent)",
 check(step, "systemd-analyze verify --user accepts the installed units, no stderr",
       p.get("verify_rc") == "0" and text("provision", "verify.stderr").strip() == "",
       text("provision", "verify.stderr")[-400:])
-check(step, "mint with VAULT_TOKEN=root made the first token", p.get("mint_rc") == "0",
+check(step, "mint with the admin's login token (VAULT_TOKEN) made the first token", p.get("mint_rc") == "0",
       text("provision", "mint.txt")[-300:])
 check(step, "the timer's Persistent= stamp existed (then backdated 3 days)", p.get("stamp_existed") == "yes")
 
@@ -174,7 +177,12 @@ check(step, "the file is unchanged after recovery", d.get("up_file_unchanged") =
 
 # --- 5. uninstall ----------------------------------------------------------------------------------
 u = facts("check", "step5")
-tokens = final_tokens
+try:
+    with urllib.request.urlopen(args.state_url, timeout=10) as r:
+        tokens = by_accessor(json.load(r))  # after step 5: the host's own look
+except (OSError, ValueError) as e:
+    tokens = {}
+    print(f"the token view at {args.state_url} failed: {e}")
 step = "5 uninstall"
 check(step, "uninstall succeeded", u.get("uninstall_rc") == "0", text("check", "step5.uninstall.txt")[-300:])
 check(step, "no unit file left, no timer listed, nothing loaded",
@@ -182,6 +190,34 @@ check(step, "no unit file left, no timer listed, nothing loaded",
 check(step, "the token file is untouched", u.get("file_unchanged") == "yes")
 ours_alive(step, u.get("token_accessor"))
 check(step, "the config file is kept", u.get("config_kept") == "yes")
+
+# --- no token value anywhere in what the run kept -------------------------------------------------
+def client_tokens(node):
+    """Every client_token in an audit entry (raw: the audit device logs values unhashed)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "client_token" and isinstance(value, str) and value:
+                yield value
+            else:
+                yield from client_tokens(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from client_tokens(value)
+
+
+values = set()
+try:
+    for entry in args.audit_log.read_text().splitlines():
+        values.update(client_tokens(json.loads(entry)))
+except (OSError, ValueError) as e:
+    check("leaks", "the server's audit log is readable", False, str(e))
+leaked = []
+for path in sorted(p for p in out.rglob("*") if p.is_file()):
+    data = path.read_bytes()
+    if any(v.encode() in data for v in values):
+        leaked.append(str(path.relative_to(out)))
+check("leaks", f"no token value (of {len(values)} the server issued or was sent) in any console, log, journal or fact",
+      len(values) >= 5 and not leaked, f"found in {leaked}" if leaked else f"only {len(values)} token values known")
 
 timing = facts("check", "timing")
 spans = []

@@ -1,5 +1,6 @@
 #!/bin/bash
 # Runs the phase bounded in time, keeps the journal for the host, and ends the boot with its code.
+# shellcheck source=/dev/null # written by run.sh for each boot
 . /etc/system-test/env
 mkdir -p "/out/$PHASE"
 timeout -k 5 "${PHASE_TIMEOUT:-120}" /usr/local/lib/system-test/inside.sh >"/out/$PHASE/inside.log" 2>&1

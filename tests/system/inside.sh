@@ -1,12 +1,13 @@
 #!/bin/bash
 # Runs inside the booted container, as root, from system-test.service. It acts as the user (alice)
 # and her admin would, waits for systemd to react, and records facts under /out/<phase>/ — it
-# asserts nothing itself: tests/system/check.py judges the facts on the host, next to the dev
-# server's own view of the tokens. Never writes a token value anywhere.
+# asserts nothing itself: tests/system/check.py judges the facts on the host, next to OpenBao's
+# own view of the tokens. Never writes a token value anywhere.
 #
 # Phases (one boot each): provision (install, linger, first mint) then check (steps 1-5 of issue 3).
 set -u
-. /etc/system-test/env # PHASE, SERVER_URL (the switchable forwarder in front of the dev server)
+# shellcheck source=/dev/null # written by run.sh for each boot
+. /etc/system-test/env # PHASE, SERVER_URL (the switchable forwarder in front of OpenBao), STATE_URL
 
 OUT=/out/$PHASE
 mkdir -p "$OUT"
@@ -16,6 +17,7 @@ LOG=$HOME_A/.local/state/vault-token-renew.log
 STAMP=$HOME_A/.local/share/systemd/timers/stamp-vault-token-renew.timer
 SERVICE=vault-token-renew.service
 DROPIN_DIR=$HOME_A/.config/systemd/user/vault-token-renew.timer.d
+# shellcheck disable=SC2016 # expanded by the hook's shell, not here
 HOOK_CMD='printf "%s|%s\n" "$FAILED_UNIT" "$LAST_LOG_LINE" >> "$HOME/hook.log"'
 
 # As alice with no login session: what `sudo -iu alice` or an SSH command gives.
@@ -25,8 +27,8 @@ now() { date +%s.%N; }
 fact() { printf '%s=%s\n' "$2" "$3" >>"$OUT/$1.facts"; }
 log_lines() { if [ -f "$LOG" ]; then wc -l <"$LOG"; else echo 0; fi; }
 new_log_lines() { tail -n +"$(($1 + 1))" "$LOG" 2>/dev/null; }
-# The dev server's view of every token at this moment (accessors and metadata, never values).
-snapshot_state() { curl -sS -m 5 "$SERVER_URL/_test/state" >"$OUT/$1.state.json"; }
+# OpenBao's view of every token at this moment (accessors and metadata, never values; state.py).
+snapshot_state() { curl -sS -m 10 "$STATE_URL" >"$OUT/$1.state.json"; }
 token_hash() { sha256sum "$TOKEN" 2>/dev/null | cut -c1-16; }
 unit_prop() { uctl show -p "$2" --value "$1"; }
 
@@ -62,6 +64,19 @@ file_accessor() {
 	rm -f "$hdr"
 }
 
+# Logins as alice with the real CLI, which stores the token as `vault login` does (tmp file,
+# rename over ~/.vault-token). Userpass stands in for OIDC and kubernetes; seed.py sets these
+# passwords.
+bao_as_alice() { as_alice env BAO_ADDR="$SERVER_URL" bao "$@"; }
+login_to_file() { bao_as_alice login -no-print -method=userpass -path="$1" username="$2" password="$3"; }
+# mint with the authority of the admin's login, by environment and never stored, as in
+# `VAULT_TOKEN=$(bao login -token-only …) vault-token-renew mint`.
+mint_as_admin() {
+	local admin
+	admin=$(bao_as_alice login -token-only -method=userpass -path=oidc username=alice password=alice-password) || return
+	VAULT_TOKEN=$admin as_alice vault-token-renew mint
+}
+
 install_cmd() {
 	as_alice vault-token-renew install --watch --vault-addr "$SERVER_URL" \
 		--policy vault-admin --policy sops-admin --retries 1 --timeout 3s \
@@ -94,7 +109,7 @@ provision() {
 		$HOME_A/.config/systemd/user/vault-token-renew.path >"$OUT/verify.stdout" 2>"$OUT/verify.stderr"
 	fact install verify_rc $?
 
-	as_alice env VAULT_TOKEN=root vault-token-renew mint >"$OUT/mint.txt" 2>&1
+	mint_as_admin >"$OUT/mint.txt" 2>&1
 	fact install mint_rc $?
 	settle # the mint's write is a change the path unit sees
 	fact install token_accessor "$(file_accessor)"
@@ -135,8 +150,7 @@ step2_oidc_clobber() {
 	local f=step2 n0 t0 t1
 	n0=$(log_lines)
 	t0=$(now)
-	as_alice vault-devserver login --addr "$SERVER_URL" --mount oidc --username alice --password alice \
-		--token-file "$TOKEN" >"$OUT/$f.login.txt" 2>&1
+	login_to_file oidc alice alice-password >"$OUT/$f.login.txt" 2>&1
 	fact $f login_rc $?
 	wait_for 20 logged_since "$n0" HEALED
 	t1=$(now)
@@ -154,8 +168,7 @@ step2_oidc_clobber() {
 step3_kubernetes_clobber() {
 	local f=step3 n0 clobbered
 	n0=$(log_lines)
-	as_alice vault-devserver login --addr "$SERVER_URL" --mount kubernetes --username woodpecker-default \
-		--password woodpecker --token-file "$TOKEN" >"$OUT/$f.login.txt" 2>&1
+	login_to_file kubernetes woodpecker-default woodpecker-password >"$OUT/$f.login.txt" 2>&1
 	fact $f login_rc $?
 	clobbered=$(token_hash)
 	fact $f clobbered_accessor "$(file_accessor)"
@@ -177,7 +190,7 @@ step3_kubernetes_clobber() {
 	fact $f hook_unit_result "$(unit_prop 'vault-token-renew-failure@vault-token-renew.service.service' Result)"
 
 	# Put our token back the way the DRIFT line says (with an admin token), for the next step.
-	as_alice env VAULT_TOKEN=root vault-token-renew mint >"$OUT/$f.remint.txt" 2>&1
+	mint_as_admin >"$OUT/$f.remint.txt" 2>&1
 	fact $f remint_rc $?
 	settle
 	fact $f after_remint_result "$(unit_prop $SERVICE Result)"
