@@ -56,6 +56,16 @@
               self.packages.${pkgs.stdenv.hostPlatform.system}.default;
         };
 
+      # For NixOS with home-manager as a NixOS module: imports home-manager's NixOS module (a
+      # path, so importing it again elsewhere is deduplicated, provided both come from the same
+      # home-manager: let this flake's home-manager input follow yours) and adds ours to every
+      # user's home-manager configuration (home-manager.sharedModules, home-manager
+      # nixos/common.nix). Enabling it stays per user: home-manager.users.<name>.services.vault-token-renew.
+      nixosModules.default = {
+        imports = [ home-manager.nixosModules.home-manager ];
+        home-manager.sharedModules = [ self.homeModules.default ];
+      };
+
       checks = forAllSystems (
         pkgs:
         import ./nix/checks.nix {

@@ -3,6 +3,12 @@
 # The unit files come from units/units.json (shared with `vault-token-renew install`); this module
 # only substitutes the placeholders, adds what is module-specific, and writes the binary's config
 # file so a manual `vault-token-renew status` sees the same settings as the timer.
+#
+# No meta.maintainers: its type (nixpkgs modules/generic/meta-maintainers.nix, which
+# home-manager's modules/modules.nix imports through nixos/modules/misc/meta.nix) checks every
+# entry with `lib.elem m (lib.attrValues lib.maintainers)`, and this out-of-tree module has no
+# entry there; a record made up here fails that check wherever the option is evaluated. Set it
+# when the module moves into home-manager.
 {
   config,
   lib,
@@ -13,6 +19,7 @@
 let
   cfg = config.services.vault-token-renew;
   inherit (lib) mkOption types;
+  tomlFormat = pkgs.formats.toml { };
 
   configPath = "${config.xdg.configHome}/vault-token-renew/config.toml";
   bin = lib.getExe' cfg.package "vault-token-renew";
@@ -70,7 +77,8 @@ let
     lib.optionalAttrs (cfg.vaultAddress != null) { VAULT_ADDR = cfg.vaultAddress; } // cfg.environment;
 
   # Config-file keys exactly as the binary reads them; unset options are left out so the binary's
-  # own defaults (and its environment variables) apply.
+  # own defaults (and its environment variables) apply. They reach the file through `settings`
+  # (RFC 42), at mkDefault priority, so a key set there directly wins.
   settings = lib.filterAttrs (_: v: v != null) {
     vault_addr = cfg.vaultAddress;
     token_file = cfg.tokenFile;
@@ -105,14 +113,15 @@ let
       inherit description example;
     };
 
-  # A path the binary opens at run time: a string, so key files never get copied into the
-  # world-readable store.
+  # A path the binary opens at run time. types.externalPath (nixpkgs lib/types.nix, commit
+  # 90511124 "lib/types: add externalPath", in 26.05) takes only a string that is absolute and
+  # outside the store: a Nix path value would copy a key file into the world-readable store.
   nullOrPath =
     description: example:
     mkOption {
-      type = types.nullOr (types.strMatching "/.*");
+      type = types.nullOr types.externalPath;
       default = null;
-      description = description + " An absolute path, kept as a string: the file is not copied to the Nix store.";
+      description = description + " An absolute path outside the Nix store, as a string: the file is never copied to the store.";
       inherit example;
     };
 in
@@ -159,7 +168,7 @@ in
     period = nullOrStr "Period of the minted token, e.g. `768h` or `32d`. `null`: the binary's default `768h`." "768h";
 
     tokenFile = mkOption {
-      type = types.strMatching "/.*";
+      type = types.externalPath;
       default = "${config.home.homeDirectory}/.vault-token";
       defaultText = lib.literalExpression ''"''${config.home.homeDirectory}/.vault-token"'';
       description = "Token file to keep alive, an absolute path; it is also where `vault login` and `bao login` write.";
@@ -220,27 +229,21 @@ in
       description = "Catch up on a run missed while the machine was off (`Persistent=`).";
     };
 
-    watch.enable = mkOption {
+    # PathChanged= fires on a rename into place (how the CLIs write the file) and on in-place
+    # writes (measured with systemd 252); the service's own atomic swap may trigger one extra,
+    # harmless OK run.
+    watch.enable = lib.mkEnableOption "a path unit (`PathChanged=` on `tokenFile`) that also runs the service whenever the token file is replaced, so a `vault login` that clobbers it is healed within seconds instead of at the next timer run";
+
+    linger = mkOption {
       type = types.bool;
       default = false;
       example = true;
       description = ''
-        Also run the service whenever the token file is replaced (a path unit with `PathChanged=`),
-        so a `vault login` that clobbers the file is healed within seconds instead of at the next
-        timer run. `PathChanged=` fires on a rename into place (how the CLIs write the file) and on
-        in-place writes (measured with systemd 252); the service's own atomic swap may trigger one
-        extra, harmless `OK` run.
-      '';
-    };
-
-    linger = mkOption {
-      type = types.bool;
-      default = true;
-      description = ''
-        Enable lingering for this user at activation, so the user manager (and the timer) runs
-        without a login session. When `loginctl enable-linger` is denied (no polkit), activation
-        prints the `sudo loginctl enable-linger <user>` to run instead of failing. On NixOS prefer
-        `users.users.<name>.linger = true`; this step then finds the marker file and does nothing.
+        Enable lingering for this user at activation (`loginctl enable-linger`), so the user
+        manager, and with it the timer, runs without a login session. Off by default: it changes
+        system-wide logind state, and `home-manager switch` never turns it off again. When it is
+        denied (no polkit), activation prints the `sudo loginctl enable-linger <user>` to run
+        instead of failing. On NixOS use `users.users.<name>.linger = true` instead.
       '';
     };
 
@@ -262,10 +265,25 @@ in
     };
 
     metricsFile = mkOption {
-      type = types.nullOr types.str;
+      type = types.nullOr types.externalPath;
       default = null;
       example = "/var/lib/prometheus-node-exporter/textfile/vault-token-renew.prom";
       description = "Write Prometheus textfile metrics (node_exporter's textfile collector format) here after every run (config key `metrics_file`); null writes none.";
+    };
+
+    settings = mkOption {
+      inherit (tomlFormat) type;
+      default = { };
+      example = {
+        timeout = "30s";
+        sweep_concurrency = 4;
+      };
+      description = ''
+        The binary's config file (`~/.config/vault-token-renew/config.toml`) as Nix values,
+        keys as the binary reads them (see vault-token-renew(1)). The named options above write
+        their keys here at default priority, so a key set here wins. The binary rejects unknown
+        keys, so a typo fails the next run with a message naming the key.
+      '';
     };
 
     onFailure = mkOption {
@@ -282,7 +300,8 @@ in
         assertions = [
           (lib.hm.assertions.assertPlatform "services.vault-token-renew" pkgs lib.platforms.linux)
           {
-            assertion = cfg.policies != [ ];
+            # Through settings, which holds the named options' values and any key set there.
+            assertion = (cfg.settings.policies or [ ]) != [ ];
             message = ''
               services.vault-token-renew.policies is empty: the binary then refuses to heal (every login
               would end in DRIFT) and `vault-token-renew mint` fails, because a login's power usually sits in
@@ -292,14 +311,14 @@ in
           }
           {
             assertion =
-              cfg.vaultAddress != null || cfg.environment ? VAULT_ADDR || cfg.environment ? BAO_ADDR;
+              cfg.settings ? vault_addr || cfg.environment ? VAULT_ADDR || cfg.environment ? BAO_ADDR;
             message = ''
               services.vault-token-renew.vaultAddress is not set, so the service would not know the server.
               Set it, e.g. services.vault-token-renew.vaultAddress = "https://vault.example.com:8200";
             '';
           }
           {
-            assertion = cfg.requiredPolicies != [ ];
+            assertion = (cfg.settings.require_policies or null) != [ ];
             message = ''
               services.vault-token-renew.requiredPolicies is the empty list, so any token with our display
               name would count as ours. Set it to null (= policies) or list the policies ours must carry.
@@ -310,8 +329,10 @@ in
         # On PATH for `vault-token-renew status`, `mint` and friends, with the same config file.
         home.packages = [ cfg.package ];
 
+        services.vault-token-renew.settings = lib.mapAttrs (_: lib.mkDefault) settings;
+
         xdg.configFile."vault-token-renew/config.toml".source =
-          (pkgs.formats.toml { }).generate "vault-token-renew-config.toml" settings;
+          tomlFormat.generate "vault-token-renew-config.toml" cfg.settings;
 
         systemd.user = lib.mkMerge [
           (lib.mapAttrs (_: asDefaults) (builtins.removeAttrs ourUnits [ "paths" ]))
@@ -327,9 +348,12 @@ in
       }
 
       (lib.mkIf cfg.linger {
-        # Before reloadSystemd, so a user manager started by the linger gets the new units.
+        # Enabling linger starts the user manager at once, so the unit files must already be
+        # linked: after linkGeneration (home-manager modules/files.nix), the entry that links
+        # them. Before reloadSystemd, which also runs after linkGeneration (modules/systemd.nix)
+        # and starts the new units only if the manager is already running.
         home.activation.vaultTokenRenewLinger =
-          lib.hm.dag.entryBetween [ "reloadSystemd" ] [ "writeBoundary" ]
+          lib.hm.dag.entryBetween [ "reloadSystemd" ] [ "linkGeneration" ]
             (
               import ./linger-activation.nix {
                 inherit lib user;

@@ -295,7 +295,6 @@ Type=oneshot
 UMask=0077
 
 [Unit]
-After=network-online.target
 Description=Renew my periodic Vault/OpenBao token in /home/alice/.vault-token (heal or refuse a foreign one)
 Documentation=man:vault-token-renew(1)
 OnFailure=vault-token-renew-failure@%n.service

@@ -54,7 +54,7 @@ let
     }
     {
       ok = !(withWatch.config.home.activation ? vaultTokenRenewLinger);
-      what = "linger = false adds no activation step";
+      what = "by default (linger off) there is no activation step";
     }
     {
       ok = (evaluate { services.vault-token-renew.linger = lib.mkForce true; }).config.home.activation ? vaultTokenRenewLinger;

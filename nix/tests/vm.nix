@@ -3,16 +3,19 @@
 # (vault-bin; the caller passes a pkgs that allows that one unfree package).
 #
 # Paths covered (numbers match docs/nix.md):
-#   (4) boot without any login: linger on, user manager up, timer and path unit active, timer listed
-#   (1) first mint with the root token, then the service renews: OK, TTL back to the period
+#   (4) boot without any login: linger on (the NixOS way), the module's linger step off by
+#       default, user manager up, timer and path unit active, timer listed, no login session
+#   (1) first mint with the root token, then the service renews: OK, the token renewed
+#   (7) the timer itself fires: a missed run (Persistent=) is caught up and renews
 #   (2) OIDC-style clobber: HEALED, file holds token-<name>, the minted copy from (1) revoked,
 #       the login token still valid
 #   (3) kubernetes-style clobber: service fails, DRIFT, file unchanged, failure hook ran
 #   (5) watch.enable: a clobber is healed by the path unit, nobody starts the service
-#   (6) linger denied (no polkit): activation warns with the sudo command and still succeeds
+#   (8) linger = true (user bob): the activation step enables lingering through polkit, and
+#       bob's user manager and timer come up without a login
+#   (6) linger denied (polkit gone): activation warns with the sudo command and still succeeds
 {
   self,
-  home-manager,
   server,
 }:
 
@@ -35,7 +38,8 @@ in
       cli = if server == "vault" then "vault" else "bao";
     in
     {
-      imports = [ home-manager.nixosModules.home-manager ];
+      # The flake's NixOS module: home-manager's NixOS module plus ours as a shared module.
+      imports = [ self.nixosModules.default ];
 
       virtualisation.memorySize = 1536;
 
@@ -64,25 +68,28 @@ in
         BAO_ADDR = address;
       };
 
-      # Self-linger through logind needs polkit; keep it off (the NixOS default) so that
-      # path (6) sees the denial a minimal host gives.
-      security.polkit.enable = false;
+      # Self-linger (bob, path (8)) is a polkit question: logind asks for
+      # org.freedesktop.login1.set-self-linger, which systemd's policy allows for anyone
+      # (systemd src/login/logind-dbus.c method_set_user_linger, org.freedesktop.login1.policy).
+      # Path (6) takes polkit away again to see the denial a minimal host gives.
+      security.polkit.enable = true;
 
+      # alice lingers the NixOS way, and her module leaves linger at its default (off).
+      # No ordering against linger-users.service is needed: nothing of hers runs loginctl.
       users.users.alice = {
         isNormalUser = true;
         uid = 1000;
         linger = true;
       };
-      # The module's linger step should find logind's marker (the NixOS way) rather than race it.
-      systemd.services.home-manager-alice = {
-        after = [ "linger-users.service" ];
-        wants = [ "linger-users.service" ];
+      # bob asks the module for linger instead (NixOS does not manage his).
+      users.users.bob = {
+        isNormalUser = true;
+        uid = 1001;
       };
 
       home-manager.useGlobalPkgs = true;
       home-manager.useUserPackages = true;
       home-manager.users.alice = {
-        imports = [ self.homeModules.default ];
         home.stateVersion = "26.05";
         services.vault-token-renew = {
           enable = true;
@@ -94,6 +101,20 @@ in
           ];
           watch.enable = true;
           onFailure = "printf '%s\\n' \"$FAILED_UNIT\" > ${hookFile}";
+          # Path (7) waits for a caught-up run: keep the random delay short.
+          randomizedDelay = "1s";
+        };
+        # A calendar timer elapses anywhere within AccuracySec= (default 1 min,
+        # systemd.timer(5)); a key units.json does not set is simply added.
+        systemd.user.timers.vault-token-renew.Timer.AccuracySec = "1s";
+      };
+      home-manager.users.bob = {
+        home.stateVersion = "26.05";
+        services.vault-token-renew = {
+          enable = true;
+          vaultAddress = address;
+          policies = [ "vault-admin" ];
+          linger = true;
         };
       };
     };
@@ -139,9 +160,32 @@ in
           """lookup-self of the token in the file (the default policy allows it); non-secret fields only."""
           out = as_alice(
               f"{CLI} token lookup -format=json"
-              " | jq -c '.data | {accessor, display_name, policies, identity_policies, ttl, period, orphan}'"
+              " | jq -c '.data | {accessor, display_name, policies, identity_policies, ttl, period,"
+              " orphan, creation_time, last_renewal_time}'"
           )
           return json.loads(out)
+
+
+      def renewed_since(before, after):
+          """The server renewed the token between two lookups. last_renewal_time appears only once a
+          renewal happened (token_store.go handleLookup, Vault and OpenBao), in whole seconds; a TTL
+          comparison would depend on how many seconds the VM took between the calls."""
+          last = after.get("last_renewal_time")
+          return last is not None and last >= (before.get("last_renewal_time") or before["creation_time"])
+
+
+      def login_sessions(user):
+          """The user's logind sessions, except the user manager's own: since systemd 256 pam_systemd
+          registers user@.service's PAM session with class "manager" (src/login/pam_systemd.c,
+          session_context_mangle), which list-sessions shows even when nobody logged in."""
+          found = []
+          for row in machine.succeed("loginctl list-sessions --no-legend").splitlines():
+              cells = row.split()
+              if len(cells) >= 3 and cells[2] == user:
+                  cls = machine.succeed(f"loginctl show-session {cells[0]} --property=Class --value").strip()
+                  if not cls.startswith("manager"):
+                      found.append((cells[0], cls))
+          return found
 
 
       def accessor_alive(accessor):
@@ -184,14 +228,14 @@ in
           machine.wait_for_unit("vault-token-renew.timer", "alice")
           machine.wait_for_unit("vault-token-renew.path", "alice")
           machine.succeed("loginctl show-user alice --property=Linger | grep -qx Linger=yes")
-          # No session was ever opened: the manager runs because of linger alone.
-          machine.fail("loginctl list-sessions --no-legend | grep -w alice")
+          # No login session was ever opened: the manager runs because of linger alone.
+          assert login_sessions("alice") == [], login_sessions("alice")
           timers = as_alice("systemctl --user list-timers --all --no-pager")
           assert "vault-token-renew.timer" in timers, timers
           assert "vault-token-renew.service" in timers, timers
-          # The module's linger step found the marker (linger-users ran first) and did nothing.
-          machine.succeed("journalctl -u home-manager-alice.service --no-pager | grep -q 'Activating vaultTokenRenewLinger'")
-          machine.fail("journalctl -u home-manager-alice.service --no-pager | grep -q 'sudo loginctl enable-linger'")
+          # linger is off by default: the module added no activation step and ran no loginctl.
+          machine.succeed("journalctl -u home-manager-alice.service --no-pager | grep -q 'Activating reloadSystemd'")
+          machine.fail("journalctl -u home-manager-alice.service --no-pager | grep -q 'vaultTokenRenewLinger'")
           # Paths (1)-(3) start the service by hand; the path unit would race them.
           as_alice("systemctl --user stop vault-token-renew.path")
 
@@ -226,18 +270,40 @@ in
           assert minted["orphan"] is True, minted
           assert minted["period"] == PERIOD, minted
           assert {"sops-admin", "vault-admin"} <= set(minted["policies"]), minted
-          machine.sleep(3)
-          before = file_token()["ttl"]
-          assert before <= PERIOD - 3, before
+          assert minted.get("last_renewal_time") is None, minted
           status, out = start_service()
           assert status == 0, out
           line = last_log_line()
           assert re.fullmatch(rf"\S+ OK renewed \(dn={OUR_DN} ttl=\d+s\)", line), line
           after = file_token()
           assert after["accessor"] == minted["accessor"], "an OK run must not replace the token"
-          assert after["ttl"] >= PERIOD - 1 and after["ttl"] > before, (before, after)
+          assert renewed_since(minted, after), (minted, after)
+          assert 0 < after["ttl"] <= PERIOD, after
           as_alice(f"systemctl --user show --property=Result {SERVICE} | grep -qx Result=success")
           as_alice("journalctl --user -u vault-token-renew.service --no-pager | grep -q ' OK renewed '")
+
+      with subtest("(7) the timer fires: a run missed while the machine was off is caught up"):
+          # As tests/system does: with Persistent=, timer_start reads the stamp's mtime as the
+          # last trigger (systemd src/core/timer.c); three days old means "daily" was missed,
+          # so the restarted timer elapses at once (after RandomizedDelaySec=, 1 s here).
+          stamp = "/home/alice/.local/share/systemd/timers/stamp-vault-token-renew.timer"
+          machine.wait_for_file(stamp)  # created when the timer first started
+          ok_runs = sum(" OK renewed " in entry for entry in log_lines())
+          before = file_token()
+          as_alice(f"touch -d '3 days ago' {stamp}")
+          as_alice("systemctl --user restart vault-token-renew.timer")
+          machine.wait_until_succeeds(f"test $(grep -c ' OK renewed ' {LOG}) -gt {ok_runs}", timeout=300)
+          # The run was the timer's: it rewrote the stamp (nobody else does) and recorded a trigger.
+          as_alice(f"test $(( $(date +%s) - $(stat -c %Y {stamp}) )) -lt 86400")
+          last_trigger = as_alice(
+              "systemctl --user show --property=LastTriggerUSec --value vault-token-renew.timer"
+          ).strip()
+          assert last_trigger not in ("", "n/a", "0"), last_trigger
+          after = file_token()
+          assert after["accessor"] == before["accessor"], "the timer's OK run must keep the token"
+          assert renewed_since(before, after), (before, after)
+          # The path unit is still stopped (since (4)): nothing but the timer started the service.
+          machine.fail(alice_cmd("systemctl --user is-active --quiet vault-token-renew.path"))
 
       with subtest("(2) OIDC-style clobber is healed: HEALED"):
           login("oidc")
@@ -298,14 +364,28 @@ in
           assert len(log_lines()) == len(settled), "the path unit must not loop on our own swap"
           machine.wait_for_unit("vault-token-renew.path", "alice")
 
+      with subtest("(8) linger = true: the activation step enables lingering for bob"):
+          machine.wait_for_unit("home-manager-bob.service")
+          machine.wait_for_file("/var/lib/systemd/linger/bob")
+          machine.succeed("loginctl show-user bob --property=Linger | grep -qx Linger=yes")
+          machine.succeed("journalctl -u home-manager-bob.service --no-pager | grep -q 'Activating vaultTokenRenewLinger'")
+          machine.fail("journalctl -u home-manager-bob.service --no-pager | grep -q 'sudo loginctl enable-linger'")
+          machine.wait_for_unit("user@1001.service")
+          machine.wait_for_unit("vault-token-renew.timer", "bob")
+          assert login_sessions("bob") == [], login_sessions("bob")
+
       with subtest("(6) linger denied: activation prints the sudo command and does not fail"):
-          machine.succeed("loginctl disable-linger alice")
-          machine.wait_until_fails("test -e /var/lib/systemd/linger/alice")
-          machine.succeed("systemctl restart home-manager-alice.service")
-          machine.wait_for_unit("home-manager-alice.service")
+          machine.succeed("loginctl disable-linger bob")
+          machine.wait_until_fails("test -e /var/lib/systemd/linger/bob")
+          # No polkit: logind's question cannot be answered, so an unprivileged caller is refused
+          # (systemd src/shared/bus-polkit.c), as on a minimal host.
+          machine.succeed("systemctl mask --runtime polkit.service")
+          machine.succeed("systemctl stop polkit.service")
+          machine.succeed("systemctl restart home-manager-bob.service")
+          machine.wait_for_unit("home-manager-bob.service")
           machine.succeed(
-              "journalctl -u home-manager-alice.service --no-pager | grep -q 'sudo loginctl enable-linger alice'"
+              "journalctl -u home-manager-bob.service --no-pager | grep -q 'sudo loginctl enable-linger bob'"
           )
-          machine.fail("test -e /var/lib/systemd/linger/alice")
+          machine.fail("test -e /var/lib/systemd/linger/bob")
     '';
 }

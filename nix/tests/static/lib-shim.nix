@@ -83,6 +83,7 @@ in
     listOf = typeOf "listOf";
     attrsOf = typeOf "attrsOf";
     strMatching = typeOf "strMatching";
+    externalPath = type "externalPath";
     ints = {
       unsigned = type "unsigned";
       positive = type "positive";

@@ -189,12 +189,60 @@ let
         got = null;
       }
       {
-        what = "linger = true adds the activation step between writeBoundary and reloadSystemd";
+        what = "linger is off by default: no activation step";
+        ok = !(withWatch.home.activation ? vaultTokenRenewLinger);
+        got = lib.attrNames withWatch.home.activation;
+      }
+      {
+        what = "linger = true adds the activation step after linkGeneration, before reloadSystemd";
         ok =
           let
-            step = (evaluate { services.vault-token-renew.linger = lib.mkForce true; }).home.activation.vaultTokenRenewLinger;
+            step = (evaluate { services.vault-token-renew.linger = true; }).home.activation.vaultTokenRenewLinger;
           in
-          step.after == [ "writeBoundary" ] && step.before == [ "reloadSystemd" ];
+          step.after == [ "linkGeneration" ] && step.before == [ "reloadSystemd" ];
+        got = null;
+      }
+      {
+        what = "an address and policies given only through settings satisfy the assertions";
+        ok =
+          lib.all (a: a.assertion)
+            (evaluate {
+              services.vault-token-renew.vaultAddress = lib.mkForce null;
+              services.vault-token-renew.policies = lib.mkForce [ ];
+              services.vault-token-renew.settings = {
+                vault_addr = "https://vault.example.com:8200";
+                policies = [ "vault-admin" ];
+              };
+            }).assertions;
+        got = null;
+      }
+      {
+        what = "a key in settings wins over the named option's; a new key is added";
+        ok =
+          (evaluate {
+            services.vault-token-renew.settings = {
+              retries = 5;
+              timeout = "30s";
+            };
+          }).xdg.configFile."vault-token-renew/config.toml".source.value == inputs.config_toml // {
+            retries = 5;
+            timeout = "30s";
+          };
+        got = null;
+      }
+      {
+        what = "paths inside the Nix store or relative ones are refused (types.externalPath)";
+        ok =
+          let
+            refused =
+              value:
+              !(builtins.tryEval (evaluate { services.vault-token-renew.tls.clientKey = value; })
+                .services.vault-token-renew.tls.clientKey
+              ).success;
+          in
+          refused "/nix/store/00000000000000000000000000000000-key.pem"
+          && refused "key.pem"
+          && !refused "/home/alice/.config/vault/client-key.pem";
         got = null;
       }
       {
