@@ -350,10 +350,9 @@ fn hostile_server_errors_and_warnings_stay_on_one_escaped_line() {
     assert_one_clean_line(&w, &run);
 }
 
-/// A broken server echoing the token it was sent: the value never reaches the output (the
-/// harness checks every run for every issued token).
-
 scenarios! {
+    /// A broken server echoing the token it was sent: the value never reaches the output (the
+    /// harness checks every run for every issued token).
     fn a_server_echoing_the_token_in_an_error_does_not_leak_it(w) {
         let ours = w.seed_ours();
         w.write_token(&ours.token);

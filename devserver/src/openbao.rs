@@ -233,10 +233,11 @@ impl OpenBao {
         all.extend(lock(&self.issued).iter().cloned());
         for entry in self.audit_entries() {
             for pointer in ["/response/auth/client_token", "/request/client_token"] {
-                if let Some(t) = entry.pointer(pointer).and_then(Value::as_str) {
-                    if !t.is_empty() && !all.iter().any(|a| a == t) {
-                        all.push(t.to_owned());
-                    }
+                if let Some(t) = entry.pointer(pointer).and_then(Value::as_str)
+                    && !t.is_empty()
+                    && !all.iter().any(|a| a == t)
+                {
+                    all.push(t.to_owned());
                 }
             }
         }
@@ -626,8 +627,10 @@ impl KillWithParent for Command {
         // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
         unsafe {
             self.pre_exec(|| {
-                rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
-                    .map_err(std::io::Error::from)
+                rustix::process::set_parent_process_death_signal(Some(
+                    rustix::process::Signal::KILL,
+                ))
+                .map_err(std::io::Error::from)
             })
         }
     }
