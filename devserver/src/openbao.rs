@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use crate::lock;
 use crate::types::{Seeded, TokenSpec, TokenType, TokenView};
 
+mod audit;
 pub mod cluster;
 
 /// The version `scripts/lib/openbao.sh` pins.
@@ -77,6 +78,8 @@ pub struct OpenBao {
     addr: SocketAddr,
     agent: ureq::Agent,
     home: PathBuf,
+    /// The server's raw audit log (empty for a cluster node, which has none).
+    audit: audit::Audit,
     /// Every token value this harness or a login through it produced (for leak checks).
     issued: Mutex<Vec<String>>,
     userpass_mounts: Mutex<Vec<String>>,
@@ -137,6 +140,7 @@ impl OpenBao {
                 child: Mutex::new(child),
                 addr,
                 agent,
+                audit: audit::Audit::new(audit),
                 home,
                 issued: Mutex::new(Vec::new()),
                 userpass_mounts: Mutex::new(Vec::new()),
@@ -231,41 +235,16 @@ impl OpenBao {
     pub fn issued_tokens(&self) -> Vec<String> {
         let mut all = vec![ROOT_TOKEN.to_owned()];
         all.extend(lock(&self.issued).iter().cloned());
-        for entry in self.audit_entries() {
-            for pointer in ["/response/auth/client_token", "/request/client_token"] {
-                if let Some(t) = entry.pointer(pointer).and_then(Value::as_str)
-                    && !t.is_empty()
-                    && !all.iter().any(|a| a == t)
-                {
-                    all.push(t.to_owned());
-                }
-            }
-        }
+        all.extend(self.audit.tokens());
+        all.sort();
+        all.dedup();
         all
-    }
-
-    /// The raw audit log, one JSON object per request and per response.
-    pub fn audit_entries(&self) -> Vec<Value> {
-        std::fs::read_to_string(self.home.join("audit.log"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
     }
 
     /// The accessor of the token whose request created the token with this accessor (None for
     /// the dev root token and for logins, which no token creates).
     pub fn created_by(&self, accessor: &str) -> Option<String> {
-        self.audit_entries()
-            .iter()
-            .find(|e| {
-                e["type"] == "response"
-                    && e.pointer("/response/auth/accessor").and_then(Value::as_str)
-                        == Some(accessor)
-            })
-            .and_then(|e| e.pointer("/auth/accessor").and_then(Value::as_str))
-            .filter(|a| !a.is_empty())
-            .map(str::to_owned)
+        self.audit.creator_of(accessor)
     }
 
     /// Records token values seen elsewhere (e.g. by a proxy), so leak checks cover them too.
@@ -480,24 +459,24 @@ impl OpenBao {
     /// Every token a request to `path` created (a login's callback, say), in order, revoked ones
     /// included (as a revoked token has no lookup, those carry what the audit log said).
     pub fn created_at(&self, path: &str) -> Vec<TokenView> {
-        self.audit_entries()
-            .iter()
-            .filter(|e| e["type"] == "response" && e["request"]["path"] == path)
-            .filter_map(|e| {
-                let auth = &e["response"]["auth"];
-                let accessor = auth["accessor"].as_str()?;
-                Some(self.lookup_accessor(accessor).unwrap_or_else(|| TokenView {
-                    alive: false,
-                    revoked: true,
-                    ..view(&json!({
-                        "accessor": accessor,
-                        "display_name": auth["display_name"],
-                        "policies": auth["token_policies"],
-                        "path": path,
-                        "ttl": 0,
-                        "expire_time": "gone",
-                    }))
-                }))
+        self.audit
+            .created_at(path)
+            .into_iter()
+            .map(|c| {
+                self.lookup_accessor(&c.accessor)
+                    .unwrap_or_else(|| TokenView {
+                        alive: false,
+                        revoked: true,
+                        created_by: (!c.creator.is_empty()).then_some(c.creator.clone()),
+                        ..view(&json!({
+                            "accessor": c.accessor,
+                            "display_name": c.display_name,
+                            "policies": c.token_policies,
+                            "path": path,
+                            "ttl": 0,
+                            "expire_time": "gone",
+                        }))
+                    })
             })
             .collect()
     }
