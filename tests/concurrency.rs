@@ -22,20 +22,20 @@ fn spawn(w: &World, args: &[&str]) -> std::process::Child {
         .unwrap()
 }
 
-#[test]
-fn simultaneous_runs_on_a_clobbered_file_leave_exactly_one_token() {
-    let p = Prepared::new(Scenario::Heal);
-    let w = &p.world;
-    // All start together; the run lock serialises them: one heals, the rest renew its token.
-    let children: Vec<_> = (0..RUNS).map(|_| spawn(w, &["renew"])).collect();
-    let runs: Vec<Run> = children
-        .into_iter()
-        .map(|c| w.finish(c.wait_with_output().unwrap()))
-        .collect();
-    println!("concurrency: {RUNS} simultaneous runs");
+scenarios! {
+    fn simultaneous_runs_on_a_clobbered_file_leave_exactly_one_token(kind k) {
+        let p = Prepared::on(k, Scenario::Heal);
+        let w = &p.world;
+        // All start together; the run lock serialises them: one heals, the rest renew its token.
+        let children: Vec<_> = (0..RUNS).map(|_| spawn(w, &["renew"])).collect();
+        let runs: Vec<Run> = children
+            .into_iter()
+            .map(|c| w.finish(c.wait_with_output().unwrap()))
+            .collect();
+        println!("concurrency: {RUNS} simultaneous runs");
 
-    for run in &runs {
-        assert_eq!(run.code, 0, "every run succeeds: {run:?}");
+        for run in &runs {
+            assert_eq!(run.code, 0, "every run succeeds: {run:?}");
     }
     let lines = w.log_lines();
     assert_eq!(lines.len(), RUNS, "one line per run: {lines:?}");
@@ -65,13 +65,20 @@ fn simultaneous_runs_on_a_clobbered_file_leave_exactly_one_token() {
         "one mint in all"
     );
     p.check_bystanders().unwrap();
+    }
 }
 
 /// Parks the heal at a request (the double delays it) once `reached` says the heal got past
 /// reading the file, writes a login to the file meanwhile, and checks the login survives and the
 /// minted token is revoked.
-fn login_during_heal(method: Method, path: &str, skip: u32, reached: (Method, &str)) {
-    let p = Prepared::new(Scenario::Heal);
+fn login_during_heal(
+    kind: Kind,
+    method: Method,
+    path: &str,
+    skip: u32,
+    reached: (Method, &str),
+) {
+    let p = Prepared::on(kind, Scenario::Heal);
     let w = &p.world;
     w.server.inject_fault_after(
         Fault::new(
@@ -124,24 +131,26 @@ fn login_during_heal(method: Method, path: &str, skip: u32, reached: (Method, &s
     assert!(w.last_log_line().contains(" HEALED: "));
 }
 
-#[test]
-fn a_login_written_while_the_mint_is_in_flight_wins() {
-    login_during_heal(
-        Method::POST,
-        "auth/token/create-orphan",
-        0,
-        (Method::GET, "auth/token/lookup-self"),
-    );
-}
+scenarios! {
+    fn a_login_written_while_the_mint_is_in_flight_wins(kind k) {
+        login_during_heal(
+            k,
+            Method::POST,
+            "auth/token/create-orphan",
+            0,
+            (Method::GET, "auth/token/lookup-self"),
+        );
+    }
 
-#[test]
-fn a_login_written_while_the_new_token_is_verified_wins() {
-    login_during_heal(
-        Method::GET,
-        "auth/token/lookup-self",
-        1,
-        (Method::POST, "auth/token/create-orphan"),
-    );
+    fn a_login_written_while_the_new_token_is_verified_wins(kind k) {
+        login_during_heal(
+            k,
+            Method::GET,
+            "auth/token/lookup-self",
+            1,
+            (Method::POST, "auth/token/create-orphan"),
+        );
+    }
 }
 
 /// The debug binary's hook (`tokenfile::SWAP_GATE_VAR`): it creates this file and waits until the
@@ -163,42 +172,43 @@ fn wait_for_gate(gate: &Path, child: &mut std::process::Child) {
     }
 }
 
-#[test]
-fn a_login_written_just_before_the_swap_survives_and_the_mint_is_revoked() {
-    let p = Prepared::new(Scenario::Heal);
-    let w = &p.world;
-    let gate = w.home.path().join("swap-gate");
-    let mut child = w
-        .command(&["renew"])
-        .env(GATE_VAR, &gate)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for_gate(&gate, &mut child);
-    let fresh = w.seed_oidc_login();
-    w.write_token(&fresh.token);
-    std::fs::remove_file(&gate).unwrap();
-    let run = w.finish(child.wait_with_output().unwrap());
+scenarios! {
+    fn a_login_written_just_before_the_swap_survives_and_the_mint_is_revoked(kind k) {
+        let p = Prepared::on(k, Scenario::Heal);
+        let w = &p.world;
+        let gate = w.home.path().join("swap-gate");
+        let mut child = w
+            .command(&["renew"])
+            .env(GATE_VAR, &gate)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for_gate(&gate, &mut child);
+        let fresh = w.seed_oidc_login();
+        w.write_token(&fresh.token);
+        std::fs::remove_file(&gate).unwrap();
+        let run = w.finish(child.wait_with_output().unwrap());
 
-    assert_eq!(
-        w.file_content().unwrap(),
-        fresh.token,
-        "the login written during the swap is never overwritten"
-    );
-    assert_eq!(w.file_mode(), 0o600);
-    assert_eq!(run.code, 4, "{run:?}");
-    let line = w.last_log_line();
-    assert!(line.contains("changed while we worked"), "{line}");
-    assert!(line.contains("the minted token was revoked"), "{line}");
-    let minted_alive = w
-        .our_alive_accessors()
-        .into_iter()
-        .filter(|a| !p.preexisting.contains(a))
-        .count();
-    assert_eq!(
-        minted_alive, 0,
-        "the token minted for the old file is revoked"
-    );
-    assert!(w.server.token_alive(&fresh.token));
+        assert_eq!(
+            w.file_content().unwrap(),
+            fresh.token,
+            "the login written during the swap is never overwritten"
+        );
+        assert_eq!(w.file_mode(), 0o600);
+        assert_eq!(run.code, 4, "{run:?}");
+        let line = w.last_log_line();
+        assert!(line.contains("changed while we worked"), "{line}");
+        assert!(line.contains("the minted token was revoked"), "{line}");
+        let minted_alive = w
+            .our_alive_accessors()
+            .into_iter()
+            .filter(|a| !p.preexisting.contains(a))
+            .count();
+        assert_eq!(
+            minted_alive, 0,
+            "the token minted for the old file is revoked"
+        );
+        assert!(w.server.token_alive(&fresh.token));
+    }
 }

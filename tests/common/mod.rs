@@ -25,7 +25,7 @@ pub const OUR_POLICIES: [&str; 2] = ["vault-admin", "sops-admin"];
 pub const OIDC_LOGIN_NAME: &str = "oidc-alice@example.com";
 
 /// One scenario, run against every server: `fn name(w) { … }` becomes the tests `name::double`
-/// and `name::openbao`. `double_only("reason") fn name(w) { … }` becomes `name::double` alone,
+/// and `name::openbao` (`fn name(kind k) { … }` hands over the server kind instead of a world). `double_only("reason") fn name(w) { … }` becomes `name::double` alone,
 /// for what only the double can stage (its clock, an answer no real server gives); the reason is
 /// part of the source, next to the scenario.
 #[macro_export]
@@ -42,6 +42,23 @@ macro_rules! scenarios {
             fn double() {
                 let $w = World::on($crate::common::Kind::Double);
                 $body
+            }
+        }
+        $crate::scenarios!($($rest)*);
+    };
+    ($(#[$meta:meta])* fn $name:ident(kind $k:ident) $body:block $($rest:tt)*) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            fn scenario($k: $crate::common::Kind) $body
+            #[test]
+            fn double() {
+                scenario($crate::common::Kind::Double)
+            }
+            #[test]
+            fn openbao() {
+                scenario($crate::common::Kind::OpenBao)
             }
         }
         $crate::scenarios!($($rest)*);

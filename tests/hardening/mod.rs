@@ -126,8 +126,13 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// The scenario's world on the double.
     pub fn new(scenario: Scenario) -> Prepared {
-        let world = World::new();
+        Prepared::on(Kind::Double, scenario)
+    }
+
+    pub fn on(kind: Kind, scenario: Scenario) -> Prepared {
+        let world = World::on(kind);
         let bob = world
             .server
             .add_token(TokenSpec::periodic("othervm-bob", &OUR_POLICIES, PERIOD));
