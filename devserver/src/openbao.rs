@@ -78,6 +78,8 @@ pub struct OpenBao {
     addr: SocketAddr,
     agent: ureq::Agent,
     home: PathBuf,
+    /// The root token (`-dev-root-token-id`).
+    root: String,
     /// The server's raw audit log (empty for a cluster node, which has none).
     audit: audit::Audit,
     /// Every token value this harness or a login through it produced (for leak checks).
@@ -88,6 +90,11 @@ pub struct OpenBao {
 impl OpenBao {
     /// Starts a dev server with root token [`ROOT_TOKEN`] on a free loopback port.
     pub fn start() -> std::io::Result<OpenBao> {
+        OpenBao::start_with_root(ROOT_TOKEN)
+    }
+
+    /// The same with another root token (an unguessable one, for leak checks).
+    pub fn start_with_root(root: &str) -> std::io::Result<OpenBao> {
         let bin = binary().map_err(std::io::Error::other)?;
         let mut last = String::new();
         // The port is chosen by binding and released for bao to take, so another process can
@@ -115,7 +122,7 @@ impl OpenBao {
                 .args([
                     "server",
                     "-dev",
-                    &format!("-dev-root-token-id={ROOT_TOKEN}"),
+                    &format!("-dev-root-token-id={root}"),
                     &format!("-dev-listen-address={addr}"),
                     "-dev-no-store-token",
                     &format!("-config={}", config.display()),
@@ -141,6 +148,7 @@ impl OpenBao {
                 addr,
                 agent,
                 audit: audit::Audit::new(audit),
+                root: root.to_owned(),
                 home,
                 issued: Mutex::new(Vec::new()),
                 userpass_mounts: Mutex::new(Vec::new()),
@@ -213,7 +221,7 @@ impl OpenBao {
 
     /// A request with the root token that must succeed; panics with the server's answer otherwise.
     pub fn root(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let a = self.call(Some(ROOT_TOKEN), method, path, body);
+        let a = self.call(Some(&self.root), method, path, body);
         assert!(a.ok(), "OpenBao: {method} {path} → {} {}", a.status, a.body);
         a.body
     }
@@ -233,7 +241,7 @@ impl OpenBao {
     /// Every token value the server ever issued or was sent (its raw audit log), plus those seen
     /// through this handle: what a leak check must look for.
     pub fn issued_tokens(&self) -> Vec<String> {
-        let mut all = vec![ROOT_TOKEN.to_owned()];
+        let mut all = vec![self.root.clone()];
         all.extend(lock(&self.issued).iter().cloned());
         all.extend(self.audit.tokens());
         all.sort();
@@ -356,7 +364,7 @@ impl OpenBao {
             Some(parent) => (parent.as_str(), "auth/token/create"),
             None => {
                 obj.insert("no_parent".into(), json!(true));
-                (ROOT_TOKEN, "auth/token/create")
+                (self.root.as_str(), "auth/token/create")
             }
         };
         let a = self.call(Some(authority), "POST", path, Some(body));
@@ -433,7 +441,7 @@ impl OpenBao {
     /// The server's view of a token (None when it is unknown, expired or revoked).
     pub fn lookup(&self, token: &str) -> Option<TokenView> {
         let a = self.call(
-            Some(ROOT_TOKEN),
+            Some(&self.root),
             "POST",
             "auth/token/lookup",
             Some(json!({ "token": token })),
@@ -448,7 +456,7 @@ impl OpenBao {
 
     pub fn lookup_accessor(&self, accessor: &str) -> Option<TokenView> {
         let a = self.call(
-            Some(ROOT_TOKEN),
+            Some(&self.root),
             "POST",
             "auth/token/lookup-accessor",
             Some(json!({ "accessor": accessor })),
@@ -493,7 +501,7 @@ impl OpenBao {
     /// Every live token's accessor on the server.
     pub fn accessors(&self) -> Vec<String> {
         let a = self.call(
-            Some(ROOT_TOKEN),
+            Some(&self.root),
             "GET",
             "auth/token/accessors?list=true",
             None,
@@ -521,7 +529,7 @@ impl OpenBao {
             .iter()
             .filter_map(|acc| {
                 let a = self.call(
-                    Some(ROOT_TOKEN),
+                    Some(&self.root),
                     "POST",
                     "auth/token/lookup-accessor",
                     Some(json!({ "accessor": acc })),

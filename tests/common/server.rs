@@ -34,15 +34,22 @@ impl Server {
     /// The demo world on either server: policies `vault-admin`, `sops-admin`, `ci`,
     /// `terraform-state`; root token `root`.
     pub fn start(kind: Kind) -> Server {
+        Server::start_with_root(kind, "root")
+    }
+
+    /// The same with another root token (an unguessable one, for leak checks).
+    pub fn start_with_root(kind: Kind, root: &str) -> Server {
         match kind {
             Kind::Double => Server::Double(
                 DevServer::builder()
                     .seed(Seed::Demo)
+                    .root_token(root)
                     .start()
                     .expect("start the double"),
             ),
             Kind::OpenBao => {
-                let bao = OpenBao::start().unwrap_or_else(|e| panic!("start OpenBao: {e}"));
+                let bao = OpenBao::start_with_root(root)
+                    .unwrap_or_else(|e| panic!("start OpenBao: {e}"));
                 bao.seed_demo();
                 let logins = GenuineLogins::mount(&bao).expect("start the OIDC provider");
                 let proxy = FaultProxy::start(&bao.url()).expect("start the fault proxy");

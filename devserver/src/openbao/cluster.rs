@@ -73,6 +73,7 @@ impl Cluster {
             addr: api[0],
             agent: agent.clone(),
             home: dir.clone(),
+            root: ROOT_TOKEN.to_owned(),
             audit: super::audit::Audit::new(dir.join("no-audit-log")),
             issued: Mutex::new(Vec::new()),
             userpass_mounts: Mutex::new(Vec::new()),
