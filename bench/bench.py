@@ -307,7 +307,8 @@ def heal_sweep(args, root, n, server, label):
                 die(f"heal run {i} did not heal: {err}")
             if gone < args.stale:
                 # Reported, not fatal: e.g. a sweep cut off by the run's deadline on a slow server.
-                problems.append(f"run {i}: {err.strip()[-400:]}")
+                problems.append(f"run {i} revoked {gone} of the {args.stale} marked copies: "
+                                f"{err.strip()[-400:]}")
             walls.append(wall)
             rss.append(peak)
             cpus.append((client_cpu, server_cpu))
@@ -578,11 +579,14 @@ def double_rows(args, root, sizes, rows, notes, fixed):
         total = sum(counts.values())
         rate = total / res.median
         script_s = per_accessor * (n + 3)
+        cell = f"{rate:,.0f}/s = {100 * rate / ceil:.0f}% of {ceil:,.0f}/s"
+        if extra["problems"]:
+            cell += " — but the sweep missed marked copies (see notes)"
         rows.append([f"heal + full sweep, double, N={n:,}", f"{total:,}", walls_cell(res), rss_cell(res),
-                     f"{rate:,.0f}/s = {100 * rate / ceil:.0f}% of {ceil:,.0f}/s",
+                     cell,
                      f"{script_s / res.median:.0f}× faster than curl+jq"])
         for problem in extra["problems"]:
-            notes.append(f"double, N={n:,}: INCOMPLETE SWEEP {problem}")
+            notes.append(f"double, N={n:,}: INCOMPLETE SWEEP, {problem}")
         notes.append(f"double, N={n:,}: requests {dict(sorted(counts.items()))}; revoked per run "
                      f"{extra['revoked']}; CPU per heal (median): client {client_cpu:.2f} s, "
                      f"double {server_cpu:.2f} s")
@@ -621,14 +625,14 @@ def openbao_rows(args, root, sizes, rows, notes, fixed):
         cell = f"{rate:,.0f}/s = {100 * rate / ceil:.0f}% of {ceil:,.0f}/s"
         if extra["problems"]:
             # Not every request was made: a rate from the full count would be fiction.
-            total, cell = "incomplete", f"sweep cut off (see notes); ceiling {ceil:,.0f}/s"
+            total, cell = "incomplete", f"sweep incomplete (see notes); ceiling {ceil:,.0f}/s"
         rows.append([f"heal + full sweep, OpenBao, N={made:,}", f"≈{total:,}" if total != "incomplete"
                      else total, walls_cell(res), rss_cell(res), cell, ""])
         notes.append(f"OpenBao, N={made:,}: revoked per run {extra['revoked']}; CPU per heal (median): "
                      f"client {client_cpu:.2f} s, OpenBao {server_cpu:.2f} s; OpenBao RSS at the end "
                      f"{extra['server_rss']:,.0f} MiB")
         for problem in extra["problems"]:
-            notes.append(f"OpenBao, N={made:,}: INCOMPLETE SWEEP {problem}")
+            notes.append(f"OpenBao, N={made:,}: INCOMPLETE SWEEP, {problem}")
 
 
 if __name__ == "__main__":
