@@ -53,3 +53,40 @@ PY
 	rm -rf "$tmp"
 	echo "$dir/bao"
 }
+
+# openbao_start BIN DIR: starts `bao server -dev` (root token `root`, in memory) on a free loopback
+# port, its cluster listener on the next one, with DIR as its HOME and DIR/bao.log as its log, and
+# waits until it answers. Sets openbao_pid and openbao_addr; if it dies or stays silent for 30 s,
+# prints its log and exits 1.
+openbao_start() {
+	local bin=$1 dir=$2 port
+	port=$(python3 - <<'PY'
+import socket
+for _ in range(50):
+    with socket.socket() as a:
+        a.bind(("127.0.0.1", 0))
+        port = a.getsockname()[1]
+    with socket.socket() as b:
+        try:
+            b.bind(("127.0.0.1", port + 1))
+        except OSError:
+            continue
+    print(port)
+    break
+PY
+)
+	HOME=$dir "$bin" server -dev -dev-root-token-id=root -dev-listen-address="127.0.0.1:$port" \
+		-dev-no-store-token -log-level=warn >"$dir/bao.log" 2>&1 &
+	openbao_pid=$!
+	openbao_addr=http://127.0.0.1:$port
+	local _
+	for _ in $(seq 1 600); do
+		BAO_ADDR=$openbao_addr "$bin" status >/dev/null 2>&1 && return 0
+		kill -0 "$openbao_pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill "$openbao_pid" 2>/dev/null || true
+	echo "bao server -dev did not answer on $openbao_addr (it exited, or took over 30 s):" >&2
+	cat "$dir/bao.log" >&2
+	exit 1
+}
