@@ -71,13 +71,7 @@ scenarios! {
 /// Parks the heal at a request (the double delays it) once `reached` says the heal got past
 /// reading the file, writes a login to the file meanwhile, and checks the login survives and the
 /// minted token is revoked.
-fn login_during_heal(
-    kind: Kind,
-    method: Method,
-    path: &str,
-    skip: u32,
-    reached: (Method, &str),
-) {
+fn login_during_heal(kind: Kind, method: Method, path: &str, skip: u32, reached: (Method, &str)) {
     let p = Prepared::on(kind, Scenario::Heal);
     let w = &p.world;
     w.server.inject_fault_after(

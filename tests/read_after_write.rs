@@ -12,8 +12,8 @@ const LOOKUP: &str = "auth/token/lookup-self";
 const RENEW: &str = "auth/token/renew-self";
 
 /// A world whose file holds an OIDC admin login, so `renew` heals.
-fn clobbered() -> (World, Seeded) {
-    let w = World::new();
+fn clobbered(kind: Kind) -> (World, Seeded) {
+    let w = World::on(kind);
     let login = w.seed_oidc_login();
     w.write_token(&login.token);
     (w, login)
@@ -27,8 +27,8 @@ fn refuse_verification(w: &World, code: u16, times: u32) {
     );
 }
 
-fn assert_healed_through(code: u16, times: u32) {
-    let (w, _) = clobbered();
+fn assert_healed_through(kind: Kind, code: u16, times: u32) {
+    let (w, _) = clobbered(kind);
     refuse_verification(&w, code, times);
     let run = w.run(&["renew"]);
     assert_eq!(run.code, 0, "{run:?}");
@@ -46,95 +46,99 @@ fn assert_healed_through(code: u16, times: u32) {
     assert_eq!(w.file_mode(), 0o600);
 }
 
-#[test]
-fn a_heal_rides_out_a_new_token_a_standby_has_not_seen_yet_403() {
-    assert_healed_through(403, 2);
-}
-
-#[test]
-fn a_heal_rides_out_a_standby_that_has_not_caught_up_412() {
-    // More 412s than the client's own retries (the harness sets retries = 1).
-    assert_healed_through(412, 3);
-}
-
-#[test]
-fn a_lasting_refusal_of_the_new_token_fails_and_revokes_it() {
-    for code in [403, 412] {
-        let (w, login) = clobbered();
-        refuse_verification(&w, code, 1000);
-        let run = w.run(&["renew"]);
-        assert_eq!(run.code, 4, "{run:?}");
-        let line = w.last_log_line();
-        assert!(
-            line.contains("looking up the minted token failed"),
-            "{line}"
-        );
-        assert!(line.contains(&format!("HTTP {code}")), "{line}");
-        assert!(line.contains("the minted token was revoked"), "{line}");
-        assert_eq!(
-            w.file_content().unwrap(),
-            login.token,
-            "the file is unchanged"
-        );
-        assert!(
-            w.our_alive_accessors().is_empty(),
-            "no minted token left alive"
-        );
-        assert_eq!(
-            w.server
-                .request_count(Method::POST, "auth/token/create-orphan"),
-            1
-        );
+scenarios! {
+    fn a_heal_rides_out_a_new_token_a_standby_has_not_seen_yet_403(kind k) {
+        assert_healed_through(k, 403, 2);
     }
 }
 
-#[test]
-fn the_first_renew_after_a_heal_rides_out_a_standby_that_has_not_seen_the_token() {
-    let (w, _) = clobbered();
-    assert_eq!(w.run(&["renew"]).code, 0);
-    w.server.reset_requests();
-    w.server.inject_fault(Fault::new(
-        Some(Method::GET),
-        LOOKUP,
-        FaultKind::status(403),
-        2,
-    ));
-    w.server.inject_fault(Fault::new(
-        Some(Method::POST),
-        RENEW,
-        FaultKind::status(403),
-        2,
-    ));
-    let run = w.run(&["renew"]);
-    assert_eq!(run.code, 0, "{run:?}");
-    assert!(
-        w.last_log_line().contains(" OK renewed "),
-        "{}",
-        w.last_log_line()
-    );
-    assert_eq!(w.server.request_count(Method::GET, LOOKUP), 3);
-    assert_eq!(w.server.request_count(Method::POST, RENEW), 3);
+scenarios! {
+    fn a_heal_rides_out_a_standby_that_has_not_caught_up_412(kind k) {
+        // More 412s than the client's own retries (the harness sets retries = 1).
+        assert_healed_through(k, 412, 3);
+    }
 }
 
-#[test]
-fn a_403_for_a_token_file_written_long_ago_is_not_retried() {
-    let w = World::new();
-    let ours = w.seed_ours();
-    w.write_token(&ours.token);
-    let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
-    std::fs::File::options()
-        .write(true)
-        .open(w.token_file())
-        .unwrap()
-        .set_modified(day_ago)
-        .unwrap();
-    w.server.inject_fault(Fault::new(
-        Some(Method::POST),
-        RENEW,
-        FaultKind::status(403),
-        1,
-    ));
-    let run = w.run(&["renew"]);
-    assert_eq!(run.code, 4, "{run:?}");
-    assert_eq!(w.server.request_count(Method::POST, RENEW), 1);
+scenarios! {
+    fn a_lasting_refusal_of_the_new_token_fails_and_revokes_it(kind k) {
+        for code in [403, 412] {
+            let (w, login) = clobbered(k);
+            refuse_verification(&w, code, 1000);
+            let run = w.run(&["renew"]);
+            assert_eq!(run.code, 4, "{run:?}");
+            let line = w.last_log_line();
+            assert!(
+                line.contains("looking up the minted token failed"),
+                "{line}"
+            );
+            assert!(line.contains(&format!("HTTP {code}")), "{line}");
+            assert!(line.contains("the minted token was revoked"), "{line}");
+            assert_eq!(
+                w.file_content().unwrap(),
+                login.token,
+                "the file is unchanged"
+            );
+            assert!(
+                w.our_alive_accessors().is_empty(),
+                "no minted token left alive"
+            );
+            assert_eq!(
+                w.server
+                    .request_count(Method::POST, "auth/token/create-orphan"),
+                1
+            );
+        }
+    }
+}
+
+scenarios! {
+    fn the_first_renew_after_a_heal_rides_out_a_standby_that_has_not_seen_the_token(kind k) {
+        let (w, _) = clobbered(k);
+        assert_eq!(w.run(&["renew"]).code, 0);
+        w.server.reset_requests();
+        w.server.inject_fault(Fault::new(
+            Some(Method::GET),
+            LOOKUP,
+            FaultKind::status(403),
+            2,
+        ));
+        w.server.inject_fault(Fault::new(
+            Some(Method::POST),
+            RENEW,
+            FaultKind::status(403),
+            2,
+        ));
+        let run = w.run(&["renew"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(
+            w.last_log_line().contains(" OK renewed "),
+            "{}",
+            w.last_log_line()
+        );
+        assert_eq!(w.server.request_count(Method::GET, LOOKUP), 3);
+        assert_eq!(w.server.request_count(Method::POST, RENEW), 3);
+    }
+}
+
+scenarios! {
+    fn a_403_for_a_token_file_written_long_ago_is_not_retried(w) {
+        let ours = w.seed_ours();
+        w.write_token(&ours.token);
+        let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
+        std::fs::File::options()
+            .write(true)
+            .open(w.token_file())
+            .unwrap()
+            .set_modified(day_ago)
+            .unwrap();
+        w.server.inject_fault(Fault::new(
+            Some(Method::POST),
+            RENEW,
+            FaultKind::status(403),
+            1,
+        ));
+        let run = w.run(&["renew"]);
+        assert_eq!(run.code, 4, "{run:?}");
+        assert_eq!(w.server.request_count(Method::POST, RENEW), 1);
+    }
 }

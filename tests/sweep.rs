@@ -434,3 +434,39 @@ scenarios! {
         assert_eq!(recorded.trim(), w.file_token_view().accessor);
     }
 }
+
+scenarios! {
+    /// A policy may grant the list on `auth/token/accessors/` (the form the server checks) rather
+    /// than `auth/token/accessors`; on real OpenBao `capabilities-self` then says nothing for the
+    /// slash-less form. The capability check asks about both, so the sweep still lists and revokes
+    /// an unrecorded stale copy of ours.
+    fn a_list_grant_on_the_slash_form_of_the_accessors_path_is_honoured(w) {
+        w.server.add_policy(
+            "slash-sweeper",
+            &[
+                ("auth/token/accessors/", &["list", "sudo"]),
+                ("auth/token/lookup-accessor", &["update"]),
+                ("auth/token/revoke-accessor", &["update"]),
+            ],
+        );
+        let config = w.home.path().join(".config/vault-token-renew/config.toml");
+        let text = fs::read_to_string(&config)
+            .unwrap()
+            .replace("\"vault-admin\", \"sops-admin\"", "\"slash-sweeper\", \"sops-admin\"");
+        fs::write(&config, text).unwrap();
+        let stale = w.server.add_token(w.marked(TokenSpec::periodic(
+            "devvm-alice",
+            &["slash-sweeper", "sops-admin"],
+            PERIOD,
+        )));
+        let login = w.seed_oidc_login();
+        w.write_token(&login.token);
+
+        let run = w.run(&["renew"]);
+
+        assert_eq!(run.code, 0, "{run:?}");
+        let line = w.last_log_line();
+        assert!(line.ends_with("(revoked 1 stale periodic token(s))"), "{line}");
+        assert!(!w.server.token_alive(&stale.token), "found only by listing");
+    }
+}

@@ -26,8 +26,9 @@ pub const OIDC_LOGIN_NAME: &str = "oidc-alice@example.com";
 
 /// One scenario, run against every server: `fn name(w) { … }` becomes the tests `name::double`
 /// and `name::openbao` (`fn name(kind k) { … }` hands over the server kind instead of a world). `double_only("reason") fn name(w) { … }` becomes `name::double` alone,
-/// for what only the double can stage (its clock, an answer no real server gives); the reason is
-/// part of the source, next to the scenario.
+/// for what only the double can stage (its clock, an answer no real server gives), and
+/// `openbao_only("reason")` for what the double does not model (token roles); the reason is part
+/// of the source, next to the scenario.
 #[macro_export]
 macro_rules! scenarios {
     () => {};
@@ -41,6 +42,21 @@ macro_rules! scenarios {
             #[test]
             fn double() {
                 let $w = World::on($crate::common::Kind::Double);
+                $body
+            }
+        }
+        $crate::scenarios!($($rest)*);
+    };
+    ($(#[$meta:meta])* openbao_only($why:literal) fn $name:ident($w:ident) $body:block $($rest:tt)*) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(dead_code)]
+            const OPENBAO_ONLY_BECAUSE: &str = $why;
+            #[test]
+            fn openbao() {
+                let $w = World::on($crate::common::Kind::OpenBao);
                 $body
             }
         }

@@ -48,8 +48,8 @@ impl Server {
                     .expect("start the double"),
             ),
             Kind::OpenBao => {
-                let bao = OpenBao::start_with_root(root)
-                    .unwrap_or_else(|e| panic!("start OpenBao: {e}"));
+                let bao =
+                    OpenBao::start_with_root(root).unwrap_or_else(|e| panic!("start OpenBao: {e}"));
                 bao.seed_demo();
                 let logins = GenuineLogins::mount(&bao).expect("start the OIDC provider");
                 let proxy = FaultProxy::start(&bao.url()).expect("start the fault proxy");
@@ -72,6 +72,17 @@ impl Server {
             Server::Double(d) => d,
             Server::OpenBao(_) => {
                 panic!("this step needs the double; declare the scenario `double_only`")
+            }
+        }
+    }
+
+    /// The real server's handle, for what only it has (token roles); panics on the double, so a
+    /// scenario that needs it must be declared `openbao_only`.
+    pub fn openbao(&self) -> &OpenBao {
+        match self {
+            Server::OpenBao(r) => &r.bao,
+            Server::Double(_) => {
+                panic!("this step needs real OpenBao; declare the scenario `openbao_only`")
             }
         }
     }
