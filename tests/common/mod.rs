@@ -1,8 +1,8 @@
 //! The end-to-end harness: the real binary against a server — the in-process Vault double or a
 //! real OpenBao (`server::Kind`) — in a private HOME, with a clean environment. A scenario is
-//! written once, `scenarios! { fn name(w) { … } }`, and runs against both; one that only the
-//! double can stage is `double_only("why") fn name(w) { … }`. Every run is also a secret-hygiene check: no token value the
-//! double ever issued may appear in stdout, stderr, the log file or the state directory.
+//! written once, `scenarios! { fn name(w) { … } }`, and runs against both. Every run is also a
+//! secret-hygiene check: no token value the server ever issued (on OpenBao: every token in its
+//! raw audit log) may appear in stdout, stderr, the log file or the state directory.
 #![allow(dead_code)]
 
 use std::fs;
@@ -25,10 +25,11 @@ pub const OUR_POLICIES: [&str; 2] = ["vault-admin", "sops-admin"];
 pub const OIDC_LOGIN_NAME: &str = "oidc-alice@example.com";
 
 /// One scenario, run against every server: `fn name(w) { … }` becomes the tests `name::double`
-/// and `name::openbao` (`fn name(kind k) { … }` hands over the server kind instead of a world). `double_only("reason") fn name(w) { … }` becomes `name::double` alone,
-/// for what only the double can stage (its clock, an answer no real server gives), and
-/// `openbao_only("reason")` for what the double does not model (token roles); the reason is part
-/// of the source, next to the scenario.
+/// and `name::openbao` (`fn name(kind k) { … }` hands over the server kind instead of a world).
+/// `double_only("reason") fn name(w) { … }` becomes `name::double` alone, for what only the
+/// double can stage (its clock, an answer no real server gives), and `openbao_only("reason")`
+/// `name::openbao` alone, for what the double does not model (token roles); the reason is part of
+/// the source, next to the scenario. `scripts/lib/test-report` counts them per server.
 #[macro_export]
 macro_rules! scenarios {
     () => {};
