@@ -98,11 +98,26 @@ impl Cell {
 
 /// How often the fault answers. A 403 stands for a lasting denial: a single one about a token
 /// written moments ago is ridden out as an HA standby catching up (`tests/read_after_write.rs`).
-fn times(kind: &FaultKind) -> u32 {
+/// But a 403 that sends the run on to heal (the file's own lookup) must meet that one request
+/// only, or it would also deny the check of the token the heal mints: the cell makes the file a
+/// day old instead, so the denial is not taken for a standby catching up.
+fn times(cell: &Cell, kind: &FaultKind) -> u32 {
     match kind {
+        FaultKind::Status { code: 403, .. } if cell.acl_denial_moves_on() => 1,
         FaultKind::Status { code: 403, .. } => 1000,
         _ => 1,
     }
+}
+
+/// Backdates the token file's mtime by a day: a file not written just now.
+fn age_token_file(w: &World) {
+    let day_ago = std::time::SystemTime::now() - Duration::from_secs(86_400);
+    std::fs::File::options()
+        .write(true)
+        .open(w.token_file())
+        .unwrap()
+        .set_modified(day_ago)
+        .unwrap();
 }
 
 /// How many requests the path makes before the first request of `step`, on a healthy server.
@@ -143,8 +158,11 @@ fn run_cell(cell: &Cell) -> Result<(), String> {
         }
         Class::Fault(kind) => {
             let method = Method::from_bytes(cell.step.1.as_bytes()).unwrap();
+            if cell.acl_denial_moves_on() {
+                age_token_file(w);
+            }
             w.server.inject_fault_after(
-                Fault::new(Some(method), cell.step.2, kind.clone(), times(kind)),
+                Fault::new(Some(method), cell.step.2, kind.clone(), times(cell, kind)),
                 cell.step.3,
             );
         }
