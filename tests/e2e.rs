@@ -563,3 +563,45 @@ scenarios! {
         assert_eq!(run.code, 0, "{run:?}");
     }
 }
+
+scenarios! {
+    /// On an HA cluster a standby may answer before it has seen a fresh login's identity
+    /// policies ("deny" where the active node says sudo). A file written moments ago is asked
+    /// again for a few seconds before its token is called weak (`tests/ha_openbao.rs` met this on
+    /// a real cluster); here the grant lands right after the first answer.
+    fn a_fresh_login_whose_authority_shows_late_is_healed_not_called_weak(w) {
+        let login = w.seed_kubernetes_login();
+        w.write_token(&login.token);
+        let child = w
+            .command(&["renew"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while w.server.request_count(Method::POST, "sys/capabilities-self") == 0 {
+            assert!(start.elapsed() < std::time::Duration::from_secs(20), "never asked");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        w.server.set_identity_policies(&login.token, &OUR_POLICIES);
+        let run = w.finish(child.wait_with_output().unwrap());
+
+        assert_eq!(run.code, 0, "{run:?}");
+        let line = w.last_log_line();
+        assert!(line.contains(" HEALED: "), "{line}");
+        assert!(
+            w.server.request_count(Method::POST, "sys/capabilities-self") >= 2,
+            "asked again"
+        );
+        assert_eq!(w.file_token_view().display_name, OUR_NAME);
+    }
+
+    fn a_login_that_stays_weak_is_drift_after_the_grace(w) {
+        let login = w.seed_kubernetes_login();
+        w.write_token(&login.token);
+        let run = w.run(&["renew"]);
+        assert_eq!(run.code, 3, "{run:?}");
+        assert!(w.last_log_line().contains(" DRIFT: "), "{}", w.last_log_line());
+        assert!(w.server.alive_named(OUR_NAME).is_empty(), "nothing minted");
+    }
+}

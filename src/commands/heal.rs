@@ -13,6 +13,7 @@ use crate::runlog::escape;
 use crate::secret::Token;
 use crate::tokenfile::Current;
 use crate::vault::{MintRequest, Minted, NEW_TOKEN_GRACE, VaultError};
+use std::time::Duration;
 
 pub struct Installed {
     pub sweep: SweepReport,
@@ -34,16 +35,19 @@ pub enum MintError {
     Failed(String),
 }
 
+/// `grace`: how long a token written moments ago may take to show its authority on the node that
+/// answers (an HA standby); zero for a token known to be older.
 pub async fn mint_and_install(
     ctx: &Context<'_>,
     authority: &Token,
     expected: &Current,
+    grace: Duration,
 ) -> Result<Installed, MintError> {
     let s = ctx.settings;
     if s.policies.is_empty() {
         return Err(MintError::NoPolicies);
     }
-    let path = mint_path(ctx, authority).await?;
+    let path = mint_path(ctx, authority, grace).await?;
     // The nonce tells this attempt's token apart from every other, should its answer be lost.
     let nonce = identity::nonce();
     let request = MintRequest {
@@ -129,13 +133,28 @@ pub async fn mint_and_install(
 /// Which path to mint through, from one `sys/capabilities-self` request on every candidate, so
 /// no mint is sent that would only be denied. A token that may not ask (no `default` policy)
 /// leaves the choice to the server's answer to the best candidate.
-async fn mint_path(ctx: &Context<'_>, authority: &Token) -> Result<MintPath, MintError> {
+///
+/// A login written moments ago may carry its authority in identity policies an HA standby has not
+/// seen yet (it answers "deny"): with a `grace`, a verdict of no path is asked again until it passes.
+async fn mint_path(
+    ctx: &Context<'_>,
+    authority: &Token,
+    grace: Duration,
+) -> Result<MintPath, MintError> {
     let role = ctx.settings.token_role.as_deref();
     let paths: Vec<String> = mint_candidates(role)
         .iter()
         .map(MintPath::api_path)
         .collect();
-    let caps = match ctx.client.capabilities_self(authority, &paths).await {
+    let answer = ctx
+        .client
+        .settling_until(
+            grace,
+            async || ctx.client.capabilities_self(authority, &paths).await,
+            |answer| matches!(answer, Ok(caps) if choose_mint_path(role, Some(caps)).is_none()),
+        )
+        .await;
+    let caps = match answer {
         Ok(caps) => Some(caps),
         Err(e) if e.is_invalid_token() => return Err(MintError::Denied(e)),
         Err(e) if e.is_permission_denied() => None,

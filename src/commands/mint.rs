@@ -102,7 +102,9 @@ async fn mint_with(ctx: &Context<'_>, env: &Env, given: Option<(&Token, String)>
             },
         },
     };
-    match mint_and_install(ctx, &authority, &current).await {
+    // The authority is often a login made moments ago (this command's own OIDC login, or
+    // `VAULT_TOKEN=$(vault login …)`), which an HA standby may not show in full yet.
+    match mint_and_install(ctx, &authority, &current, crate::vault::NEW_TOKEN_GRACE).await {
         Ok(installed) => Report::new(
             Outcome::Ok,
             format!(

@@ -153,7 +153,14 @@ async fn heal(
 
 async fn heal_outcome(ctx: &Context<'_>, snapshot: &Snapshot, who: &str) -> Report {
     let file = ctx.file.path().display();
-    match mint_and_install(ctx, &snapshot.token, &snapshot.current).await {
+    match mint_and_install(
+        ctx,
+        &snapshot.token,
+        &snapshot.current,
+        new_token_grace(snapshot),
+    )
+    .await
+    {
         Ok(installed) => {
             for w in installed.warnings.iter().take(3) {
                 tracing::warn!("server warning on mint: {}", escape(w, 200));

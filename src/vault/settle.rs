@@ -20,23 +20,32 @@ impl Client {
         grace: Duration,
         call: impl AsyncFn() -> Result<T, VaultError>,
     ) -> Result<T, VaultError> {
+        self.settling_until(
+            grace,
+            call,
+            |answer| matches!(answer, Err(e) if e.status().is_some_and(maybe_not_yet_visible)),
+        )
+        .await
+    }
+
+    /// Runs `call`, repeating it while `unsettled` says its answer may only be a node that has
+    /// not caught up yet, until `grace` has passed.
+    pub async fn settling_until<T>(
+        &self,
+        grace: Duration,
+        call: impl AsyncFn() -> Result<T, VaultError>,
+        unsettled: impl Fn(&Result<T, VaultError>) -> bool,
+    ) -> Result<T, VaultError> {
         let started = Instant::now();
         let mut wait = FIRST_WAIT;
         loop {
-            match call().await {
-                Err(e)
-                    if e.status().is_some_and(maybe_not_yet_visible)
-                        && started.elapsed() + wait <= grace =>
-                {
-                    tracing::debug!(
-                        "the new token is not visible on this node yet ({}); retrying in {wait:?}",
-                        e.server_reason()
-                    );
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(MAX_WAIT);
-                }
-                other => return other,
+            let answer = call().await;
+            if !(unsettled(&answer) && started.elapsed() + wait <= grace) {
+                return answer;
             }
+            tracing::debug!("this node may not have caught up yet; retrying in {wait:?}");
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(MAX_WAIT);
         }
     }
 }

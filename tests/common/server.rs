@@ -126,6 +126,22 @@ impl Server {
         }
     }
 
+    /// Gives the token's entity these identity policies (a login's authority, granted later).
+    pub fn set_identity_policies(&self, token: &str, policies: &[&str]) {
+        match self {
+            Server::Double(d) => assert!(d.set_identity_policies(token, policies)),
+            Server::OpenBao(r) => {
+                let entity = r.bao.lookup(token).expect("a live token").entity_id;
+                assert!(!entity.is_empty(), "the token has no entity");
+                r.bao.root(
+                    "POST",
+                    &format!("identity/entity/id/{entity}"),
+                    Some(serde_json::json!({ "policies": policies })),
+                );
+            }
+        }
+    }
+
     pub fn token_alive(&self, token: &str) -> bool {
         match self {
             Server::Double(d) => d.token_alive(token),
