@@ -65,7 +65,10 @@ fn lookup_self_envelope_and_data_fields_match_section_1_table() {
     assert_eq!(d["type"], "service");
     assert_eq!(d["orphan"], true);
     assert_eq!(d["renewable"], true);
-    assert_eq!(d["entity_id"], "");
+    assert!(
+        d["entity_id"].as_str().is_some_and(|e| e.len() == 36),
+        "a login has an entity (§8)"
+    );
     assert!(d["expire_time"].as_str().unwrap().ends_with('Z'));
     assert!(d["issue_time"].is_string());
     assert!(d["ttl"].as_u64().unwrap() <= 8 * 3600 && d["ttl"].as_u64().unwrap() > 8 * 3600 - 5);
