@@ -1,6 +1,7 @@
 //! vault-token-renew: keep our periodic Vault/OpenBao token in `~/.vault-token` alive, heal an
 //! admin-capable clobber, refuse a weak one. `run` is the whole program; `main.rs` only calls it.
 
+pub mod broken_config;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -46,10 +47,13 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Some(Command::Uninstall(args)) => return Ok(install::cli_uninstall(args)),
         _ => {}
     }
-    let settings = Settings::resolve(&cli.global, &env)?;
+    let settings = match Settings::resolve(&cli.global, &env) {
+        Ok(settings) => settings,
+        Err(error) => return settings_failed(&cli, &env, error, started),
+    };
     if let Some(Command::OnFailure { unit }) = &cli.command {
         let code = hook::run(unit, settings.on_failure.as_deref(), &settings.log_file);
-        return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
+        return Ok(exit_code(code));
     }
     if settings.vault_addr.scheme() == "http" && !is_loopback(&settings.vault_addr) {
         tracing::warn!(
@@ -63,7 +67,12 @@ pub fn run() -> anyhow::Result<ExitCode> {
     let ctx = match Context::new(&settings) {
         Ok(ctx) => ctx,
         Err(report) => {
-            finish(&report, &settings, started);
+            finish(
+                &report,
+                &settings.log_file,
+                settings.metrics_file.as_deref(),
+                started,
+            );
             return Ok(report.outcome.into());
         }
     };
@@ -92,14 +101,80 @@ pub fn run() -> anyhow::Result<ExitCode> {
             unreachable!("handled before the settings are resolved")
         }
     };
-    finish(&report, &settings, started);
+    finish(
+        &report,
+        &settings.log_file,
+        settings.metrics_file.as_deref(),
+        started,
+    );
     Ok(report.outcome.into())
 }
 
+fn exit_code(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// The settings did not resolve (a config typo). The failure hook still runs, with only
+/// `on_failure` from the file; a renew, mint or sweep still leaves its log line and metrics, so
+/// the timer's failed run is seen. Everything else is a plain usage error.
+fn settings_failed(
+    cli: &Cli,
+    env: &Env,
+    error: settings::SettingsError,
+    started: std::time::SystemTime,
+) -> anyhow::Result<ExitCode> {
+    let fallback = broken_config::Fallback::read(&cli.global, env);
+    let log_file = fallback.log_file.unwrap_or_default();
+    match &cli.command {
+        Some(Command::OnFailure { unit }) => {
+            eprintln!(
+                "warning: {error}; the failure hook runs with only `on_failure` from the config file"
+            );
+            Ok(exit_code(hook::run(
+                unit,
+                fallback.on_failure.as_deref(),
+                &log_file,
+            )))
+        }
+        None | Some(Command::Renew | Command::Mint(_)) => {
+            let report = runlog::Report::new(
+                runlog::Outcome::Usage,
+                format!("configuration error: {error}; the token file is unchanged"),
+            );
+            finish(
+                &report,
+                &log_file,
+                fallback.metrics_file.as_deref(),
+                started,
+            );
+            Ok(report.outcome.into())
+        }
+        Some(Command::Sweep(args)) if !args.dry_run => {
+            let report = runlog::Report::new(
+                runlog::Outcome::Usage,
+                format!("configuration error: {error}; nothing was revoked"),
+            );
+            finish(
+                &report,
+                &log_file,
+                fallback.metrics_file.as_deref(),
+                started,
+            );
+            Ok(report.outcome.into())
+        }
+        _ => Err(error.into()),
+    }
+}
+
 /// The end of every renew, mint and sweep run: the log line, then the metrics file if configured.
-fn finish(report: &runlog::Report, settings: &Settings, started: std::time::SystemTime) {
-    runlog::emit(report, &settings.log_file);
-    if let Some(path) = &settings.metrics_file {
+fn finish(
+    report: &runlog::Report,
+    log_file: &std::path::Path,
+    metrics_file: Option<&std::path::Path>,
+    started: std::time::SystemTime,
+) {
+    runlog::emit(report, log_file);
+    if let Some(path) = metrics_file {
         let user = metrics::user_label();
         let run = metrics::Run {
             report,

@@ -15,6 +15,8 @@ pub enum Outcome {
     Healed,
     Drift,
     Fail,
+    /// The settings did not resolve (a config typo): logged as FAIL, exit 2, nothing changed.
+    Usage,
 }
 
 impl Outcome {
@@ -23,7 +25,7 @@ impl Outcome {
             Outcome::Ok => "OK",
             Outcome::Healed => "HEALED",
             Outcome::Drift => "DRIFT",
-            Outcome::Fail => "FAIL",
+            Outcome::Fail | Outcome::Usage => "FAIL",
         }
     }
 
@@ -32,6 +34,7 @@ impl Outcome {
             Outcome::Ok | Outcome::Healed => 0,
             Outcome::Drift => 3,
             Outcome::Fail => 4,
+            Outcome::Usage => crate::EXIT_USAGE,
         }
     }
 }
@@ -261,6 +264,12 @@ mod tests {
         assert_eq!(Outcome::Healed.exit_code(), 0);
         assert_eq!(Outcome::Drift.exit_code(), 3);
         assert_eq!(Outcome::Fail.exit_code(), 4);
+        assert_eq!(Outcome::Usage.exit_code(), 2);
+        assert_eq!(
+            Outcome::Usage.word(),
+            "FAIL",
+            "the log keeps its four words"
+        );
     }
 
     #[test]

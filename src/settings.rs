@@ -79,10 +79,36 @@ impl Env {
         (!value.is_empty()).then_some((var, value))
     }
 
-    fn own(&self, name: &str) -> Option<(String, &str)> {
+    pub fn own(&self, name: &str) -> Option<(String, &str)> {
         let var = format!("VAULT_TOKEN_RENEW_{name}");
         let value = self.get(&var)?;
         (!value.is_empty()).then_some((var, value))
+    }
+}
+
+impl Env {
+    /// `$<var>` when it is absolute, else `~/<fallback>`; None without a home.
+    pub fn xdg_dir(&self, var: &str, fallback: &str) -> Option<PathBuf> {
+        match self.get(var).filter(|v| v.starts_with('/')) {
+            Some(dir) => Some(PathBuf::from(dir)),
+            None => self
+                .get("HOME")
+                .filter(|h| !h.is_empty())
+                .map(|h| Path::new(h).join(fallback)),
+        }
+    }
+}
+
+/// The config file and whether it must exist (it must when named with --config).
+pub fn config_path(args: &GlobalArgs, env: &Env) -> Result<(PathBuf, bool), SettingsError> {
+    match &args.config {
+        Some(path) => Ok((path.clone(), true)),
+        None => Ok((
+            env.xdg_dir("XDG_CONFIG_HOME", ".config")
+                .ok_or(SettingsError::NoHome)?
+                .join("vault-token-renew/config.toml"),
+            false,
+        )),
     }
 }
 
@@ -157,21 +183,8 @@ fn pick<T>(
 impl Settings {
     pub fn resolve(args: &GlobalArgs, env: &Env) -> Result<Settings, SettingsError> {
         let home = env.get("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
-        let xdg = |var: &str, fallback: &str| -> Option<PathBuf> {
-            match env.get(var).filter(|v| v.starts_with('/')) {
-                Some(dir) => Some(PathBuf::from(dir)),
-                None => home.as_ref().map(|h| h.join(fallback)),
-            }
-        };
-        let (config_file, config_required) = match &args.config {
-            Some(path) => (path.clone(), true),
-            None => (
-                xdg("XDG_CONFIG_HOME", ".config")
-                    .ok_or(SettingsError::NoHome)?
-                    .join("vault-token-renew/config.toml"),
-                false,
-            ),
-        };
+        let xdg = |var: &str, fallback: &str| env.xdg_dir(var, fallback);
+        let (config_file, config_required) = config_path(args, env)?;
         let file = ConfigFile::load(&config_file, config_required)?.unwrap_or_default();
         let cf = config_file.as_path();
         let expand = |p: PathBuf, origin: &Origin| expand_home(p, home.as_deref(), origin);

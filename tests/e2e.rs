@@ -171,7 +171,7 @@ scenarios! {
             line.contains(&format!(" DRIFT: {file} is dn=kubernetes-woodpecker-default — cannot heal: its capabilities allow no mint path, so no mint was sent (auth/token/create: deny; auth/token/create-orphan: deny)")),
             "{line}"
         );
-        assert!(line.contains("investigate what wrote it. Manual re-mint: VAULT_TOKEN=$(vault login -method=oidc -token-only) vault-token-renew mint"), "{line}");
+        assert!(line.contains("investigate what wrote it. Manual re-mint: vault-token-renew mint --oidc"), "{line}");
         assert_eq!(w.file_content().unwrap(), k8s.token, "file unchanged");
         assert_eq!(w.server.alive_tokens().len(), before, "nothing minted");
         assert!(

@@ -473,3 +473,90 @@ scenarios! {
         );
     }
 }
+
+scenarios! {
+    fn after_a_weak_clobber_status_and_drift_advise_a_login_not_a_heal(w) {
+        let k8s = w.seed_kubernetes_login();
+        w.write_token(&k8s.token);
+
+        let run = w.run(&["renew"]);
+        assert_eq!(run.code, 3, "{run:?}");
+        let line = w.last_log_line();
+        assert!(line.contains("Manual re-mint: vault-token-renew mint --oidc"), "{line}");
+        assert!(!line.contains("error occurred"), "{line}");
+
+        let run = w.run(&["status"]);
+        assert_eq!(run.code, 3, "{run:?}");
+        let advice = run.stdout.trim_end().lines().last().unwrap();
+        assert!(advice.starts_with("what to do: "), "{advice}");
+        assert!(!advice.contains("to heal it"), "a heal would be denied: {advice}");
+        assert!(advice.contains("cannot mint ours"), "{advice}");
+        assert!(advice.contains("vault-token-renew mint --oidc"), "{advice}");
+        assert!(
+            run.stdout.contains("auth/token/create-orphan: deny"),
+            "{}",
+            run.stdout
+        );
+    }
+}
+
+/// A config file with a typo, a failure hook that leaves a mark, and a metrics file.
+fn broken_config_world() -> (World, std::path::PathBuf, std::path::PathBuf) {
+    let w = World::new();
+    let mark = w.home.path().join("hook-ran");
+    let metrics = w.home.path().join("textfile/vault-token-renew.prom");
+    w.write_config(&format!(
+        "metrics_file = \"{}\"\non_failure = 'echo \"$FAILED_UNIT|$LAST_LOG_LINE\" > {}'\npolices = [\"typo\"]\n",
+        metrics.display(),
+        mark.display()
+    ));
+    (w, mark, metrics)
+}
+
+#[test]
+fn a_config_error_is_logged_counted_and_notified() {
+    let (w, mark, metrics) = broken_config_world();
+    let ours = w.seed_ours();
+    w.write_token(&ours.token);
+
+    let run = w.run(&["renew"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    let line = w.last_log_line();
+    assert!(
+        line.contains(" FAIL: configuration error: config file "),
+        "{line}"
+    );
+    assert!(line.contains("polices"), "names the bad key: {line}");
+    let (_, s) = scrape(&metrics);
+    assert_eq!(metric(&s, "runs_total", Some("usage")), 1.0);
+    assert_eq!(metric(&s, "last_run_result", Some("usage")), 1.0);
+
+    let run = w.run(&["on-failure", "vault-token-renew.service"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let told = std::fs::read_to_string(&mark).expect("the hook ran despite the typo");
+    assert!(
+        told.starts_with("vault-token-renew.service|") && told.contains("configuration error"),
+        "{told}"
+    );
+    assert_eq!(w.file_content().unwrap(), ours.token, "nothing changed");
+}
+
+#[test]
+fn runs_total_counts_each_result() {
+    let (w, path) = metrics_world();
+    let ours = w.seed_ours();
+    w.write_token(&ours.token);
+    assert_eq!(w.run(&["renew"]).code, 0);
+    assert_eq!(w.run(&["renew"]).code, 0);
+    let k8s = w.seed_kubernetes_login();
+    w.write_token(&k8s.token);
+    assert_eq!(w.run(&["renew"]).code, 3);
+    let (text, s) = scrape(&path);
+    assert!(
+        text.contains("# TYPE vault_token_renew_runs_total counter"),
+        "{text}"
+    );
+    assert_eq!(metric(&s, "runs_total", Some("ok")), 2.0);
+    assert_eq!(metric(&s, "runs_total", Some("drift")), 1.0);
+    assert_eq!(metric(&s, "runs_total", Some("fail")), 0.0);
+}

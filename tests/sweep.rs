@@ -25,9 +25,9 @@ fn record(w: &World, accessors: &[&str]) {
     fs::write(w.record_file(), text).unwrap();
 }
 
-/// Our policies may look up and revoke by accessor but not list (no sudo): only the record can
-/// find stale copies, and each costs one look-up (a record proves nothing; the mark does) and one
-/// revoke.
+// Our policies may look up and revoke by accessor but not list (no sudo): only the record can
+// find stale copies, and each costs one look-up (a record proves nothing; the mark does) and one
+// revoke.
 scenarios! {
     fn recorded_fast_path_costs_one_revoke_per_recorded_accessor(w) {
         w.server.add_policy(
@@ -269,9 +269,9 @@ fn seed_other_machines(w: &World) -> Seeded {
     w.server.add_token(spec)
 }
 
-/// Issue 12: two dev VMs share one config (same display name). A heal or sweep on one never
-/// revokes the other's token; `status` and `sweep --dry-run` report it; only
-/// `sweep --include-unmarked` revokes it, as it does an unmarked older mint.
+// Issue 12: two dev VMs share one config (same display name). A heal or sweep on one never
+// revokes the other's token; `status` and `sweep --dry-run` report it; only
+// `sweep --include-unmarked` revokes it, as it does an unmarked older mint.
 
 scenarios! {
     fn another_machines_same_named_token_is_reported_and_revoked_only_on_request(w) {

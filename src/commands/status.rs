@@ -5,7 +5,7 @@
 
 use super::sweep::{SweepOptions, sweep};
 use super::{Context, MANUAL_MINT, dn};
-use crate::decide::{ForeignReason, Verdict, judge};
+use crate::decide::{ForeignReason, Verdict, choose_mint_path, judge, mint_candidates};
 use crate::identity::{Identity, TOOL};
 use crate::runlog::{escape, tail};
 use serde::Serialize;
@@ -200,14 +200,21 @@ async fn collect(ctx: &Context<'_>, check_paths: &[String]) -> Status {
     st.explicit_max_ttl_secs = Some(info.explicit_max_ttl);
     st.renewable = info.renewable;
     st.orphan = Some(info.orphan);
-    match ctx
-        .client
-        .capabilities_self(&snapshot.token, check_paths)
-        .await
-    {
-        Ok(caps) => st.capabilities = caps,
-        Err(e) => st.error = Some(format!("capabilities: {}", escape(&e.to_string(), 300))),
+    // The mint paths are always asked about: the advice depends on them.
+    let mut asked: Vec<String> = check_paths.to_vec();
+    for path in mint_candidates(s.token_role.as_deref()) {
+        if !asked.contains(&path.api_path()) {
+            asked.push(path.api_path());
+        }
     }
+    let caps = match ctx.client.capabilities_self(&snapshot.token, &asked).await {
+        Ok(caps) => Some(caps),
+        Err(e) => {
+            st.error = Some(format!("capabilities: {}", escape(&e.to_string(), 300)));
+            None
+        }
+    };
+    st.capabilities = caps.clone().unwrap_or_default();
     match judge(
         &info,
         &ctx.our_name,
@@ -249,12 +256,61 @@ async fn collect(ctx: &Context<'_>, check_paths: &[String]) -> Status {
                 ForeignReason::WrongName => format!("its display name is not {}", ctx.our_name),
                 reason => crate::decide::foreign_words(&reason),
             };
-            st.advice = Some(format!(
-                "the file holds a foreign token ({why}); run `vault-token-renew` to heal it, or: {MANUAL_MINT}"
-            ));
+            let can = heal_ability(
+                !s.policies.is_empty(),
+                s.token_role.as_deref(),
+                caps.as_ref(),
+            );
+            st.advice = Some(foreign_advice(&why, can));
         }
     }
     st
+}
+
+/// What a heal with the file's foreign token would do, judged as the heal itself judges it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HealAbility {
+    /// Its capabilities allow this mint path.
+    Can(String),
+    /// Its capabilities are unknown: only a heal attempt tells.
+    Unknown,
+    /// No mint path is allowed; a renew would end in DRIFT.
+    Cannot,
+    /// No policies are configured, so nothing will be minted whatever the token may do.
+    NoPolicies,
+}
+
+fn heal_ability(
+    policies_configured: bool,
+    token_role: Option<&str>,
+    caps: Option<&BTreeMap<String, Vec<String>>>,
+) -> HealAbility {
+    if !policies_configured {
+        return HealAbility::NoPolicies;
+    }
+    match (caps, choose_mint_path(token_role, caps)) {
+        (None, _) => HealAbility::Unknown,
+        (Some(_), Some(path)) => HealAbility::Can(path.api_path()),
+        (Some(_), None) => HealAbility::Cannot,
+    }
+}
+
+/// The next step for a foreign token: heal only when the token can mint ours.
+fn foreign_advice(why: &str, can: HealAbility) -> String {
+    match can {
+        HealAbility::Can(path) => format!(
+            "the file holds a foreign token ({why}) that may mint through {path}; run `vault-token-renew` to heal it, or: {MANUAL_MINT}"
+        ),
+        HealAbility::Unknown => format!(
+            "the file holds a foreign token ({why}) whose mint authority is unknown; `vault-token-renew` tries a heal, or mint ours with a login: {MANUAL_MINT}"
+        ),
+        HealAbility::Cannot => format!(
+            "the file holds a foreign token ({why}) that cannot mint ours (no mint path is allowed), so a heal would fail; mint ours with a login: {MANUAL_MINT}, and find what wrote the file"
+        ),
+        HealAbility::NoPolicies => format!(
+            "the file holds a foreign token ({why}); no policies to mint are configured (set `policies` or pass --policy), then: {MANUAL_MINT}"
+        ),
+    }
 }
 
 /// A dry-run sweep with the file's token: what a sweep would revoke and what it leaves.
@@ -669,6 +725,37 @@ mod tests {
         assert!(
             last.contains("what to do:") && last.contains("heal it"),
             "{last}"
+        );
+    }
+
+    #[test]
+    fn a_foreign_token_is_advised_to_heal_only_when_it_can_mint() {
+        let caps = |path: &str, have: &[&str]| {
+            BTreeMap::from([(
+                path.to_owned(),
+                have.iter().map(|c| c.to_string()).collect(),
+            )])
+        };
+        let weak = caps("auth/token/create-orphan", &["deny"]);
+        let can = heal_ability(true, None, Some(&weak));
+        assert_eq!(can, HealAbility::Cannot);
+        let advice = foreign_advice("x", can);
+        assert!(!advice.contains("to heal it"), "{advice}");
+        assert!(advice.contains("vault-token-renew mint --oidc"), "{advice}");
+        let admin = caps("auth/token/create", &["update", "sudo"]);
+        assert_eq!(
+            heal_ability(true, None, Some(&admin)),
+            HealAbility::Can("auth/token/create".into())
+        );
+        let role = caps("auth/token/create/ours", &["update"]);
+        assert_eq!(
+            heal_ability(true, Some("ours"), Some(&role)),
+            HealAbility::Can("auth/token/create/ours".into())
+        );
+        assert_eq!(heal_ability(true, None, None), HealAbility::Unknown);
+        assert_eq!(
+            heal_ability(false, None, Some(&admin)),
+            HealAbility::NoPolicies
         );
     }
 
