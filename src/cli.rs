@@ -119,6 +119,15 @@ pub struct StatusArgs {
     /// Print machine-readable JSON instead of text
     #[arg(long)]
     pub json: bool,
+    /// Do not cut lines to the terminal width
+    #[arg(long)]
+    pub full: bool,
+    /// Monitoring-plugin mode: WARNING (exit 1) when less time than this is left, e.g. 7d
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub warn: Option<std::time::Duration>,
+    /// Monitoring-plugin mode: CRITICAL (exit 2) when less time than this is left, e.g. 2d
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub crit: Option<std::time::Duration>,
     /// Path whose capabilities to show (repeatable)
     #[arg(
         long = "check-path",

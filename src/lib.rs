@@ -94,7 +94,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Mint(args) => runtime.block_on(commands::mint(&ctx, &env, &args)),
         Command::Generate(_) => unreachable!("handled before the settings are resolved"),
         Command::Status(args) => {
-            let code = runtime.block_on(commands::status(&ctx, &args.check_paths, args.json));
+            let code = runtime.block_on(commands::status(&ctx, &args));
             return Ok(ExitCode::from(code));
         }
         Command::Install(_) | Command::Uninstall(_) | Command::OnFailure { .. } => {

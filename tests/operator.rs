@@ -560,3 +560,51 @@ fn runs_total_counts_each_result() {
     assert_eq!(metric(&s, "runs_total", Some("drift")), 1.0);
     assert_eq!(metric(&s, "runs_total", Some("fail")), 0.0);
 }
+
+scenarios! {
+    fn status_shows_mode_accessor_and_thresholds_for_monitors(w) {
+        let ours = w.seed_ours();
+        w.write_token(&ours.token);
+        assert_eq!(w.run(&["renew"]).code, 0);
+        let view = w.file_token_view();
+
+        let run = w.run(&["status"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(run.stdout.contains(&format!("accessor  ")), "{}", run.stdout);
+        assert!(run.stdout.contains(&view.accessor), "{}", run.stdout);
+        assert!(run.stdout.contains("auth/token/create"), "{}", run.stdout);
+        assert!(run.stdout.contains("\nissued  "), "{}", run.stdout);
+
+        // Monitoring-plugin codes: 32 days left.
+        let plugin = |args: &[&str]| {
+            let mut all = vec!["status"];
+            all.extend_from_slice(args);
+            let run = w.run(&all);
+            (run.code, run.stdout.lines().next().unwrap_or_default().to_owned())
+        };
+        let (code, first) = plugin(&["--warn", "7d", "--crit", "2d"]);
+        assert_eq!(code, 0, "{first}");
+        assert!(first.starts_with("VAULT-TOKEN OK - 3"), "{first}");
+        assert_eq!(plugin(&["--warn", "40d", "--crit", "2d"]).0, 1);
+        assert_eq!(plugin(&["--warn", "50d", "--crit", "40d"]).0, 2);
+
+        // Lines cut to the terminal, whole with --full.
+        let run = w.run_env(&["status"], &[("COLUMNS", "50")]);
+        assert!(run.stdout.lines().all(|l| l.chars().count() <= 50 || l.starts_with("what to do")), "{}", run.stdout);
+        let run = w.run_env(&["status", "--full"], &[("COLUMNS", "50")]);
+        assert!(run.stdout.lines().any(|l| l.chars().count() > 50), "{}", run.stdout);
+
+        // A token file others may read is not healthy.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(w.token_file(), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let run = w.run(&["status"]);
+        assert_ne!(run.code, 0, "{run:?}");
+        assert!(run.stdout.contains("(mode 0644: readable by others)"), "{}", run.stdout);
+        assert!(run.stdout.contains("chmod 600"), "{}", run.stdout);
+        let json: serde_json::Value =
+            serde_json::from_str(&w.run(&["status", "--json"]).stdout).unwrap();
+        assert_eq!(json["loose_mode"], "0644");
+        assert_eq!(json["healthy"], false);
+        assert_eq!(json["accessor"], view.accessor.as_str());
+    }
+}
