@@ -49,9 +49,9 @@ pub enum Command {
     #[command(hide = true)]
     Generate(GenerateArgs),
     /// Write the config file and the systemd user units, enable the timer and linger (without Nix)
-    Install(crate::install::InstallArgs),
+    Install(InstallArgs),
     /// Stop and remove the units `install` wrote; the token file and the config stay
-    Uninstall(crate::install::UninstallArgs),
+    Uninstall(UninstallArgs),
     /// Run the configured failure hook for UNIT (what the failure template unit runs)
     OnFailure {
         /// The unit that failed, passed to the hook as FAILED_UNIT
@@ -206,4 +206,40 @@ pub struct GlobalArgs {
     /// More detail on stderr (-v debug, -vv trace); tokens are never shown
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+}
+
+// `install` and `uninstall` flags live here, not in install.rs, so cli does not depend on install.
+
+/// Flags of `install` besides the settings flags (`--vault-addr`, `--policy`, … are global).
+#[derive(Debug, Clone, clap::Args)]
+pub struct InstallArgs {
+    #[command(flatten)]
+    pub units: crate::unit_options::UnitOptionArgs,
+    /// Shell command to run when the service fails (DRIFT or FAIL); gets FAILED_UNIT and LAST_LOG_LINE
+    #[arg(
+        long,
+        value_name = "CMD",
+        long_help = "Shell command the failure hook runs (with sh -c) when the service fails with DRIFT or \
+FAIL; it gets FAILED_UNIT and LAST_LOG_LINE (the log line saying what happened, never a token). \
+Stored as `on_failure` in the config file. Examples:\n  \
+--on-failure 'notify-send \"Vault token\" \"$LAST_LOG_LINE\"'\n  \
+--on-failure 'curl -fsS -m 10 --data-urlencode \"text=$FAILED_UNIT: $LAST_LOG_LINE\" https://hooks.example/notify'"
+    )]
+    pub on_failure: Option<String>,
+    /// Replace config keys the file already sets, and unit options the units already have, with other values (otherwise such a change is refused)
+    #[arg(long)]
+    pub force: bool,
+    /// Do not enable linger (units then run only while you are logged in)
+    #[arg(long)]
+    pub no_linger: bool,
+    /// Print what would change (a diff of each file) and what would run, and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct UninstallArgs {
+    /// Print what would be removed and run, and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }

@@ -15,10 +15,13 @@ pub mod lock;
 pub mod metrics;
 pub mod oidc;
 pub mod runlog;
+pub mod schedule;
 pub mod secret;
 pub mod settings;
 pub mod state;
+pub mod textdiff;
 pub mod tokenfile;
+pub mod unit_options;
 pub mod units;
 pub mod vault;
 
