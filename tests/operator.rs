@@ -608,3 +608,28 @@ scenarios! {
         assert_eq!(json["accessor"], view.accessor.as_str());
     }
 }
+
+scenarios! {
+    fn mint_refuses_a_period_the_installed_timer_cannot_keep_alive(w) {
+        let timer_dir = w.home.path().join(".config/systemd/user");
+        std::fs::create_dir_all(&timer_dir).unwrap();
+        std::fs::write(
+            timer_dir.join("vault-token-renew.timer"),
+            "[Timer]\nOnCalendar=daily\nRandomizedDelaySec=5m\nPersistent=true\n",
+        )
+        .unwrap();
+        let admin = w.seed_oidc_login();
+        let before = w.server.alive_tokens().len();
+
+        let run = w.run_env(&["mint", "--period", "1h"], &[("VAULT_TOKEN", &admin.token)]);
+        assert_eq!(run.code, 2, "{run:?}");
+        let line = w.last_log_line();
+        assert!(line.contains("FAIL: mint refused: --period 1h is not longer than the gap between renewals"), "{line}");
+        assert!(line.contains("OnCalendar=daily"), "{line}");
+        assert_eq!(w.server.alive_tokens().len(), before, "nothing minted");
+        assert!(w.file_content().is_none());
+
+        let run = w.run_env(&["mint"], &[("VAULT_TOKEN", &admin.token)]);
+        assert_eq!(run.code, 0, "the default period outlasts a daily timer: {run:?}");
+    }
+}
