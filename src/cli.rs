@@ -43,6 +43,10 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Show the token file's health: owner, policies, TTL, capabilities, last log lines
     Status(StatusArgs),
+    /// Print every effective setting and where it came from (flag, environment, file, default)
+    Config,
+    /// Check what keeps the token alive: server, token-file mode, timer and linger, period against schedule, VAULT_TOKEN shadowing, man page
+    Doctor,
     /// Mint and install our periodic token with the authority of an OIDC login (--oidc), of VAULT_TOKEN, or of the file's token
     Mint(MintArgs),
     /// Write the man page or shell completions (for packagers and `install`)

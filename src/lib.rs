@@ -58,6 +58,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
         let code = hook::run(unit, settings.on_failure.as_deref(), &settings.log_file);
         return Ok(exit_code(code));
     }
+    if let Some(Command::Config) = &cli.command {
+        print!("{}", commands::show_config::render(&settings));
+        return Ok(ExitCode::SUCCESS);
+    }
     if settings.vault_addr.scheme() == "http" && !is_loopback(&settings.vault_addr) {
         tracing::warn!(
             "{} is plain http to a non-loopback host: tokens cross the network unencrypted; use https",
@@ -100,7 +104,14 @@ pub fn run() -> anyhow::Result<ExitCode> {
             let code = runtime.block_on(commands::status(&ctx, &args));
             return Ok(ExitCode::from(code));
         }
-        Command::Install(_) | Command::Uninstall(_) | Command::OnFailure { .. } => {
+        Command::Doctor => {
+            let code = runtime.block_on(commands::doctor(&ctx, &env));
+            return Ok(ExitCode::from(code));
+        }
+        Command::Install(_)
+        | Command::Uninstall(_)
+        | Command::OnFailure { .. }
+        | Command::Config => {
             unreachable!("handled before the settings are resolved")
         }
     };

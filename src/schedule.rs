@@ -50,6 +50,15 @@ pub fn check_timespan(span: &str) -> Result<Duration, String> {
     }
 }
 
+/// A duration as a person writes it in the config: `768h`, `5m`, else systemd's words.
+pub fn human(d: Duration) -> String {
+    match d.as_secs() {
+        s if s > 0 && s % 3600 == 0 && d.subsec_nanos() == 0 => format!("{}h", s / 3600),
+        s if s > 0 && s % 60 == 0 && d.subsec_nanos() == 0 => format!("{}m", s / 60),
+        _ => humantime::format_duration(d).to_string(),
+    }
+}
+
 /// The longest gap between two runs of `spec`, as far as it can be told.
 pub fn longest_gap(spec: &str) -> Option<Duration> {
     let spec = spec.trim();
@@ -150,7 +159,7 @@ fn component(text: &str, min: u32, max: u32) -> bool {
             None => (item, None),
         };
         let number = |n: &str| n.parse::<u32>().is_ok_and(|n| (min..=max).contains(&n));
-        let range_ok = range == "*" || range.trim_start_matches('~').split("..").all(|n| number(n));
+        let range_ok = range == "*" || range.trim_start_matches('~').split("..").all(number);
         range_ok && step.is_none_or(|s| s.parse::<u32>().is_ok_and(|s| s > 0))
     })
 }

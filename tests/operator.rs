@@ -570,7 +570,7 @@ scenarios! {
 
         let run = w.run(&["status"]);
         assert_eq!(run.code, 0, "{run:?}");
-        assert!(run.stdout.contains(&format!("accessor  ")), "{}", run.stdout);
+        assert!(run.stdout.contains("accessor  "), "{}", run.stdout);
         assert!(run.stdout.contains(&view.accessor), "{}", run.stdout);
         assert!(run.stdout.contains("auth/token/create"), "{}", run.stdout);
         assert!(run.stdout.contains("\nissued  "), "{}", run.stdout);
@@ -631,5 +631,82 @@ scenarios! {
 
         let run = w.run_env(&["mint"], &[("VAULT_TOKEN", &admin.token)]);
         assert_eq!(run.code, 0, "the default period outlasts a daily timer: {run:?}");
+    }
+}
+
+scenarios! {
+    fn config_shows_each_setting_and_where_it_came_from(w) {
+        let run = w.run_env(
+            &["config", "--period", "48h"],
+            &[("VAULT_TOKEN_RENEW_RETRIES", "2")],
+        );
+        assert_eq!(run.code, 0, "{run:?}");
+        let config = w.home.path().join(".config/vault-token-renew/config.toml");
+        let line = |key: &str| {
+            run.stdout
+                .lines()
+                .find(|l| l.contains(&format!("  {key} = ")))
+                .unwrap_or_else(|| panic!("no {key}: {}", run.stdout))
+                .to_owned()
+        };
+        assert!(line("period").starts_with("flag:--period "), "{}", run.stdout);
+        assert!(line("retries").starts_with("env:VAULT_TOKEN_RENEW_RETRIES "), "{}", run.stdout);
+        assert!(line("vault_addr").starts_with(&format!("file:{} ", config.display())), "{}", run.stdout);
+        assert!(line("vault_addr").contains(&w.server.url().trim_end_matches('/').to_owned()), "{}", run.stdout);
+        assert!(line("sweep_concurrency").starts_with("default "), "{}", run.stdout);
+        assert_eq!(run.stdout.lines().filter(|l| l.contains(" = ")).count(), 21, "every setting: {}", run.stdout);
+    }
+
+    fn doctor_checks_the_server_the_file_mode_and_a_shadowing_token(w) {
+        let ours = w.seed_ours();
+        w.write_token(&ours.token);
+        let run = w.run(&["doctor"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        let line = |run: &Run, what: &str| {
+            run.stdout
+                .lines()
+                .find(|l| l[6..].starts_with(what))
+                .unwrap_or_else(|| panic!("no {what}: {}", run.stdout))
+                .to_owned()
+        };
+        assert!(line(&run, "server").starts_with("ok "), "{}", run.stdout);
+        assert!(line(&run, "server").contains("active, unsealed"), "{}", run.stdout);
+        assert!(line(&run, "token file").starts_with("ok "), "{}", run.stdout);
+        assert!(line(&run, "environment").starts_with("ok "), "{}", run.stdout);
+        for what in ["timer", "linger", "period", "man page"] {
+            line(&run, what);
+        }
+
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(w.token_file(), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let run = w.run_env(&["doctor"], &[("BAO_TOKEN", "not-a-token")]);
+        assert_eq!(run.code, 4, "{run:?}");
+        assert!(line(&run, "token file").starts_with("FAIL "), "{}", run.stdout);
+        assert!(line(&run, "token file").contains("chmod 600"), "{}", run.stdout);
+        let env = line(&run, "environment");
+        assert!(env.starts_with("WARN ") && env.contains("$BAO_TOKEN is set"), "{env}");
+
+        std::fs::set_permissions(w.token_file(), std::fs::Permissions::from_mode(0o600)).unwrap();
+        let run = w.run(&["doctor", "--vault-addr", "http://127.0.0.1:9"]);
+        assert_eq!(run.code, 4, "{run:?}");
+        let server = line(&run, "server");
+        assert!(server.starts_with("FAIL ") && server.contains("cannot reach http://127.0.0.1:9/"), "{server}");
+        println!("{}", run.stdout);
+
+        // A period the installed timer cannot keep alive.
+        let timer_dir = w.home.path().join(".config/systemd/user");
+        std::fs::create_dir_all(&timer_dir).unwrap();
+        std::fs::write(
+            timer_dir.join("vault-token-renew.timer"),
+            "[Timer]\nOnCalendar=weekly\nRandomizedDelaySec=5m\n",
+        )
+        .unwrap();
+        let run = w.run(&["doctor", "--period", "72h"]);
+        assert_eq!(run.code, 4, "{run:?}");
+        let period = line(&run, "period");
+        assert!(period.starts_with("FAIL ") && period.contains("--period 72h is not longer"), "{period}");
+        let run = w.run(&["doctor"]);
+        let period = line(&run, "period");
+        assert!(period.starts_with("ok ") && period.contains("768h outlasts"), "{period}");
     }
 }

@@ -17,11 +17,11 @@ use std::time::Duration;
 /// A period the timer cannot keep up with is refused: the token would expire between two runs,
 /// and `status` would later blame the timer. Less than two runs' worth is only a warning: one
 /// missed run (a laptop off for the night) would expire it.
-fn period_outlasts_timer(period: Duration, timer: &UnitOptions) -> Result<(), String> {
+pub(crate) fn period_outlasts_timer(period: Duration, timer: &UnitOptions) -> Result<(), String> {
     let Some(wait) = timer.longest_wait() else {
         return Ok(());
     };
-    let human = |d: Duration| humantime::format_duration(d).to_string();
+    let human = crate::schedule::human;
     let schedule = format!(
         "the timer (OnCalendar={}, RandomizedDelaySec={}) may wait {} between runs",
         timer.schedule,

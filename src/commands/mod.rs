@@ -1,13 +1,16 @@
 //! The subcommands. Each returns a [`Report`] (the run's one log line); none of them panics or
 //! returns early without one.
 
+mod doctor;
 mod heal;
 mod lost_mint;
 mod mint;
 mod renew;
+pub mod show_config;
 mod status;
 mod sweep;
 
+pub use doctor::doctor;
 pub use mint::mint;
 pub use renew::renew;
 pub use status::status;
