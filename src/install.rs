@@ -736,7 +736,7 @@ fn start_units(
 
 /// Where man-db (through `~/.local/bin` on PATH) and the shells look for a user's own man pages
 /// and completions.
-fn doc_dirs(env: &Env) -> [(PathBuf, Option<crate::generate::Shell>); 3] {
+fn doc_dirs(env: &Env) -> [(PathBuf, Option<crate::generate::Shell>); 4] {
     let data = env.home.join(".local/share");
     [
         (data.join("man/man1"), None),
@@ -747,6 +747,11 @@ fn doc_dirs(env: &Env) -> [(PathBuf, Option<crate::generate::Shell>); 3] {
         (
             data.join("fish/vendor_completions.d"),
             Some(crate::generate::Shell::Fish),
+        ),
+        // Not on zsh's default fpath: install says how to add it.
+        (
+            data.join("zsh/site-functions"),
+            Some(crate::generate::Shell::Zsh),
         ),
     ]
 }
@@ -790,6 +795,13 @@ fn install_docs(env: &Env, dry_run: bool, out: &mut dyn Write) -> Result<(), Ins
                 (n, true) => writeln!(out, "would write {n} {what} file(s) to {}", dir.display()),
                 (n, false) => writeln!(out, "wrote {n} {what} file(s) to {}", dir.display()),
             };
+            if shell == Some(crate::generate::Shell::Zsh) {
+                let _ = writeln!(
+                    out,
+                    "  zsh: add `fpath+=({})` to ~/.zshrc before compinit",
+                    dir.display()
+                );
+            }
         }
         Ok(())
     })();
@@ -805,7 +817,11 @@ fn uninstall_docs(env: &Env, dry_run: bool, out: &mut dyn Write) {
         };
         for entry in entries.filter_map(Result::ok) {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.starts_with(crate::generate::BIN) {
+            // `_vault-token-renew` is zsh's name for it.
+            if !name
+                .trim_start_matches('_')
+                .starts_with(crate::generate::BIN)
+            {
                 continue;
             }
             if dry_run {
@@ -1682,12 +1698,15 @@ mod tests {
                 .join("fish/vendor_completions.d/vault-token-renew.fish")
                 .is_file()
         );
+        let zsh = share.join("zsh/site-functions/_vault-token-renew");
+        assert!(zsh.is_file());
         let (r, out) = w.uninstall(false);
         r.unwrap();
         assert!(
             !share.join("man/man1/vault-token-renew.1").exists(),
             "{out}"
         );
+        assert!(!zsh.exists(), "{out}");
         assert_eq!(
             share
                 .join("bash-completion/completions")

@@ -43,6 +43,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
         generate::run(args)?;
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(Command::Completions { shell }) = &cli.command {
+        generate::print_completions(*shell);
+        return Ok(ExitCode::SUCCESS);
+    }
     let env = Env::from_process();
     // Deploy commands need no server and write the settings rather than read them.
     match &cli.command {
@@ -99,7 +103,9 @@ pub fn run() -> anyhow::Result<ExitCode> {
             report
         }
         Command::Mint(args) => runtime.block_on(commands::mint(&ctx, &env, &args)),
-        Command::Generate(_) => unreachable!("handled before the settings are resolved"),
+        Command::Generate(_) | Command::Completions { .. } => {
+            unreachable!("handled before the settings are resolved")
+        }
         Command::Status(args) => {
             let code = runtime.block_on(commands::status(&ctx, &args));
             return Ok(ExitCode::from(code));

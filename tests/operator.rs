@@ -471,6 +471,20 @@ scenarios! {
             "hidden from --help: {}",
             help.stdout
         );
+        assert!(help.stdout.contains("\n  completions "), "visible: {}", help.stdout);
+        assert!(help.stdout.contains("\nGlobal options:\n"), "{}", help.stdout);
+        for command in ["renew", "sweep", "status", "config", "doctor", "mint", "install", "uninstall"] {
+            let run = w.run(&[command, "--help"]);
+            assert_eq!(run.code, 0, "{run:?}");
+            assert!(run.stdout.contains("\nExamples:\n  vault-token-renew"), "{command}: {}", run.stdout);
+            assert!(run.stdout.contains("\nExit codes: 0 "), "{command}: {}", run.stdout);
+        }
+        for (shell, marker) in [("bash", "complete -F"), ("zsh", "#compdef vault-token-renew"), ("fish", "complete -c vault-token-renew")] {
+            let run = w.run(&["completions", shell]);
+            assert_eq!(run.code, 0, "{run:?}");
+            assert!(run.stdout.contains(marker), "{shell}: {}", &run.stdout[..200.min(run.stdout.len())]);
+            assert!(run.stdout.contains("doctor"), "{shell} completes the new commands");
+        }
     }
 }
 
@@ -496,6 +510,24 @@ scenarios! {
             run.stdout.contains("auth/token/create-orphan: deny"),
             "{}",
             run.stdout
+        );
+
+        // A token that may not even look itself up: the server's ACL denial is multierror-wrapped
+        // (`1 error occurred:\n\t* permission denied`); status shows it as one clean line.
+        let blind = w.server.add_token(TokenSpec {
+            display_name: "token-blind".into(),
+            policies: vec!["ci".into()],
+            ttl: 3600,
+            ..Default::default()
+        });
+        w.write_token(&blind.token);
+        let json: serde_json::Value =
+            serde_json::from_str(&w.run(&["status", "--json"]).stdout).unwrap();
+        assert_eq!(json["state"], "foreign", "{json}");
+        assert_eq!(
+            json["error"],
+            "auth/token/lookup-self answered HTTP 403: permission denied",
+            "{json}"
         );
     }
 }
