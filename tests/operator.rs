@@ -529,6 +529,8 @@ scenarios! {
             "auth/token/lookup-self answered HTTP 403: permission denied",
             "{json}"
         );
+        let advice = json["advice"].as_str().unwrap();
+        assert!(!advice.contains("to heal it"), "it cannot mint either: {advice}");
     }
 }
 

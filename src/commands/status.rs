@@ -276,8 +276,25 @@ async fn collect(ctx: &Context<'_>, check_paths: &[String]) -> Status {
             } else if e.is_permission_denied() {
                 // A live token without the `default` policy: we always mint with it.
                 st.state = "foreign";
-                st.advice = Some(format!(
-                    "the file holds a live token that may not look itself up (no `default` policy?), so not ours; run `vault-token-renew` to heal with it, or: {MANUAL_MINT}"
+                // It may still be allowed to ask about the mint paths (its own policy can grant that).
+                let asked: Vec<String> = mint_candidates(s.token_role.as_deref())
+                    .iter()
+                    .map(|p| p.api_path())
+                    .collect();
+                let caps = ctx
+                    .client
+                    .capabilities_self(&snapshot.token, &asked)
+                    .await
+                    .ok();
+                let can = heal_ability(
+                    !s.policies.is_empty(),
+                    s.token_role.as_deref(),
+                    caps.as_ref(),
+                );
+                st.capabilities = caps.unwrap_or_default();
+                st.advice = Some(foreign_advice(
+                    "a live token that may not look itself up, so not ours (no `default` policy?)",
+                    can,
                 ));
             } else {
                 st.state = "unreachable";
