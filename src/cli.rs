@@ -274,9 +274,12 @@ pub struct GlobalArgs {
     /// Write Prometheus textfile metrics here after every run (opt-in) [env: VAULT_TOKEN_RENEW_METRICS_FILE]
     #[arg(long, global = true, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
-    /// More detail on stderr (-v debug, -vv trace); tokens are never shown
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    /// More detail on stderr (-v: each request's method, path, status and milliseconds; -vv trace); tokens are never shown
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
+    /// Only errors on stderr: no warnings, and no copy of an OK or HEALED line (the log file still gets it)
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
 }
 
 // `install` and `uninstall` flags live here, not in install.rs, so cli does not depend on install.

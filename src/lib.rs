@@ -37,7 +37,8 @@ pub const EXIT_USAGE: u8 = 2;
 pub fn run() -> anyhow::Result<ExitCode> {
     let started = std::time::SystemTime::now();
     let cli = Cli::parse();
-    init_tracing(cli.global.verbose);
+    init_tracing(cli.global.verbose, cli.global.quiet);
+    runlog::set_quiet(cli.global.quiet);
     // Needs no settings: packagers run it in a build sandbox with no VAULT_ADDR.
     if let Some(Command::Generate(args)) = &cli.command {
         generate::run(args)?;
@@ -219,13 +220,17 @@ fn is_loopback(url: &reqwest::Url) -> bool {
 
 /// Diagnostics on stderr, from this crate only: dependencies' trace output is never enabled, so
 /// no library can print a request header. `-v` debug, `-vv` trace; warnings by default.
-fn init_tracing(verbose: u8) {
+fn init_tracing(verbose: u8, quiet: bool) {
     let level = match verbose {
+        _ if quiet => "error",
         0 => "warn",
         1 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::new(format!("warn,vault_token_renew={level}"));
+    let filter = tracing_subscriber::EnvFilter::new(format!(
+        "{},vault_token_renew={level}",
+        if quiet { "error" } else { "warn" }
+    ));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -744,3 +744,30 @@ scenarios! {
         assert!(period.starts_with("ok ") && period.contains("768h outlasts"), "{period}");
     }
 }
+
+scenarios! {
+    fn verbose_logs_each_request_without_tokens_and_quiet_keeps_success_silent(w) {
+        let ours = w.seed_ours();
+        w.write_token(&ours.token);
+        let run = w.run(&["-v", "renew"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        let requests: Vec<&str> = run.stderr.lines().filter(|l| l.contains(" -> ")).collect();
+        assert!(
+            requests.iter().any(|l| l.contains("GET auth/token/lookup-self -> 200 in ") && l.ends_with("ms")),
+            "{}",
+            run.stderr
+        );
+        assert!(requests.iter().any(|l| l.contains("POST auth/token/renew-self -> 200")), "{}", run.stderr);
+
+        let run = w.run(&["-q", "renew"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert_eq!(run.stderr, "", "quiet on success");
+        assert!(w.last_log_line().contains(" OK renewed"), "the log file still has it");
+
+        let k8s = w.seed_kubernetes_login();
+        w.write_token(&k8s.token);
+        let run = w.run(&["-q", "renew"]);
+        assert_eq!(run.code, 3);
+        assert!(run.stderr.contains(" DRIFT: "), "a failure is never quiet: {run:?}");
+    }
+}
