@@ -207,6 +207,13 @@ pub struct StatusArgs {
     pub check_paths: Vec<String>,
 }
 
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
 /// Settings flags; each overrides its environment variable and config-file key.
 #[derive(Debug, Default, Args)]
 #[command(next_help_heading = "Global options")]
@@ -277,6 +284,9 @@ pub struct GlobalArgs {
     /// More detail on stderr (-v: each request's method, path, status and milliseconds; -vv trace); tokens are never shown
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
+    /// Output of renew, mint and sweep: `text` (the log line on stderr) or `json` (also one object on stdout)
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
     /// Only errors on stderr: no warnings, and no copy of an OK or HEALED line (the log file still gets it)
     #[arg(short, long, global = true)]
     pub quiet: bool,

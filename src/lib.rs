@@ -85,6 +85,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
                 settings.metrics_file.as_deref(),
                 started,
             );
+            print_result(&report, cli.global.format);
             return Ok(report.outcome.into());
         }
     };
@@ -128,6 +129,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         settings.metrics_file.as_deref(),
         started,
     );
+    print_result(&report, cli.global.format);
     Ok(report.outcome.into())
 }
 
@@ -168,6 +170,7 @@ fn settings_failed(
                 fallback.metrics_file.as_deref(),
                 started,
             );
+            print_result(&report, cli.global.format);
             Ok(report.outcome.into())
         }
         Some(Command::Sweep(args)) if !args.dry_run => {
@@ -181,10 +184,26 @@ fn settings_failed(
                 fallback.metrics_file.as_deref(),
                 started,
             );
+            print_result(&report, cli.global.format);
             Ok(report.outcome.into())
         }
         _ => Err(error.into()),
     }
+}
+
+/// `--format json`: the run's result as one object on stdout, for scripts (fields only added).
+fn print_result(report: &runlog::Report, format: cli::Format) {
+    if format != cli::Format::Json {
+        return;
+    }
+    let object = serde_json::json!({
+        "result": metrics::result_label(report.outcome),
+        "exit_code": report.outcome.exit_code(),
+        "line": report.line(std::time::SystemTime::now()),
+        "ttl_secs": report.token.map(|t| t.ttl_secs),
+        "period_secs": report.token.and_then(|t| t.period_secs),
+    });
+    println!("{object}");
 }
 
 /// The end of every renew, mint and sweep run: the log line, then the metrics file if configured.

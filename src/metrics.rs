@@ -24,6 +24,14 @@ pub const RESULTS: [(Outcome, &str); 5] = [
     (Outcome::Usage, "usage"),
 ];
 
+/// The `result` label of an outcome (`ok`, `healed`, `drift`, `fail`, `usage`).
+pub fn result_label(outcome: Outcome) -> &'static str {
+    RESULTS
+        .iter()
+        .find(|(o, _)| *o == outcome)
+        .map_or("fail", |(_, name)| name)
+}
+
 /// One finished run, as the metrics file records it.
 pub struct Run<'a> {
     pub report: &'a Report,
@@ -209,7 +217,7 @@ fn carried(text: &str) -> Carried {
             continue;
         }
         if name == runs_name {
-            if let Some(result) = result_label(line) {
+            if let Some(result) = label_of_line(line) {
                 runs.insert(result.to_owned(), value);
             }
         } else {
@@ -228,7 +236,7 @@ fn carried(text: &str) -> Carried {
 }
 
 /// The `result` label's value of a sample line (our own values never need escaping).
-fn result_label(line: &str) -> Option<&str> {
+fn label_of_line(line: &str) -> Option<&str> {
     let rest = &line[line.find("result=\"")? + "result=\"".len()..];
     Some(&rest[..rest.find('"')?])
 }

@@ -766,6 +766,12 @@ scenarios! {
 
         let k8s = w.seed_kubernetes_login();
         w.write_token(&k8s.token);
+        let run = w.run(&["--format", "json", "renew"]);
+        assert_eq!(run.code, 3);
+        let json: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("one object");
+        assert_eq!(json["result"], "drift");
+        assert_eq!(json["exit_code"], 3);
+        assert!(json["line"].as_str().unwrap().contains(" DRIFT: "), "{json}");
         let run = w.run(&["-q", "renew"]);
         assert_eq!(run.code, 3);
         assert!(run.stderr.contains(" DRIFT: "), "a failure is never quiet: {run:?}");
