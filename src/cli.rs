@@ -14,6 +14,56 @@ Exit codes:
 Every renew, mint and sweep appends one line to the log file and writes it to stderr:
   <RFC 3339 time> OK|HEALED|DRIFT|FAIL ...";
 
+// Each command's help ends with examples and its exit codes.
+const RENEW_HELP: &str = "\
+Examples:
+  vault-token-renew                    # what the timer runs
+  vault-token-renew renew --period 768h
+
+Exit codes: 0 OK or HEALED; 2 usage or configuration error; 3 DRIFT (a foreign token that cannot mint ours); 4 FAIL";
+const SWEEP_HELP: &str = "\
+Examples:
+  vault-token-renew sweep --dry-run    # list what would be revoked, and why
+  vault-token-renew sweep
+
+Exit codes: 0 done; 2 usage or configuration error; 3 the file holds no token of ours to sweep with; 4 FAIL";
+const STATUS_HELP: &str = "\
+Examples:
+  vault-token-renew status
+  vault-token-renew status --json | jq .ttl_secs
+  vault-token-renew status --warn 7d --crit 2d   # a Nagios/Icinga check
+
+Exit codes: 0 healthy; 3 the file holds a foreign token; 4 otherwise.
+With --warn/--crit: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (monitoring-plugin codes)";
+const CONFIG_HELP: &str = "\
+Examples:
+  vault-token-renew config
+  vault-token-renew config --period 48h   # what a flag would change
+
+Exit codes: 0 shown; 2 the settings do not resolve (the error names the key)";
+const DOCTOR_HELP: &str = "\
+Examples:
+  vault-token-renew doctor
+
+Exit codes: 0 no check failed (warnings allowed); 2 usage or configuration error; 4 a check failed";
+const MINT_HELP: &str = "\
+Examples:
+  vault-token-renew mint --oidc                      # log in in the browser, mint, revoke the login
+  VAULT_TOKEN=$(vault login -method=oidc -token-only) vault-token-renew mint
+
+Exit codes: 0 minted and installed; 2 usage error (e.g. a period the timer cannot keep alive); 4 FAIL";
+const INSTALL_HELP: &str = "\
+Examples:
+  vault-token-renew install --watch --vault-addr https://vault.example.com:8200 --policy vault-admin
+  vault-token-renew install --dry-run --schedule hourly --force   # show the diff first
+
+Exit codes: 0 installed; 2 usage error or a conflict with what is installed (nothing changed); 4 a write or systemctl failed";
+const UNINSTALL_HELP: &str = "\
+Examples:
+  vault-token-renew uninstall --dry-run
+
+Exit codes: 0 removed; 4 systemctl failed";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "vault-token-renew",
@@ -38,20 +88,40 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Renew our token; heal or refuse a foreign one (the default; what the timer runs)
+    #[command(after_help = RENEW_HELP)]
     Renew,
     /// Revoke stale copies of our token: live tokens with our display name and this configuration's identity mark, but another accessor
+    #[command(after_help = SWEEP_HELP)]
     Sweep(SweepArgs),
     /// Show the token file's health: owner, policies, TTL, capabilities, last log lines
+    #[command(after_help = STATUS_HELP)]
     Status(StatusArgs),
+    /// Print every effective setting and where it came from (flag, environment, file, default)
+    #[command(after_help = CONFIG_HELP)]
+    Config,
+    /// Check what keeps the token alive: server, token-file mode, timer and linger, period against schedule, VAULT_TOKEN shadowing, man page
+    #[command(after_help = DOCTOR_HELP)]
+    Doctor,
     /// Mint and install our periodic token with the authority of an OIDC login (--oidc), of VAULT_TOKEN, or of the file's token
+    #[command(after_help = MINT_HELP)]
     Mint(MintArgs),
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell)
+    #[command(
+        after_help = "Examples:\n  vault-token-renew completions bash > ~/.local/share/bash-completion/completions/vault-token-renew\n  vault-token-renew completions zsh > ~/.local/share/zsh/site-functions/_vault-token-renew   # then fpath+=(~/.local/share/zsh/site-functions)\n  vault-token-renew completions fish > ~/.config/fish/completions/vault-token-renew.fish"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Write the man page or shell completions (for packagers and `install`)
     #[command(hide = true)]
     Generate(GenerateArgs),
     /// Write the config file and the systemd user units, enable the timer and linger (without Nix)
-    Install(crate::install::InstallArgs),
+    #[command(after_help = INSTALL_HELP)]
+    Install(InstallArgs),
     /// Stop and remove the units `install` wrote; the token file and the config stay
-    Uninstall(crate::install::UninstallArgs),
+    #[command(after_help = UNINSTALL_HELP)]
+    Uninstall(UninstallArgs),
     /// Run the configured failure hook for UNIT (what the failure template unit runs)
     OnFailure {
         /// The unit that failed, passed to the hook as FAILED_UNIT
@@ -119,6 +189,15 @@ pub struct StatusArgs {
     /// Print machine-readable JSON instead of text
     #[arg(long)]
     pub json: bool,
+    /// Do not cut lines to the terminal width
+    #[arg(long)]
+    pub full: bool,
+    /// Monitoring-plugin mode: WARNING (exit 1) when less time than this is left, e.g. 7d
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub warn: Option<std::time::Duration>,
+    /// Monitoring-plugin mode: CRITICAL (exit 2) when less time than this is left, e.g. 2d
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub crit: Option<std::time::Duration>,
     /// Path whose capabilities to show (repeatable)
     #[arg(
         long = "check-path",
@@ -128,8 +207,16 @@ pub struct StatusArgs {
     pub check_paths: Vec<String>,
 }
 
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
 /// Settings flags; each overrides its environment variable and config-file key.
 #[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Config file [default: $XDG_CONFIG_HOME/vault-token-renew/config.toml]
     #[arg(long, global = true, value_name = "PATH")]
@@ -194,7 +281,49 @@ pub struct GlobalArgs {
     /// Write Prometheus textfile metrics here after every run (opt-in) [env: VAULT_TOKEN_RENEW_METRICS_FILE]
     #[arg(long, global = true, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
-    /// More detail on stderr (-v debug, -vv trace); tokens are never shown
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    /// More detail on stderr (-v: each request's method, path, status and milliseconds; -vv trace); tokens are never shown
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
+    /// Output of renew, mint and sweep: `text` (the log line on stderr) or `json` (also one object on stdout)
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Only errors on stderr: no warnings, and no copy of an OK or HEALED line (the log file still gets it)
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+// `install` and `uninstall` flags live here, not in install.rs, so cli does not depend on install.
+
+/// Flags of `install` besides the settings flags (`--vault-addr`, `--policy`, … are global).
+#[derive(Debug, Clone, clap::Args)]
+pub struct InstallArgs {
+    #[command(flatten)]
+    pub units: crate::unit_options::UnitOptionArgs,
+    /// Shell command to run when the service fails (DRIFT or FAIL); gets FAILED_UNIT and LAST_LOG_LINE
+    #[arg(
+        long,
+        value_name = "CMD",
+        long_help = "Shell command the failure hook runs (with sh -c) when the service fails with DRIFT or \
+FAIL; it gets FAILED_UNIT and LAST_LOG_LINE (the log line saying what happened, never a token). \
+Stored as `on_failure` in the config file. Examples:\n  \
+--on-failure 'notify-send \"Vault token\" \"$LAST_LOG_LINE\"'\n  \
+--on-failure 'curl -fsS -m 10 --data-urlencode \"text=$FAILED_UNIT: $LAST_LOG_LINE\" https://hooks.example/notify'"
+    )]
+    pub on_failure: Option<String>,
+    /// Replace config keys the file already sets, and unit options the units already have, with other values (otherwise such a change is refused)
+    #[arg(long)]
+    pub force: bool,
+    /// Do not enable linger (units then run only while you are logged in)
+    #[arg(long)]
+    pub no_linger: bool,
+    /// Print what would change (a diff of each file) and what would run, and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct UninstallArgs {
+    /// Print what would be removed and run, and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }

@@ -25,11 +25,14 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<()> {
         (GenerateWhat::Completions { shell }, Some(dir)) => {
             println!("{}", write_completions(shell, dir)?.display());
         }
-        (GenerateWhat::Completions { shell }, None) => {
-            clap_complete::generate(shell, &mut Cli::command(), BIN, &mut std::io::stdout());
-        }
+        (GenerateWhat::Completions { shell }, None) => print_completions(shell),
     }
     Ok(())
+}
+
+/// The completion script for `shell` on stdout (`completions <shell>`).
+pub fn print_completions(shell: Shell) {
+    clap_complete::generate(shell, &mut Cli::command(), BIN, &mut std::io::stdout());
 }
 
 /// Writes `vault-token-renew.1` and one page per visible subcommand (`vault-token-renew-status.1`, …).

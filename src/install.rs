@@ -8,58 +8,15 @@
 //! would change a key the file already sets is refused (exit 2, naming the key and both values)
 //! unless `--force`, which rewrites the file from the merged keys.
 
-use crate::cli::GlobalArgs;
+use crate::cli::{GlobalArgs, InstallArgs, UninstallArgs};
 use crate::settings::Settings;
+use crate::unit_options::{self, UnitOptions};
 use crate::units::{self, Params};
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
-
-/// Flags of `install` besides the settings flags (`--vault-addr`, `--policy`, … are global).
-#[derive(Debug, Clone, clap::Args)]
-pub struct InstallArgs {
-    /// Also install the path unit: heal the token file seconds after a `vault login` replaces it
-    #[arg(long)]
-    pub watch: bool,
-    /// When the timer renews, as a systemd.time(7) calendar expression
-    #[arg(long, value_name = "CALENDAR", default_value = "daily")]
-    pub schedule: String,
-    /// Random delay added to each scheduled run, spreading load across machines
-    #[arg(long, value_name = "DURATION", default_value = "5m")]
-    pub randomized_delay: String,
-    /// Do not catch up on a run missed while the machine was off
-    #[arg(long)]
-    pub no_persistent: bool,
-    /// Shell command to run when the service fails (DRIFT or FAIL); gets FAILED_UNIT and LAST_LOG_LINE
-    #[arg(
-        long,
-        value_name = "CMD",
-        long_help = "Shell command the failure hook runs (with sh -c) when the service fails with DRIFT or \
-FAIL; it gets FAILED_UNIT and LAST_LOG_LINE (the log line saying what happened, never a token). \
-Stored as `on_failure` in the config file. Examples:\n  \
---on-failure 'notify-send \"Vault token\" \"$LAST_LOG_LINE\"'\n  \
---on-failure 'curl -fsS -m 10 --data-urlencode \"text=$FAILED_UNIT: $LAST_LOG_LINE\" https://hooks.example/notify'"
-    )]
-    pub on_failure: Option<String>,
-    /// Replace config keys the file already sets to other values (otherwise such a change is refused)
-    #[arg(long)]
-    pub force: bool,
-    /// Do not enable linger (units then run only while you are logged in)
-    #[arg(long)]
-    pub no_linger: bool,
-    /// Print what would be written and run, and change nothing
-    #[arg(long)]
-    pub dry_run: bool,
-}
-
-#[derive(Debug, Clone, clap::Args)]
-pub struct UninstallArgs {
-    /// Print what would be removed and run, and change nothing
-    #[arg(long)]
-    pub dry_run: bool,
-}
 
 /// The outside world `install` acts on; `from_process` in production, built by hand in tests.
 #[derive(Debug, Clone)]
@@ -476,6 +433,17 @@ const CONFIG_HEADER: &str = "\
 # Written by `vault-token-renew install`; edit freely: install keeps keys it is not asked to change.
 ";
 
+/// Everything `install` decided before it changes anything, so a refusal leaves no half-install.
+struct Plan {
+    config: ConfigPlan,
+    /// The config file's text now, for the dry run's diff.
+    config_before: Option<String>,
+    options: UnitOptions,
+    units: Vec<units::Unit>,
+    /// Installed with --watch before, not now: the path unit goes.
+    stale_path_unit: bool,
+}
+
 /// `vault-token-renew install`.
 pub fn install(
     args: &InstallArgs,
@@ -483,24 +451,42 @@ pub fn install(
     env: &Env,
     out: &mut dyn Write,
 ) -> Result<(), InstallError> {
+    let plan = plan(args, requested, env, out)?;
+    note_xdg_config_home(env, out);
+    let changed = write_files(&plan, args, env, out)?;
+    install_docs(env, args.dry_run, out)?;
     let runner = Runner {
         env,
         dry_run: args.dry_run,
     };
+    enable_linger(&runner, args, env, out);
+    start_units(&runner, &plan, &changed, args.dry_run, env, out)?;
+    let _ = writeln!(
+        out,
+        "{}: check with `systemctl --user list-timers vault-token-renew.timer` and `vault-token-renew status`",
+        if args.dry_run {
+            "dry run, nothing changed"
+        } else {
+            "installed"
+        }
+    );
+    Ok(())
+}
+
+fn plan(
+    args: &InstallArgs,
+    requested: &Requested,
+    env: &Env,
+    out: &mut dyn Write,
+) -> Result<Plan, InstallError> {
     let config_path = env.config_path();
     let unit_dir = env.unit_dir();
+    refuse_foreign_units(&unit_dir)?;
+    let installed = UnitOptions::installed(&unit_dir);
+    let options = unit_options::merge(installed.as_ref(), &args.units, args.force)
+        .map_err(InstallError::Usage)?;
 
-    // 1. Decide everything before changing anything, so a refusal leaves no half-install.
-    let mut requested = requested.clone();
-    for key in PATH_KEYS {
-        if let Some(toml::Value::String(v)) = requested.get(key)
-            && !v.starts_with('~')
-            && Path::new(v).is_relative()
-        {
-            let abs = env.cwd.join(v).to_string_lossy().into_owned();
-            requested.insert(key.to_owned(), toml::Value::String(abs));
-        }
-    }
+    let mut requested = absolute_paths(requested, &env.cwd);
     if let Some(cmd) = &args.on_failure {
         requested.insert("on_failure".into(), toml::Value::String(cmd.clone()));
     }
@@ -519,23 +505,17 @@ pub fn install(
         .and_then(|t| toml::from_str(t).ok())
         .unwrap_or_default();
     if !requested.contains_key("vault_addr") && !existing_table.contains_key("vault_addr") {
-        match &env.vault_addr {
-            Some(addr) => {
-                let _ = writeln!(
-                    out,
-                    "recording the server address from VAULT_ADDR/BAO_ADDR ({addr}): the service does not see your shell's environment"
-                );
-                requested.insert("vault_addr".into(), toml::Value::String(addr.clone()));
-            }
-            None => {
-                return Err(InstallError::Usage(
-                    "install needs the server address for the service: pass --vault-addr URL (or set VAULT_ADDR)".into(),
-                ));
-            }
-        }
+        let addr = env.vault_addr.clone().ok_or_else(|| InstallError::Usage(
+            "install needs the server address for the service: pass --vault-addr URL (or set VAULT_ADDR)".into(),
+        ))?;
+        let _ = writeln!(
+            out,
+            "recording the server address from VAULT_ADDR/BAO_ADDR ({addr}): the service does not see your shell's environment"
+        );
+        requested.insert("vault_addr".into(), toml::Value::String(addr));
     }
-    let config_plan = plan_config(existing.as_deref(), &requested, args.force, &config_path)?;
-    let final_text = match &config_plan {
+    let config = plan_config(existing.as_deref(), &requested, args.force, &config_path)?;
+    let final_text = match &config {
         ConfigPlan::Unchanged => existing.as_deref().unwrap_or_default(),
         ConfigPlan::Write(text, _) => text.as_str(),
     };
@@ -555,16 +535,41 @@ pub fn install(
     };
     let params = Params {
         bin: env.bin.clone(),
-        schedule: args.schedule.clone(),
-        randomized_delay: args.randomized_delay.clone(),
-        persistent: !args.no_persistent,
+        schedule: options.schedule.clone(),
+        randomized_delay: options.randomized_delay.clone(),
+        persistent: options.persistent,
         token_file,
     };
-    let rendered = units::render(&params).map_err(|e| InstallError::Usage(e.to_string()))?;
-    let wanted: Vec<_> = rendered
+    let units: Vec<_> = units::render(&params)
+        .map_err(|e| InstallError::Usage(e.to_string()))?
         .into_iter()
-        .filter(|u| args.watch || u.name != units::PATH_UNIT)
+        .filter(|u| options.watch || u.name != units::PATH_UNIT)
         .collect();
+    Ok(Plan {
+        config,
+        config_before: existing,
+        stale_path_unit: !options.watch && unit_dir.join(units::PATH_UNIT).exists(),
+        options,
+        units,
+    })
+}
+
+/// A relative path flag is made absolute: the service runs elsewhere.
+fn absolute_paths(requested: &Requested, cwd: &Path) -> Requested {
+    let mut requested = requested.clone();
+    for key in PATH_KEYS {
+        if let Some(toml::Value::String(v)) = requested.get(key)
+            && !v.starts_with('~')
+            && Path::new(v).is_relative()
+        {
+            let abs = cwd.join(v).to_string_lossy().into_owned();
+            requested.insert(key.to_owned(), toml::Value::String(abs));
+        }
+    }
+    requested
+}
+
+fn refuse_foreign_units(unit_dir: &Path) -> Result<(), InstallError> {
     for name in units::ALL {
         let path = unit_dir.join(name);
         if path
@@ -578,8 +583,10 @@ pub fn install(
             )));
         }
     }
-    let stale_path_unit = !args.watch && unit_dir.join(units::PATH_UNIT).exists();
+    Ok(())
+}
 
+fn note_xdg_config_home(env: &Env, out: &mut dyn Write) {
     if let Some(dir) = &env.xdg_config_home
         && *dir != env.home.join(".config")
     {
@@ -590,52 +597,68 @@ pub fn install(
             dir.display()
         );
     }
+}
 
-    // 2. Files.
-    let io = |what: &Path, e: std::io::Error| {
-        InstallError::Io(format!("cannot write {}: {e}", what.display()))
-    };
-    match &config_plan {
+fn io_error(what: &Path, e: std::io::Error) -> InstallError {
+    InstallError::Io(format!("cannot write {}: {e}", what.display()))
+}
+
+/// Writes the config and the units (a dry run shows a diff of each); returns the names of the
+/// units that existed and changed.
+fn write_files(
+    plan: &Plan,
+    args: &InstallArgs,
+    env: &Env,
+    out: &mut dyn Write,
+) -> Result<Vec<String>, InstallError> {
+    let config_path = env.config_path();
+    match &plan.config {
         ConfigPlan::Unchanged => {
             let _ = writeln!(out, "unchanged: {}", config_path.display());
         }
+        ConfigPlan::Write(text, why) if args.dry_run => {
+            let _ = writeln!(out, "would write {} ({why}):", config_path.display());
+            let _ = write!(
+                out,
+                "{}",
+                crate::textdiff::unified(plan.config_before.as_deref().unwrap_or_default(), text)
+            );
+        }
         ConfigPlan::Write(text, why) => {
-            if args.dry_run {
-                let _ = writeln!(
-                    out,
-                    "would write {} ({why}):\n{text}",
-                    config_path.display()
-                );
-            } else {
-                // A symlinked config (dotfiles) is written through, so the link survives.
-                let target = std::fs::canonicalize(&config_path).unwrap_or(config_path.clone());
-                write_atomic(&target, text).map_err(|e| io(&target, e))?;
-                let _ = writeln!(out, "wrote {} ({why})", config_path.display());
-            }
+            // A symlinked config (dotfiles) is written through, so the link survives.
+            let target = std::fs::canonicalize(&config_path).unwrap_or(config_path.clone());
+            write_atomic(&target, text).map_err(|e| io_error(&target, e))?;
+            let _ = writeln!(out, "wrote {} ({why})", config_path.display());
         }
     }
     let mut changed = Vec::new();
-    for unit in &wanted {
-        let path = unit_dir.join(&unit.name);
-        if std::fs::read_to_string(&path).is_ok_and(|t| t == unit.text) {
+    for unit in &plan.units {
+        let path = env.unit_dir().join(&unit.name);
+        let before = std::fs::read_to_string(&path).ok();
+        if before.as_deref() == Some(unit.text.as_str()) {
             let _ = writeln!(out, "unchanged: {}", path.display());
             continue;
         }
-        let existed = path.exists();
         if args.dry_run {
-            let _ = writeln!(out, "would write {}:\n{}", path.display(), unit.text);
+            let _ = writeln!(out, "would write {}:", path.display());
+            let _ = write!(
+                out,
+                "{}",
+                crate::textdiff::unified(before.as_deref().unwrap_or_default(), &unit.text)
+            );
         } else {
-            write_atomic(&path, &unit.text).map_err(|e| io(&path, e))?;
+            write_atomic(&path, &unit.text).map_err(|e| io_error(&path, e))?;
             let _ = writeln!(out, "wrote {}", path.display());
         }
-        if existed {
-            changed.push(unit.name.as_str());
+        if before.is_some() {
+            changed.push(unit.name.clone());
         }
     }
+    Ok(changed)
+}
 
-    install_docs(env, args.dry_run, out)?;
-
-    // 3. Linger first: it starts the user manager if this is not a login session (e.g. `sudo -iu`).
+/// Linger first: it starts the user manager if this is not a login session (e.g. `sudo -iu`).
+fn enable_linger(runner: &Runner, args: &InstallArgs, env: &Env, out: &mut dyn Write) {
     if args.no_linger {
         let _ = writeln!(
             out,
@@ -659,8 +682,17 @@ pub fn install(
             }
         }
     }
+}
 
-    // 4. The user manager.
+/// The user manager: drop a stale path unit, reload, enable, restart what changed.
+fn start_units(
+    runner: &Runner,
+    plan: &Plan,
+    changed: &[String],
+    dry_run: bool,
+    env: &Env,
+    out: &mut dyn Write,
+) -> Result<(), InstallError> {
     let systemctl = |args: &[&str], out: &mut dyn Write| -> Result<(), InstallError> {
         let mut full = vec!["--user"];
         full.extend_from_slice(args);
@@ -671,31 +703,27 @@ pub fn install(
             ))
         })
     };
-    if stale_path_unit {
-        // Installed with --watch before, not now: stop watching, then drop the file.
+    if plan.stale_path_unit {
+        // Installed with --watch before, and --no-watch --force now: stop watching, drop the file.
         systemctl(&["disable", "--now", units::PATH_UNIT], out)?;
-        let path = unit_dir.join(units::PATH_UNIT);
-        if args.dry_run {
+        let path = env.unit_dir().join(units::PATH_UNIT);
+        if dry_run {
             let _ = writeln!(out, "would remove {}", path.display());
         } else {
-            std::fs::remove_file(&path).map_err(|e| io(&path, e))?;
-            let _ = writeln!(
-                out,
-                "removed {} (installed without --watch)",
-                path.display()
-            );
+            std::fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
+            let _ = writeln!(out, "removed {} (--no-watch)", path.display());
         }
     }
     systemctl(&["daemon-reload"], out)?;
     let mut enable = vec!["enable", "--now", units::TIMER];
-    if args.watch {
+    if plan.options.watch {
         enable.push(units::PATH_UNIT);
     }
     systemctl(&enable, out)?;
     // A changed timer or path unit that was already running keeps its old schedule/watch until restarted.
     let restart: Vec<&str> = changed
         .iter()
-        .copied()
+        .map(String::as_str)
         .filter(|n| *n == units::TIMER || *n == units::PATH_UNIT)
         .collect();
     if !restart.is_empty() {
@@ -703,21 +731,12 @@ pub fn install(
         args.extend(restart);
         systemctl(&args, out)?;
     }
-    let _ = writeln!(
-        out,
-        "{}: check with `systemctl --user list-timers vault-token-renew.timer` and `vault-token-renew status`",
-        if args.dry_run {
-            "dry run, nothing changed"
-        } else {
-            "installed"
-        }
-    );
     Ok(())
 }
 
 /// Where man-db (through `~/.local/bin` on PATH) and the shells look for a user's own man pages
 /// and completions.
-fn doc_dirs(env: &Env) -> [(PathBuf, Option<crate::generate::Shell>); 3] {
+fn doc_dirs(env: &Env) -> [(PathBuf, Option<crate::generate::Shell>); 4] {
     let data = env.home.join(".local/share");
     [
         (data.join("man/man1"), None),
@@ -728,6 +747,11 @@ fn doc_dirs(env: &Env) -> [(PathBuf, Option<crate::generate::Shell>); 3] {
         (
             data.join("fish/vendor_completions.d"),
             Some(crate::generate::Shell::Fish),
+        ),
+        // Not on zsh's default fpath: install says how to add it.
+        (
+            data.join("zsh/site-functions"),
+            Some(crate::generate::Shell::Zsh),
         ),
     ]
 }
@@ -771,6 +795,13 @@ fn install_docs(env: &Env, dry_run: bool, out: &mut dyn Write) -> Result<(), Ins
                 (n, true) => writeln!(out, "would write {n} {what} file(s) to {}", dir.display()),
                 (n, false) => writeln!(out, "wrote {n} {what} file(s) to {}", dir.display()),
             };
+            if shell == Some(crate::generate::Shell::Zsh) {
+                let _ = writeln!(
+                    out,
+                    "  zsh: add `fpath+=({})` to ~/.zshrc before compinit",
+                    dir.display()
+                );
+            }
         }
         Ok(())
     })();
@@ -786,7 +817,11 @@ fn uninstall_docs(env: &Env, dry_run: bool, out: &mut dyn Write) {
         };
         for entry in entries.filter_map(Result::ok) {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.starts_with(crate::generate::BIN) {
+            // `_vault-token-renew` is zsh's name for it.
+            if !name
+                .trim_start_matches('_')
+                .starts_with(crate::generate::BIN)
+            {
                 continue;
             }
             if dry_run {
@@ -922,6 +957,7 @@ pub fn uninstall(args: &UninstallArgs, env: &Env, out: &mut dyn Write) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::unit_options::UnitOptionArgs;
     use std::os::unix::fs::PermissionsExt;
 
     struct World {
@@ -1005,10 +1041,7 @@ mod tests {
 
     fn args() -> InstallArgs {
         InstallArgs {
-            watch: false,
-            schedule: "daily".into(),
-            randomized_delay: "5m".into(),
-            no_persistent: false,
+            units: UnitOptionArgs::default(),
             on_failure: None,
             force: false,
             no_linger: false,
@@ -1034,7 +1067,10 @@ mod tests {
     fn install_writes_units_and_config_and_runs_the_manager() {
         let w = World::new();
         let a = InstallArgs {
-            watch: true,
+            units: UnitOptionArgs {
+                watch: true,
+                ..Default::default()
+            },
             on_failure: Some("notify-send \"$LAST_LOG_LINE\"".into()),
             ..args()
         };
@@ -1122,7 +1158,7 @@ mod tests {
     fn every_settings_flag_becomes_a_config_key_the_binary_accepts() {
         use clap::{CommandFactory, FromArgMatches};
         let cmd = crate::cli::Cli::command();
-        let skip = ["config", "verbose", "help", "version"];
+        let skip = ["config", "verbose", "quiet", "format", "help", "version"];
         let flags: Vec<(String, bool)> = cmd
             .get_arguments()
             .filter(|a| a.is_global_set())
@@ -1158,7 +1194,10 @@ mod tests {
     fn second_install_changes_nothing() {
         let w = World::new();
         let a = InstallArgs {
-            watch: true,
+            units: UnitOptionArgs {
+                watch: true,
+                ..Default::default()
+            },
             ..args()
         };
         w.install(&a, &addr()).0.unwrap();
@@ -1199,7 +1238,10 @@ mod tests {
         let (r, out) = w.install(
             &InstallArgs {
                 dry_run: true,
-                watch: true,
+                units: UnitOptionArgs {
+                    watch: true,
+                    ..Default::default()
+                },
                 ..args()
             },
             &addr(),
@@ -1331,7 +1373,10 @@ mod tests {
         r.insert("log_file".into(), "logs/renew.log".into());
         w.install(
             &InstallArgs {
-                watch: true,
+                units: UnitOptionArgs {
+                    watch: true,
+                    ..Default::default()
+                },
                 ..args()
             },
             &r,
@@ -1355,29 +1400,118 @@ mod tests {
     }
 
     #[test]
-    fn install_without_watch_removes_a_previous_path_unit() {
+    fn a_rerun_keeps_the_unit_options_and_changes_them_only_with_force() {
         let w = World::new();
-        w.install(
-            &InstallArgs {
+        let first = InstallArgs {
+            units: UnitOptionArgs {
                 watch: true,
+                schedule: Some("Mon..Fri 03:00".into()),
+                randomized_delay: Some("10m".into()),
+                ..Default::default()
+            },
+            ..args()
+        };
+        w.install(&first, &addr()).0.unwrap();
+        let timer = w.unit(units::TIMER).unwrap();
+        w.calls();
+
+        // A plain rerun: the path unit, the schedule and the delay stay.
+        let (r, out) = w.install(&args(), &addr());
+        r.unwrap();
+        assert!(w.unit(units::PATH_UNIT).is_some(), "{out}");
+        assert_eq!(w.unit(units::TIMER).unwrap(), timer);
+        assert!(
+            w.calls().contains(
+                &"systemctl --user enable --now vault-token-renew.timer vault-token-renew.path"
+                    .to_owned()
+            )
+        );
+
+        // Another value is refused without --force, and nothing changes.
+        let other = InstallArgs {
+            units: UnitOptionArgs {
+                no_watch: true,
+                schedule: Some("hourly".into()),
+                ..Default::default()
+            },
+            ..args()
+        };
+        let err = w.install(&other, &addr()).0.unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let text = err.to_string();
+        assert!(
+            text.contains("--schedule: installed \"Mon..Fri 03:00\", flags say \"hourly\""),
+            "{text}"
+        );
+        assert!(text.contains("--force"), "{text}");
+        assert_eq!(w.unit(units::TIMER).unwrap(), timer);
+        assert!(w.calls().is_empty());
+
+        let forced = InstallArgs {
+            force: true,
+            ..other
+        };
+        w.install(&forced, &addr()).0.unwrap();
+        assert!(w.unit(units::PATH_UNIT).is_none());
+        let timer = w.unit(units::TIMER).unwrap();
+        assert!(timer.contains("\nOnCalendar=hourly\n"), "{timer}");
+        assert!(
+            timer.contains("\nRandomizedDelaySec=10m\n"),
+            "unflagged: kept; {timer}"
+        );
+        assert!(
+            w.calls()
+                .contains(&"systemctl --user disable --now vault-token-renew.path".to_owned())
+        );
+    }
+
+    #[test]
+    fn schedules_and_delays_systemd_would_reject_are_refused_before_anything_is_written() {
+        let w = World::new();
+        for units in [
+            UnitOptionArgs {
+                schedule: Some("every day".into()),
+                ..Default::default()
+            },
+            UnitOptionArgs {
+                randomized_delay: Some("5x".into()),
+                ..Default::default()
+            },
+        ] {
+            let err = w
+                .install(&InstallArgs { units, ..args() }, &addr())
+                .0
+                .unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{err}");
+            assert!(err.to_string().contains("is not a systemd"), "{err}");
+        }
+        assert!(w.unit(units::TIMER).is_none());
+        assert!(w.config().is_none());
+        assert!(w.calls().is_empty());
+    }
+
+    #[test]
+    fn a_dry_run_rerun_shows_a_diff() {
+        let w = World::new();
+        w.install(&args(), &addr()).0.unwrap();
+        let (r, out) = w.install(
+            &InstallArgs {
+                units: UnitOptionArgs {
+                    schedule: Some("hourly".into()),
+                    ..Default::default()
+                },
+                force: true,
+                dry_run: true,
                 ..args()
             },
             &addr(),
-        )
-        .0
-        .unwrap();
-        w.calls();
-        w.install(&args(), &addr()).0.unwrap();
-        assert!(w.unit(units::PATH_UNIT).is_none());
-        assert_eq!(
-            w.calls(),
-            [
-                "loginctl enable-linger alice",
-                "systemctl --user disable --now vault-token-renew.path",
-                "systemctl --user daemon-reload",
-                "systemctl --user enable --now vault-token-renew.timer",
-            ]
         );
+        r.unwrap();
+        assert!(
+            out.contains("- OnCalendar=daily\n+ OnCalendar=hourly\n"),
+            "{out}"
+        );
+        assert!(w.unit(units::TIMER).unwrap().contains("OnCalendar=daily"));
     }
 
     #[test]
@@ -1387,7 +1521,11 @@ mod tests {
         w.calls();
         w.install(
             &InstallArgs {
-                schedule: "hourly".into(),
+                units: UnitOptionArgs {
+                    schedule: Some("hourly".into()),
+                    ..Default::default()
+                },
+                force: true,
                 ..args()
             },
             &addr(),
@@ -1560,12 +1698,15 @@ mod tests {
                 .join("fish/vendor_completions.d/vault-token-renew.fish")
                 .is_file()
         );
+        let zsh = share.join("zsh/site-functions/_vault-token-renew");
+        assert!(zsh.is_file());
         let (r, out) = w.uninstall(false);
         r.unwrap();
         assert!(
             !share.join("man/man1/vault-token-renew.1").exists(),
             "{out}"
         );
+        assert!(!zsh.exists(), "{out}");
         assert_eq!(
             share
                 .join("bash-completion/completions")
@@ -1581,7 +1722,10 @@ mod tests {
         let w = World::new();
         w.install(
             &InstallArgs {
-                watch: true,
+                units: UnitOptionArgs {
+                    watch: true,
+                    ..Default::default()
+                },
                 ..args()
             },
             &addr(),

@@ -58,7 +58,7 @@ pub fn unit_from_cgroup(text: &str) -> Option<OwnUnit> {
 pub fn datagram(line: &str, outcome: Outcome, unit: Option<&OwnUnit>) -> Vec<u8> {
     let priority = match outcome {
         Outcome::Ok | Outcome::Healed => 6,
-        Outcome::Drift | Outcome::Fail => 3,
+        Outcome::Drift | Outcome::Fail | Outcome::Usage => 3,
     };
     let mut text = format!(
         "MESSAGE={}\nPRIORITY={priority}\nSYSLOG_IDENTIFIER=vault-token-renew\nVAULT_TOKEN_RENEW_OUTCOME={}\n",

@@ -1,6 +1,7 @@
 //! vault-token-renew: keep our periodic Vault/OpenBao token in `~/.vault-token` alive, heal an
 //! admin-capable clobber, refuse a weak one. `run` is the whole program; `main.rs` only calls it.
 
+pub mod broken_config;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -14,10 +15,13 @@ pub mod lock;
 pub mod metrics;
 pub mod oidc;
 pub mod runlog;
+pub mod schedule;
 pub mod secret;
 pub mod settings;
 pub mod state;
+pub mod textdiff;
 pub mod tokenfile;
+pub mod unit_options;
 pub mod units;
 pub mod vault;
 
@@ -33,10 +37,15 @@ pub const EXIT_USAGE: u8 = 2;
 pub fn run() -> anyhow::Result<ExitCode> {
     let started = std::time::SystemTime::now();
     let cli = Cli::parse();
-    init_tracing(cli.global.verbose);
+    init_tracing(cli.global.verbose, cli.global.quiet);
+    runlog::set_quiet(cli.global.quiet);
     // Needs no settings: packagers run it in a build sandbox with no VAULT_ADDR.
     if let Some(Command::Generate(args)) = &cli.command {
         generate::run(args)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(Command::Completions { shell }) = &cli.command {
+        generate::print_completions(*shell);
         return Ok(ExitCode::SUCCESS);
     }
     let env = Env::from_process();
@@ -46,10 +55,17 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Some(Command::Uninstall(args)) => return Ok(install::cli_uninstall(args)),
         _ => {}
     }
-    let settings = Settings::resolve(&cli.global, &env)?;
+    let settings = match Settings::resolve(&cli.global, &env) {
+        Ok(settings) => settings,
+        Err(error) => return settings_failed(&cli, &env, error, started),
+    };
     if let Some(Command::OnFailure { unit }) = &cli.command {
         let code = hook::run(unit, settings.on_failure.as_deref(), &settings.log_file);
-        return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
+        return Ok(exit_code(code));
+    }
+    if let Some(Command::Config) = &cli.command {
+        print!("{}", commands::show_config::render(&settings));
+        return Ok(ExitCode::SUCCESS);
     }
     if settings.vault_addr.scheme() == "http" && !is_loopback(&settings.vault_addr) {
         tracing::warn!(
@@ -63,7 +79,13 @@ pub fn run() -> anyhow::Result<ExitCode> {
     let ctx = match Context::new(&settings) {
         Ok(ctx) => ctx,
         Err(report) => {
-            finish(&report, &settings, started);
+            finish(
+                &report,
+                &settings.log_file,
+                settings.metrics_file.as_deref(),
+                started,
+            );
+            print_result(&report, cli.global.format);
             return Ok(report.outcome.into());
         }
     };
@@ -83,23 +105,116 @@ pub fn run() -> anyhow::Result<ExitCode> {
             report
         }
         Command::Mint(args) => runtime.block_on(commands::mint(&ctx, &env, &args)),
-        Command::Generate(_) => unreachable!("handled before the settings are resolved"),
+        Command::Generate(_) | Command::Completions { .. } => {
+            unreachable!("handled before the settings are resolved")
+        }
         Command::Status(args) => {
-            let code = runtime.block_on(commands::status(&ctx, &args.check_paths, args.json));
+            let code = runtime.block_on(commands::status(&ctx, &args));
             return Ok(ExitCode::from(code));
         }
-        Command::Install(_) | Command::Uninstall(_) | Command::OnFailure { .. } => {
+        Command::Doctor => {
+            let code = runtime.block_on(commands::doctor(&ctx, &env));
+            return Ok(ExitCode::from(code));
+        }
+        Command::Install(_)
+        | Command::Uninstall(_)
+        | Command::OnFailure { .. }
+        | Command::Config => {
             unreachable!("handled before the settings are resolved")
         }
     };
-    finish(&report, &settings, started);
+    finish(
+        &report,
+        &settings.log_file,
+        settings.metrics_file.as_deref(),
+        started,
+    );
+    print_result(&report, cli.global.format);
     Ok(report.outcome.into())
 }
 
+fn exit_code(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// The settings did not resolve (a config typo). The failure hook still runs, with only
+/// `on_failure` from the file; a renew, mint or sweep still leaves its log line and metrics, so
+/// the timer's failed run is seen. Everything else is a plain usage error.
+fn settings_failed(
+    cli: &Cli,
+    env: &Env,
+    error: settings::SettingsError,
+    started: std::time::SystemTime,
+) -> anyhow::Result<ExitCode> {
+    let fallback = broken_config::Fallback::read(&cli.global, env);
+    let log_file = fallback.log_file.unwrap_or_default();
+    match &cli.command {
+        Some(Command::OnFailure { unit }) => {
+            eprintln!(
+                "warning: {error}; the failure hook runs with only `on_failure` from the config file"
+            );
+            Ok(exit_code(hook::run(
+                unit,
+                fallback.on_failure.as_deref(),
+                &log_file,
+            )))
+        }
+        None | Some(Command::Renew | Command::Mint(_)) => {
+            let report = runlog::Report::new(
+                runlog::Outcome::Usage,
+                format!("configuration error: {error}; the token file is unchanged"),
+            );
+            finish(
+                &report,
+                &log_file,
+                fallback.metrics_file.as_deref(),
+                started,
+            );
+            print_result(&report, cli.global.format);
+            Ok(report.outcome.into())
+        }
+        Some(Command::Sweep(args)) if !args.dry_run => {
+            let report = runlog::Report::new(
+                runlog::Outcome::Usage,
+                format!("configuration error: {error}; nothing was revoked"),
+            );
+            finish(
+                &report,
+                &log_file,
+                fallback.metrics_file.as_deref(),
+                started,
+            );
+            print_result(&report, cli.global.format);
+            Ok(report.outcome.into())
+        }
+        _ => Err(error.into()),
+    }
+}
+
+/// `--format json`: the run's result as one object on stdout, for scripts (fields only added).
+fn print_result(report: &runlog::Report, format: cli::Format) {
+    if format != cli::Format::Json {
+        return;
+    }
+    let object = serde_json::json!({
+        "result": metrics::result_label(report.outcome),
+        "exit_code": report.outcome.exit_code(),
+        "line": report.line(std::time::SystemTime::now()),
+        "ttl_secs": report.token.map(|t| t.ttl_secs),
+        "period_secs": report.token.and_then(|t| t.period_secs),
+    });
+    println!("{object}");
+}
+
 /// The end of every renew, mint and sweep run: the log line, then the metrics file if configured.
-fn finish(report: &runlog::Report, settings: &Settings, started: std::time::SystemTime) {
-    runlog::emit(report, &settings.log_file);
-    if let Some(path) = &settings.metrics_file {
+fn finish(
+    report: &runlog::Report,
+    log_file: &std::path::Path,
+    metrics_file: Option<&std::path::Path>,
+    started: std::time::SystemTime,
+) {
+    runlog::emit(report, log_file);
+    if let Some(path) = metrics_file {
         let user = metrics::user_label();
         let run = metrics::Run {
             report,
@@ -124,13 +239,17 @@ fn is_loopback(url: &reqwest::Url) -> bool {
 
 /// Diagnostics on stderr, from this crate only: dependencies' trace output is never enabled, so
 /// no library can print a request header. `-v` debug, `-vv` trace; warnings by default.
-fn init_tracing(verbose: u8) {
+fn init_tracing(verbose: u8, quiet: bool) {
     let level = match verbose {
+        _ if quiet => "error",
         0 => "warn",
         1 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::new(format!("warn,vault_token_renew={level}"));
+    let filter = tracing_subscriber::EnvFilter::new(format!(
+        "{},vault_token_renew={level}",
+        if quiet { "error" } else { "warn" }
+    ));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

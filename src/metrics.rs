@@ -14,13 +14,23 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const PREFIX: &str = "vault_token_renew";
 
-/// The four values of `vault_token_renew_last_run_result{result=…}`; exactly one is 1.
-pub const RESULTS: [(Outcome, &str); 4] = [
+/// The values of `vault_token_renew_last_run_result{result=…}` (exactly one is 1) and of
+/// `runs_total{result=…}`. `usage`: the settings did not resolve (a config error).
+pub const RESULTS: [(Outcome, &str); 5] = [
     (Outcome::Ok, "ok"),
     (Outcome::Healed, "healed"),
     (Outcome::Drift, "drift"),
     (Outcome::Fail, "fail"),
+    (Outcome::Usage, "usage"),
 ];
+
+/// The `result` label of an outcome (`ok`, `healed`, `drift`, `fail`, `usage`).
+pub fn result_label(outcome: Outcome) -> &'static str {
+    RESULTS
+        .iter()
+        .find(|(o, _)| *o == outcome)
+        .map_or("fail", |(_, name)| name)
+}
 
 /// One finished run, as the metrics file records it.
 pub struct Run<'a> {
@@ -37,6 +47,8 @@ struct Carried {
     last_success: Option<f64>,
     heals: f64,
     failures: f64,
+    /// `runs_total` by result label.
+    runs: BTreeMap<String, f64>,
     expire: Option<f64>,
     period: Option<f64>,
 }
@@ -125,8 +137,24 @@ fn render(run: &Run, previous: &Carried) -> String {
     family(
         "last_run_result",
         "gauge",
-        "Result of the last run: 1 for the result it had (ok, healed, drift, fail), 0 for the others.",
+        "Result of the last run: 1 for the result it had (ok, healed, drift, fail, usage), 0 for the others.",
         &results,
+    );
+    let runs: Vec<(String, f64)> = RESULTS
+        .iter()
+        .map(|(o, name)| {
+            let before = previous.runs.get(*name).copied().unwrap_or(0.0);
+            (
+                format!("{user},result=\"{name}\""),
+                before + f64::from(*o == outcome),
+            )
+        })
+        .collect();
+    family(
+        "runs_total",
+        "counter",
+        "Renew, mint and sweep runs by result (ok, healed, drift, fail, usage).",
+        &runs,
     );
     if let Some(expire) = expire {
         family(
@@ -177,13 +205,22 @@ fn render(run: &Run, previous: &Carried) -> String {
 /// Reads back the values a new file carries over. Anything unparsable counts as absent.
 fn carried(text: &str) -> Carried {
     let mut values: BTreeMap<&str, f64> = BTreeMap::new();
+    let mut runs = BTreeMap::new();
+    let runs_name = format!("{PREFIX}_runs_total");
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let name_end = line.find(['{', ' ']).unwrap_or(line.len());
         let name = &line[..name_end];
         let Some(value) = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) else {
             continue;
         };
-        if value.is_finite() && value >= 0.0 {
+        if !(value.is_finite() && value >= 0.0) {
+            continue;
+        }
+        if name == runs_name {
+            if let Some(result) = label_of_line(line) {
+                runs.insert(result.to_owned(), value);
+            }
+        } else {
             values.insert(name, value);
         }
     }
@@ -192,9 +229,16 @@ fn carried(text: &str) -> Carried {
         last_success: get("last_success_timestamp_seconds").filter(|v| *v > 0.0),
         heals: get("heals_total").unwrap_or(0.0),
         failures: get("failures_total").unwrap_or(0.0),
+        runs,
         expire: get("token_expire_timestamp_seconds"),
         period: get("token_period_seconds"),
     }
+}
+
+/// The `result` label's value of a sample line (our own values never need escaping).
+fn label_of_line(line: &str) -> Option<&str> {
+    let rest = &line[line.find("result=\"")? + "result=\"".len()..];
+    Some(&rest[..rest.find('"')?])
 }
 
 /// Escapes a label value as the text exposition format requires.
@@ -365,6 +409,30 @@ mod tests {
         assert_eq!(
             value(&s, "last_success_timestamp_seconds", None),
             1_100_000.0
+        );
+
+        let typo = Report::new(Outcome::Usage, "config");
+        let fifth = render(&run_at(&typo, 1_200_000), &carried(&fourth));
+        let s = parse(&fifth);
+        for (result, runs) in [
+            ("ok", 1.0),
+            ("healed", 1.0),
+            ("drift", 1.0),
+            ("fail", 1.0),
+            ("usage", 1.0),
+        ] {
+            assert_eq!(
+                value(&s, "runs_total", Some(("result", result))),
+                runs,
+                "runs_total{{result={result}}} counts each run once:\n{fifth}"
+            );
+        }
+        assert_eq!(value(&s, "last_run_result", Some(("result", "usage"))), 1.0);
+        assert_eq!(value(&s, "failures_total", None), 3.0);
+        let sixth = render(&run_at(&ok, 1_300_000), &carried(&fifth));
+        assert_eq!(
+            value(&parse(&sixth), "runs_total", Some(("result", "ok"))),
+            2.0
         );
     }
 

@@ -15,6 +15,8 @@ pub enum Outcome {
     Healed,
     Drift,
     Fail,
+    /// The settings did not resolve (a config typo): logged as FAIL, exit 2, nothing changed.
+    Usage,
 }
 
 impl Outcome {
@@ -23,7 +25,7 @@ impl Outcome {
             Outcome::Ok => "OK",
             Outcome::Healed => "HEALED",
             Outcome::Drift => "DRIFT",
-            Outcome::Fail => "FAIL",
+            Outcome::Fail | Outcome::Usage => "FAIL",
         }
     }
 
@@ -32,6 +34,7 @@ impl Outcome {
             Outcome::Ok | Outcome::Healed => 0,
             Outcome::Drift => 3,
             Outcome::Fail => 4,
+            Outcome::Usage => crate::EXIT_USAGE,
         }
     }
 }
@@ -146,10 +149,31 @@ fn bound(text: &str, max: usize) -> String {
     format!("{}…", &text[..cut])
 }
 
+/// `-q`: a successful run's line goes to the log file only.
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn quiet_about(outcome: Outcome) -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
+        && matches!(outcome, Outcome::Ok | Outcome::Healed)
+}
+
 /// Writes the line to stderr (natively to journald when stderr is the journal) and appends it to the log file (0600, parent created). A log that
 /// cannot be written is reported on stderr but never changes the run's outcome.
 pub fn emit(report: &Report, log_file: &Path) {
     let line = report.line(SystemTime::now());
+    if quiet_about(report.outcome) {
+        if let Err(e) = append(log_file, &line) {
+            eprintln!(
+                "warning: cannot append to log file {}: {e}",
+                log_file.display()
+            );
+        }
+        return;
+    }
     let journal = crate::journal::stderr_is_journal()
         && crate::journal::send(Path::new(crate::journal::SOCKET), &line, report.outcome);
     if !journal {
@@ -261,6 +285,12 @@ mod tests {
         assert_eq!(Outcome::Healed.exit_code(), 0);
         assert_eq!(Outcome::Drift.exit_code(), 3);
         assert_eq!(Outcome::Fail.exit_code(), 4);
+        assert_eq!(Outcome::Usage.exit_code(), 2);
+        assert_eq!(
+            Outcome::Usage.word(),
+            "FAIL",
+            "the log keeps its four words"
+        );
     }
 
     #[test]

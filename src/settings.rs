@@ -4,7 +4,8 @@
 use crate::cli::GlobalArgs;
 use crate::config::{ConfigFile, ConfigFileError};
 use reqwest::Url;
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -36,6 +37,8 @@ pub struct Settings {
     /// Prometheus textfile to rewrite after every run; None = no metrics.
     pub metrics_file: Option<PathBuf>,
     pub config_file: PathBuf,
+    /// Where each config key's value came from; a key that is absent has its default.
+    pub origins: BTreeMap<&'static str, Origin>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -79,10 +82,36 @@ impl Env {
         (!value.is_empty()).then_some((var, value))
     }
 
-    fn own(&self, name: &str) -> Option<(String, &str)> {
+    pub fn own(&self, name: &str) -> Option<(String, &str)> {
         let var = format!("VAULT_TOKEN_RENEW_{name}");
         let value = self.get(&var)?;
         (!value.is_empty()).then_some((var, value))
+    }
+}
+
+impl Env {
+    /// `$<var>` when it is absolute, else `~/<fallback>`; None without a home.
+    pub fn xdg_dir(&self, var: &str, fallback: &str) -> Option<PathBuf> {
+        match self.get(var).filter(|v| v.starts_with('/')) {
+            Some(dir) => Some(PathBuf::from(dir)),
+            None => self
+                .get("HOME")
+                .filter(|h| !h.is_empty())
+                .map(|h| Path::new(h).join(fallback)),
+        }
+    }
+}
+
+/// The config file and whether it must exist (it must when named with --config).
+pub fn config_path(args: &GlobalArgs, env: &Env) -> Result<(PathBuf, bool), SettingsError> {
+    match &args.config {
+        Some(path) => Ok((path.clone(), true)),
+        None => Ok((
+            env.xdg_dir("XDG_CONFIG_HOME", ".config")
+                .ok_or(SettingsError::NoHome)?
+                .join("vault-token-renew/config.toml"),
+            false,
+        )),
     }
 }
 
@@ -138,6 +167,27 @@ fn invalid(origin: Origin, message: impl Into<String>) -> SettingsError {
     }
 }
 
+/// Looks settings up and keeps the origin of each, for `config --show-origin`.
+#[derive(Default)]
+struct Picker {
+    origins: RefCell<BTreeMap<&'static str, Origin>>,
+}
+
+impl Picker {
+    /// [`pick`], recording the origin under the config-file key.
+    fn pick<T>(
+        &self,
+        flag: (Option<T>, &'static str),
+        env: Option<(String, T)>,
+        file: (Option<T>, &'static str, &Path),
+    ) -> Option<(T, Origin)> {
+        let key = file.1;
+        let picked = pick(flag, env, file)?;
+        self.origins.borrow_mut().insert(key, picked.1.clone());
+        Some(picked)
+    }
+}
+
 /// One setting looked up flag → environment → config file, remembering where it came from.
 fn pick<T>(
     flag: (Option<T>, &'static str),
@@ -157,26 +207,14 @@ fn pick<T>(
 impl Settings {
     pub fn resolve(args: &GlobalArgs, env: &Env) -> Result<Settings, SettingsError> {
         let home = env.get("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
-        let xdg = |var: &str, fallback: &str| -> Option<PathBuf> {
-            match env.get(var).filter(|v| v.starts_with('/')) {
-                Some(dir) => Some(PathBuf::from(dir)),
-                None => home.as_ref().map(|h| h.join(fallback)),
-            }
-        };
-        let (config_file, config_required) = match &args.config {
-            Some(path) => (path.clone(), true),
-            None => (
-                xdg("XDG_CONFIG_HOME", ".config")
-                    .ok_or(SettingsError::NoHome)?
-                    .join("vault-token-renew/config.toml"),
-                false,
-            ),
-        };
+        let xdg = |var: &str, fallback: &str| env.xdg_dir(var, fallback);
+        let (config_file, config_required) = config_path(args, env)?;
+        let picker = Picker::default();
         let file = ConfigFile::load(&config_file, config_required)?.unwrap_or_default();
         let cf = config_file.as_path();
         let expand = |p: PathBuf, origin: &Origin| expand_home(p, home.as_deref(), origin);
 
-        let vault_addr = match pick(
+        let vault_addr = match picker.pick(
             (args.vault_addr.clone(), "vault-addr"),
             env.cli_var("ADDR").map(|(k, v)| (k, v.to_owned())),
             (file.vault_addr, "vault_addr", cf),
@@ -189,7 +227,7 @@ impl Settings {
             }
         };
 
-        let token_file = match pick(
+        let token_file = match picker.pick(
             (args.token_file.clone(), "token-file"),
             env.own("TOKEN_FILE")
                 .or_else(|| env.cli_var("TOKEN_PATH"))
@@ -203,7 +241,7 @@ impl Settings {
                 .join(".vault-token"),
         };
 
-        let display_name = match pick(
+        let display_name = match picker.pick(
             (args.display_name.clone(), "display-name"),
             env.own("DISPLAY_NAME").map(|(k, v)| (k, v.to_owned())),
             (file.display_name, "display_name", cf),
@@ -222,7 +260,7 @@ impl Settings {
         };
 
         let flag_list = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
-        let policies = match pick(
+        let policies = match picker.pick(
             (flag_list(&args.policies), "policy"),
             env.own("POLICIES").map(|(k, v)| (k, split_list(v))),
             (file.policies, "policies", cf),
@@ -230,7 +268,7 @@ impl Settings {
             Some((list, origin)) => normalise_policies(list, &origin)?,
             None => Vec::new(),
         };
-        let (require_policies, require_origin) = match pick(
+        let (require_policies, require_origin) = match picker.pick(
             (flag_list(&args.require_policies), "require-policy"),
             env.own("REQUIRE_POLICIES").map(|(k, v)| (k, split_list(v))),
             (file.require_policies, "require_policies", cf),
@@ -244,7 +282,7 @@ impl Settings {
         {
             check_required_are_minted(&require_policies, &policies, origin)?;
         }
-        let token_role = match pick(
+        let token_role = match picker.pick(
             (args.token_role.clone(), "token-role"),
             env.own("TOKEN_ROLE").map(|(k, v)| (k, v.to_owned())),
             (file.token_role, "token_role", cf),
@@ -253,7 +291,7 @@ impl Settings {
             None => None,
         };
 
-        let period = match pick(
+        let period = match picker.pick(
             (args.period.clone(), "period"),
             env.own("PERIOD").map(|(k, v)| (k, v.to_owned())),
             (file.period, "period", cf),
@@ -263,7 +301,7 @@ impl Settings {
         };
 
         let state_home = xdg("XDG_STATE_HOME", ".local/state");
-        let log_file = match pick(
+        let log_file = match picker.pick(
             (args.log_file.clone(), "log-file"),
             env.own("LOG_FILE").map(|(k, v)| (k, PathBuf::from(v))),
             (file.log_file, "log_file", cf),
@@ -274,7 +312,7 @@ impl Settings {
                 .ok_or(SettingsError::NoHome)?
                 .join("vault-token-renew.log"),
         };
-        let state_dir = match pick(
+        let state_dir = match picker.pick(
             (args.state_dir.clone(), "state-dir"),
             env.own("STATE_DIR").map(|(k, v)| (k, PathBuf::from(v))),
             (file.state_dir, "state_dir", cf),
@@ -290,7 +328,7 @@ impl Settings {
                             file_value: Option<PathBuf>,
                             key: &'static str|
          -> Result<Option<PathBuf>, SettingsError> {
-            match pick(
+            match picker.pick(
                 flag,
                 env.cli_var(var).map(|(k, v)| (k, PathBuf::from(v))),
                 (file_value, key, cf),
@@ -324,14 +362,15 @@ impl Settings {
                 file.client_key,
                 "client_key",
             )?,
-            server_name: pick(
-                (args.tls_server_name.clone(), "tls-server-name"),
-                env.cli_var("TLS_SERVER_NAME")
-                    .map(|(k, v)| (k, v.to_owned())),
-                (file.tls_server_name, "tls_server_name", cf),
-            )
-            .map(|(v, _)| v),
-            skip_verify: match pick(
+            server_name: picker
+                .pick(
+                    (args.tls_server_name.clone(), "tls-server-name"),
+                    env.cli_var("TLS_SERVER_NAME")
+                        .map(|(k, v)| (k, v.to_owned())),
+                    (file.tls_server_name, "tls_server_name", cf),
+                )
+                .map(|(v, _)| v),
+            skip_verify: match picker.pick(
                 (args.tls_skip_verify.then_some(true), "tls-skip-verify"),
                 match env.cli_var("SKIP_VERIFY") {
                     Some((var, text)) => {
@@ -356,14 +395,15 @@ impl Settings {
             ));
         }
 
-        let namespace = pick(
-            (args.namespace.clone(), "namespace"),
-            env.cli_var("NAMESPACE").map(|(k, v)| (k, v.to_owned())),
-            (file.namespace, "namespace", cf),
-        )
-        .map(|(v, _)| v);
+        let namespace = picker
+            .pick(
+                (args.namespace.clone(), "namespace"),
+                env.cli_var("NAMESPACE").map(|(k, v)| (k, v.to_owned())),
+                (file.namespace, "namespace", cf),
+            )
+            .map(|(v, _)| v);
 
-        let timeout = match pick(
+        let timeout = match picker.pick(
             (args.timeout.clone(), "timeout"),
             env.own("TIMEOUT").map(|(k, v)| (k, v.to_owned())),
             (file.timeout, "timeout", cf),
@@ -371,7 +411,7 @@ impl Settings {
             Some((text, origin)) => parse_duration(&text, origin, "e.g. 10s")?,
             None => DEFAULT_TIMEOUT,
         };
-        let retries = match pick(
+        let retries = match picker.pick(
             (args.retries.map(|n| n.to_string()), "retries"),
             env.own("RETRIES").map(|(k, v)| (k, v.to_owned())),
             (file.retries.map(|n| n.to_string()), "retries", cf),
@@ -379,7 +419,7 @@ impl Settings {
             Some((text, origin)) => parse_count(&text, origin, 0, 10)? as u32,
             None => DEFAULT_RETRIES,
         };
-        let sweep_concurrency = match pick(
+        let sweep_concurrency = match picker.pick(
             (
                 args.sweep_concurrency.map(|n| n.to_string()),
                 "sweep-concurrency",
@@ -395,7 +435,7 @@ impl Settings {
             None => DEFAULT_SWEEP_CONCURRENCY,
         };
 
-        let metrics_file = match pick(
+        let metrics_file = match picker.pick(
             (args.metrics_file.clone(), "metrics-file"),
             env.own("METRICS_FILE").map(|(k, v)| (k, PathBuf::from(v))),
             (file.metrics_file, "metrics_file", cf),
@@ -404,6 +444,7 @@ impl Settings {
             None => None,
         };
 
+        let on_failure_set = file.on_failure.is_some();
         Ok(Settings {
             vault_addr,
             token_file,
@@ -421,6 +462,16 @@ impl Settings {
             sweep_concurrency,
             on_failure: file.on_failure,
             metrics_file,
+            origins: {
+                let mut origins = picker.origins.into_inner();
+                if on_failure_set {
+                    origins.insert(
+                        "on_failure",
+                        Origin::ConfigKey("on_failure", config_file.clone()),
+                    );
+                }
+                origins
+            },
             config_file,
         })
     }

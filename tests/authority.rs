@@ -102,7 +102,7 @@ scenarios! {
         assert_eq!(run.code, 0, "{run:?}");
         let line = w.last_log_line();
         assert!(
-            line.contains(" HEALED: re-minted periodic token from foreign a token that may not look itself up (HTTP 403: 1 error occurred:"),
+            line.contains(" HEALED: re-minted periodic token from foreign a token that may not look itself up (HTTP 403: permission denied)"),
             "{line}"
         );
         assert!(!line.contains("expired"), "{line}");

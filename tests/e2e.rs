@@ -171,7 +171,7 @@ scenarios! {
             line.contains(&format!(" DRIFT: {file} is dn=kubernetes-woodpecker-default — cannot heal: its capabilities allow no mint path, so no mint was sent (auth/token/create: deny; auth/token/create-orphan: deny)")),
             "{line}"
         );
-        assert!(line.contains("investigate what wrote it. Manual re-mint: VAULT_TOKEN=$(vault login -method=oidc -token-only) vault-token-renew mint"), "{line}");
+        assert!(line.contains("investigate what wrote it. Manual re-mint: vault-token-renew mint --oidc"), "{line}");
         assert_eq!(w.file_content().unwrap(), k8s.token, "file unchanged");
         assert_eq!(w.server.alive_tokens().len(), before, "nothing minted");
         assert!(
@@ -490,7 +490,13 @@ scenarios! {
         assert_eq!(run.code, 2, "{run:?}");
         assert!(run.stderr.contains("--vault-addr"), "{run:?}");
         assert_eq!(w.server.lookup(&ours.token).unwrap().renewals, 0);
-        assert!(w.log_lines().is_empty(), "a config error is not a run");
+        // The timer's run that hit it must still be seen: one FAIL line each (issue 14).
+        let lines = w.log_lines();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(
+            lines.iter().all(|l| l.contains(" FAIL: configuration error: ")),
+            "{lines:?}"
+        );
     }
 
     fn status_reports_health_as_json_and_text(w) {

@@ -471,5 +471,309 @@ scenarios! {
             "hidden from --help: {}",
             help.stdout
         );
+        assert!(help.stdout.contains("\n  completions "), "visible: {}", help.stdout);
+        assert!(help.stdout.contains("\nGlobal options:\n"), "{}", help.stdout);
+        for command in ["renew", "sweep", "status", "config", "doctor", "mint", "install", "uninstall"] {
+            let run = w.run(&[command, "--help"]);
+            assert_eq!(run.code, 0, "{run:?}");
+            assert!(run.stdout.contains("\nExamples:\n  vault-token-renew"), "{command}: {}", run.stdout);
+            assert!(run.stdout.contains("\nExit codes: 0 "), "{command}: {}", run.stdout);
+        }
+        for (shell, marker) in [("bash", "complete -F"), ("zsh", "#compdef vault-token-renew"), ("fish", "complete -c vault-token-renew")] {
+            let run = w.run(&["completions", shell]);
+            assert_eq!(run.code, 0, "{run:?}");
+            assert!(run.stdout.contains(marker), "{shell}: {}", &run.stdout[..200.min(run.stdout.len())]);
+            assert!(run.stdout.contains("doctor"), "{shell} completes the new commands");
+        }
+    }
+}
+
+scenarios! {
+    fn after_a_weak_clobber_status_and_drift_advise_a_login_not_a_heal(w) {
+        let k8s = w.seed_kubernetes_login();
+        w.write_token(&k8s.token);
+
+        let run = w.run(&["renew"]);
+        assert_eq!(run.code, 3, "{run:?}");
+        let line = w.last_log_line();
+        assert!(line.contains("Manual re-mint: vault-token-renew mint --oidc"), "{line}");
+        assert!(!line.contains("error occurred"), "{line}");
+
+        let run = w.run(&["status"]);
+        assert_eq!(run.code, 3, "{run:?}");
+        let advice = run.stdout.trim_end().lines().last().unwrap();
+        assert!(advice.starts_with("what to do: "), "{advice}");
+        assert!(!advice.contains("to heal it"), "a heal would be denied: {advice}");
+        assert!(advice.contains("cannot mint ours"), "{advice}");
+        assert!(advice.contains("vault-token-renew mint --oidc"), "{advice}");
+        assert!(
+            run.stdout.contains("auth/token/create-orphan: deny"),
+            "{}",
+            run.stdout
+        );
+
+        // A token that may not even look itself up: the server's ACL denial is multierror-wrapped
+        // (`1 error occurred:\n\t* permission denied`); status shows it as one clean line.
+        let blind = w.server.add_token(TokenSpec {
+            display_name: "token-blind".into(),
+            policies: vec!["ci".into()],
+            ttl: 3600,
+            ..Default::default()
+        });
+        w.write_token(&blind.token);
+        let json: serde_json::Value =
+            serde_json::from_str(&w.run(&["status", "--json"]).stdout).unwrap();
+        assert_eq!(json["state"], "foreign", "{json}");
+        assert_eq!(
+            json["error"],
+            "auth/token/lookup-self answered HTTP 403: permission denied",
+            "{json}"
+        );
+        let advice = json["advice"].as_str().unwrap();
+        assert!(!advice.contains("to heal it"), "it cannot mint either: {advice}");
+    }
+}
+
+/// A config file with a typo, a failure hook that leaves a mark, and a metrics file.
+fn broken_config_world() -> (World, std::path::PathBuf, std::path::PathBuf) {
+    let w = World::new();
+    let mark = w.home.path().join("hook-ran");
+    let metrics = w.home.path().join("textfile/vault-token-renew.prom");
+    w.write_config(&format!(
+        "metrics_file = \"{}\"\non_failure = 'echo \"$FAILED_UNIT|$LAST_LOG_LINE\" > {}'\npolices = [\"typo\"]\n",
+        metrics.display(),
+        mark.display()
+    ));
+    (w, mark, metrics)
+}
+
+#[test]
+fn a_config_error_is_logged_counted_and_notified() {
+    let (w, mark, metrics) = broken_config_world();
+    let ours = w.seed_ours();
+    w.write_token(&ours.token);
+
+    let run = w.run(&["renew"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    let line = w.last_log_line();
+    assert!(
+        line.contains(" FAIL: configuration error: config file "),
+        "{line}"
+    );
+    assert!(line.contains("polices"), "names the bad key: {line}");
+    let (_, s) = scrape(&metrics);
+    assert_eq!(metric(&s, "runs_total", Some("usage")), 1.0);
+    assert_eq!(metric(&s, "last_run_result", Some("usage")), 1.0);
+
+    let run = w.run(&["on-failure", "vault-token-renew.service"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let told = std::fs::read_to_string(&mark).expect("the hook ran despite the typo");
+    assert!(
+        told.starts_with("vault-token-renew.service|") && told.contains("configuration error"),
+        "{told}"
+    );
+    assert_eq!(w.file_content().unwrap(), ours.token, "nothing changed");
+}
+
+#[test]
+fn runs_total_counts_each_result() {
+    let (w, path) = metrics_world();
+    let ours = w.seed_ours();
+    w.write_token(&ours.token);
+    assert_eq!(w.run(&["renew"]).code, 0);
+    assert_eq!(w.run(&["renew"]).code, 0);
+    let k8s = w.seed_kubernetes_login();
+    w.write_token(&k8s.token);
+    assert_eq!(w.run(&["renew"]).code, 3);
+    let (text, s) = scrape(&path);
+    assert!(
+        text.contains("# TYPE vault_token_renew_runs_total counter"),
+        "{text}"
+    );
+    assert_eq!(metric(&s, "runs_total", Some("ok")), 2.0);
+    assert_eq!(metric(&s, "runs_total", Some("drift")), 1.0);
+    assert_eq!(metric(&s, "runs_total", Some("fail")), 0.0);
+}
+
+scenarios! {
+    fn status_shows_mode_accessor_and_thresholds_for_monitors(w) {
+        let ours = w.seed_ours();
+        w.write_token(&ours.token);
+        assert_eq!(w.run(&["renew"]).code, 0);
+        let view = w.file_token_view();
+
+        let run = w.run(&["status"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(run.stdout.contains("accessor  "), "{}", run.stdout);
+        assert!(run.stdout.contains(&view.accessor), "{}", run.stdout);
+        assert!(run.stdout.contains("auth/token/create"), "{}", run.stdout);
+        assert!(run.stdout.contains("\nissued  "), "{}", run.stdout);
+
+        // Monitoring-plugin codes: 32 days left.
+        let plugin = |args: &[&str]| {
+            let mut all = vec!["status"];
+            all.extend_from_slice(args);
+            let run = w.run(&all);
+            (run.code, run.stdout.lines().next().unwrap_or_default().to_owned())
+        };
+        let (code, first) = plugin(&["--warn", "7d", "--crit", "2d"]);
+        assert_eq!(code, 0, "{first}");
+        assert!(first.starts_with("VAULT-TOKEN OK - 3"), "{first}");
+        assert_eq!(plugin(&["--warn", "40d", "--crit", "2d"]).0, 1);
+        assert_eq!(plugin(&["--warn", "50d", "--crit", "40d"]).0, 2);
+
+        // Lines cut to the terminal, whole with --full.
+        let run = w.run_env(&["status"], &[("COLUMNS", "50")]);
+        assert!(run.stdout.lines().all(|l| l.chars().count() <= 50 || l.starts_with("what to do")), "{}", run.stdout);
+        let run = w.run_env(&["status", "--full"], &[("COLUMNS", "50")]);
+        assert!(run.stdout.lines().any(|l| l.chars().count() > 50), "{}", run.stdout);
+
+        // A token file others may read is not healthy.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(w.token_file(), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let run = w.run(&["status"]);
+        assert_ne!(run.code, 0, "{run:?}");
+        assert!(run.stdout.contains("(mode 0644: readable by others)"), "{}", run.stdout);
+        assert!(run.stdout.contains("chmod 600"), "{}", run.stdout);
+        let json: serde_json::Value =
+            serde_json::from_str(&w.run(&["status", "--json"]).stdout).unwrap();
+        assert_eq!(json["loose_mode"], "0644");
+        assert_eq!(json["healthy"], false);
+        assert_eq!(json["accessor"], view.accessor.as_str());
+    }
+}
+
+scenarios! {
+    fn mint_refuses_a_period_the_installed_timer_cannot_keep_alive(w) {
+        let timer_dir = w.home.path().join(".config/systemd/user");
+        std::fs::create_dir_all(&timer_dir).unwrap();
+        std::fs::write(
+            timer_dir.join("vault-token-renew.timer"),
+            "[Timer]\nOnCalendar=daily\nRandomizedDelaySec=5m\nPersistent=true\n",
+        )
+        .unwrap();
+        let admin = w.seed_oidc_login();
+        let before = w.server.alive_tokens().len();
+
+        let run = w.run_env(&["mint", "--period", "1h"], &[("VAULT_TOKEN", &admin.token)]);
+        assert_eq!(run.code, 2, "{run:?}");
+        let line = w.last_log_line();
+        assert!(line.contains("FAIL: mint refused: --period 1h is not longer than the gap between renewals"), "{line}");
+        assert!(line.contains("OnCalendar=daily"), "{line}");
+        assert_eq!(w.server.alive_tokens().len(), before, "nothing minted");
+        assert!(w.file_content().is_none());
+
+        let run = w.run_env(&["mint"], &[("VAULT_TOKEN", &admin.token)]);
+        assert_eq!(run.code, 0, "the default period outlasts a daily timer: {run:?}");
+    }
+}
+
+scenarios! {
+    fn config_shows_each_setting_and_where_it_came_from(w) {
+        let run = w.run_env(
+            &["config", "--period", "48h"],
+            &[("VAULT_TOKEN_RENEW_RETRIES", "2")],
+        );
+        assert_eq!(run.code, 0, "{run:?}");
+        let config = w.home.path().join(".config/vault-token-renew/config.toml");
+        let line = |key: &str| {
+            run.stdout
+                .lines()
+                .find(|l| l.contains(&format!("  {key} = ")))
+                .unwrap_or_else(|| panic!("no {key}: {}", run.stdout))
+                .to_owned()
+        };
+        assert!(line("period").starts_with("flag:--period "), "{}", run.stdout);
+        assert!(line("retries").starts_with("env:VAULT_TOKEN_RENEW_RETRIES "), "{}", run.stdout);
+        assert!(line("vault_addr").starts_with(&format!("file:{} ", config.display())), "{}", run.stdout);
+        assert!(line("vault_addr").contains(&w.server.url().trim_end_matches('/').to_owned()), "{}", run.stdout);
+        assert!(line("sweep_concurrency").starts_with("default "), "{}", run.stdout);
+        assert_eq!(run.stdout.lines().filter(|l| l.contains(" = ")).count(), 21, "every setting: {}", run.stdout);
+    }
+
+    fn doctor_checks_the_server_the_file_mode_and_a_shadowing_token(w) {
+        let ours = w.seed_ours();
+        w.write_token(&ours.token);
+        let run = w.run(&["doctor"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        let line = |run: &Run, what: &str| {
+            run.stdout
+                .lines()
+                .find(|l| l[6..].starts_with(what))
+                .unwrap_or_else(|| panic!("no {what}: {}", run.stdout))
+                .to_owned()
+        };
+        assert!(line(&run, "server").starts_with("ok "), "{}", run.stdout);
+        assert!(line(&run, "server").contains("active, unsealed"), "{}", run.stdout);
+        assert!(line(&run, "token file").starts_with("ok "), "{}", run.stdout);
+        assert!(line(&run, "environment").starts_with("ok "), "{}", run.stdout);
+        for what in ["timer", "linger", "period", "man page"] {
+            line(&run, what);
+        }
+
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(w.token_file(), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let run = w.run_env(&["doctor"], &[("BAO_TOKEN", "not-a-token")]);
+        assert_eq!(run.code, 4, "{run:?}");
+        assert!(line(&run, "token file").starts_with("FAIL "), "{}", run.stdout);
+        assert!(line(&run, "token file").contains("chmod 600"), "{}", run.stdout);
+        let env = line(&run, "environment");
+        assert!(env.starts_with("WARN ") && env.contains("$BAO_TOKEN is set"), "{env}");
+
+        std::fs::set_permissions(w.token_file(), std::fs::Permissions::from_mode(0o600)).unwrap();
+        let run = w.run(&["doctor", "--vault-addr", "http://127.0.0.1:9"]);
+        assert_eq!(run.code, 4, "{run:?}");
+        let server = line(&run, "server");
+        assert!(server.starts_with("FAIL ") && server.contains("cannot reach http://127.0.0.1:9/"), "{server}");
+        println!("{}", run.stdout);
+
+        // A period the installed timer cannot keep alive.
+        let timer_dir = w.home.path().join(".config/systemd/user");
+        std::fs::create_dir_all(&timer_dir).unwrap();
+        std::fs::write(
+            timer_dir.join("vault-token-renew.timer"),
+            "[Timer]\nOnCalendar=weekly\nRandomizedDelaySec=5m\n",
+        )
+        .unwrap();
+        let run = w.run(&["doctor", "--period", "72h"]);
+        assert_eq!(run.code, 4, "{run:?}");
+        let period = line(&run, "period");
+        assert!(period.starts_with("FAIL ") && period.contains("--period 72h is not longer"), "{period}");
+        let run = w.run(&["doctor"]);
+        let period = line(&run, "period");
+        assert!(period.starts_with("ok ") && period.contains("768h outlasts"), "{period}");
+    }
+}
+
+scenarios! {
+    fn verbose_logs_each_request_without_tokens_and_quiet_keeps_success_silent(w) {
+        let ours = w.seed_ours();
+        w.write_token(&ours.token);
+        let run = w.run(&["-v", "renew"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        let requests: Vec<&str> = run.stderr.lines().filter(|l| l.contains(" -> ")).collect();
+        assert!(
+            requests.iter().any(|l| l.contains("GET auth/token/lookup-self -> 200 in ") && l.ends_with("ms")),
+            "{}",
+            run.stderr
+        );
+        assert!(requests.iter().any(|l| l.contains("POST auth/token/renew-self -> 200")), "{}", run.stderr);
+
+        let run = w.run(&["-q", "renew"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert_eq!(run.stderr, "", "quiet on success");
+        assert!(w.last_log_line().contains(" OK renewed"), "the log file still has it");
+
+        let k8s = w.seed_kubernetes_login();
+        w.write_token(&k8s.token);
+        let run = w.run(&["--format", "json", "renew"]);
+        assert_eq!(run.code, 3);
+        let json: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("one object");
+        assert_eq!(json["result"], "drift");
+        assert_eq!(json["exit_code"], 3);
+        assert!(json["line"].as_str().unwrap().contains(" DRIFT: "), "{json}");
+        let run = w.run(&["-q", "renew"]);
+        assert_eq!(run.code, 3);
+        assert!(run.stderr.contains(" DRIFT: "), "a failure is never quiet: {run:?}");
     }
 }

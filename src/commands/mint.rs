@@ -11,8 +11,49 @@ use crate::runlog::{Outcome, Report, escape};
 use crate::secret::Token;
 use crate::settings::Env;
 use crate::tokenfile::parse_token;
+use crate::unit_options::UnitOptions;
+use std::time::Duration;
+
+/// A period the timer cannot keep up with is refused: the token would expire between two runs,
+/// and `status` would later blame the timer. Less than two runs' worth is only a warning: one
+/// missed run (a laptop off for the night) would expire it.
+pub(crate) fn period_outlasts_timer(period: Duration, timer: &UnitOptions) -> Result<(), String> {
+    let Some(wait) = timer.longest_wait() else {
+        return Ok(());
+    };
+    let human = crate::schedule::human;
+    let schedule = format!(
+        "the timer (OnCalendar={}, RandomizedDelaySec={}) may wait {} between runs",
+        timer.schedule,
+        timer.randomized_delay,
+        human(wait)
+    );
+    if period <= wait {
+        return Err(format!(
+            "--period {} is not longer than the gap between renewals: {schedule}, so the token would expire first; \
+             pass a longer --period (e.g. 768h), or reinstall with a tighter --schedule (`install --schedule hourly --force`)",
+            human(period)
+        ));
+    }
+    if period < wait * 2 {
+        tracing::warn!(
+            "--period {} leaves no room for a missed run: {schedule}",
+            human(period)
+        );
+    }
+    Ok(())
+}
 
 pub async fn mint(ctx: &Context<'_>, env: &Env, args: &MintArgs) -> Report {
+    let timer = crate::unit_options::user_unit_dir(env).and_then(|d| UnitOptions::installed(&d));
+    if let Some(timer) = &timer
+        && let Err(why) = period_outlasts_timer(ctx.settings.period, timer)
+    {
+        return Report::new(
+            Outcome::Usage,
+            format!("mint refused: {why}; nothing was minted"),
+        );
+    }
     if !args.oidc {
         return mint_with(ctx, env, None).await;
     }
@@ -137,5 +178,27 @@ async fn mint_with(ctx: &Context<'_>, env: &Env, given: Option<(&Token, String)>
             ),
         ),
         Err(MintError::Failed(why)) => Report::new(Outcome::Fail, format!("mint failed: {why}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_period_shorter_than_the_schedule_is_refused() {
+        let daily = UnitOptions::default();
+        let hour = Duration::from_secs(3600);
+        let refused = period_outlasts_timer(hour, &daily).unwrap_err();
+        assert!(refused.contains("OnCalendar=daily"), "{refused}");
+        assert!(
+            period_outlasts_timer(24 * hour, &daily).is_err(),
+            "a day plus the delay"
+        );
+        assert!(
+            period_outlasts_timer(30 * hour, &daily).is_ok(),
+            "warned, not refused"
+        );
+        assert!(period_outlasts_timer(768 * hour, &daily).is_ok());
     }
 }

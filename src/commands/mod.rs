@@ -1,13 +1,16 @@
 //! The subcommands. Each returns a [`Report`] (the run's one log line); none of them panics or
 //! returns early without one.
 
+mod doctor;
 mod heal;
 mod lost_mint;
 mod mint;
 mod renew;
+pub mod show_config;
 mod status;
 mod sweep;
 
+pub use doctor::doctor;
 pub use mint::mint;
 pub use renew::renew;
 pub use status::status;
@@ -25,9 +28,9 @@ use std::time::Duration;
 /// How long a run waits for another run's lock before giving up.
 pub const LOCK_WAIT: Duration = Duration::from_secs(60);
 
-/// The command a person runs to put our token back by hand.
-pub const MANUAL_MINT: &str =
-    "VAULT_TOKEN=$(vault login -method=oidc -token-only) vault-token-renew mint";
+/// The command a person runs to put our token back by hand: our own OIDC login, which clobbers
+/// nothing and leaves no login token behind.
+pub const MANUAL_MINT: &str = "vault-token-renew mint --oidc";
 
 pub struct Context<'a> {
     pub settings: &'a Settings,

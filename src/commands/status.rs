@@ -5,7 +5,8 @@
 
 use super::sweep::{SweepOptions, sweep};
 use super::{Context, MANUAL_MINT, dn};
-use crate::decide::{ForeignReason, Verdict, judge};
+use crate::cli::StatusArgs;
+use crate::decide::{ForeignReason, Verdict, choose_mint_path, judge, mint_candidates};
 use crate::identity::{Identity, TOOL};
 use crate::runlog::{escape, tail};
 use serde::Serialize;
@@ -33,6 +34,16 @@ pub struct Status {
     pub expires_at: Option<String>,
     pub period_secs: Option<i64>,
     pub explicit_max_ttl_secs: Option<i64>,
+    /// The token's accessor (not a secret: it can look the token up, never use it).
+    pub accessor: Option<String>,
+    /// The auth path it was created on, e.g. `auth/token/create-orphan`, `auth/oidc/login`.
+    pub auth_path: Option<String>,
+    /// RFC 3339 time of its last issue (creation or last renewal).
+    pub issue_time: Option<String>,
+    /// RFC 3339 time it was created.
+    pub created_at: Option<String>,
+    /// The token file's mode when group or others may read it (`0644`): unhealthy.
+    pub loose_mode: Option<String>,
     pub renewable: Option<bool>,
     pub orphan: Option<bool>,
     pub capabilities: BTreeMap<String, Vec<String>>,
@@ -100,9 +111,11 @@ pub struct Timer {
     pub last_run: Option<String>,
 }
 
-pub async fn status(ctx: &Context<'_>, check_paths: &[String], json: bool) -> u8 {
-    let status = collect(ctx, check_paths).await;
-    let text = if json {
+pub async fn status(ctx: &Context<'_>, args: &StatusArgs) -> u8 {
+    let status = collect(ctx, &args.check_paths).await;
+    let plugin = (args.warn.is_some() || args.crit.is_some())
+        .then(|| plugin_verdict(&status, args.warn, args.crit));
+    let text = if args.json {
         format!(
             "{}\n",
             serde_json::to_string_pretty(&status).expect("status serialises")
@@ -115,15 +128,102 @@ pub async fn status(ctx: &Context<'_>, check_paths: &[String], json: bool) -> u8
                 std::env::var("TERM").is_ok_and(|t| t == "dumb"),
             ),
         };
-        render(&status, style, SystemTime::now())
+        let width = (!args.full).then(terminal_width).flatten();
+        let text = render(&status, style, SystemTime::now(), width);
+        match &plugin {
+            Some(p) => format!("{}\n{text}", p.summary),
+            None => text,
+        }
     };
     // `status | head -1` closes the pipe early; that is no reason to panic (print! would).
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+    if let Some(p) = plugin {
+        return p.code;
+    }
     match status.state {
         _ if status.healthy => 0,
         "foreign" => 3,
         _ => 4,
     }
+}
+
+/// A monitoring plugin's answer (Nagios/Icinga/Sensu): exit 0 OK, 1 WARNING, 2 CRITICAL,
+/// 3 UNKNOWN, and one summary line with perfdata.
+#[derive(Debug, PartialEq, Eq)]
+struct PluginVerdict {
+    code: u8,
+    summary: String,
+}
+
+fn plugin_verdict(st: &Status, warn: Option<Duration>, crit: Option<Duration>) -> PluginVerdict {
+    let left = st.ttl_secs.unwrap_or(0).max(0);
+    let below = |t: Option<Duration>| t.is_some_and(|t| (left as u64) < t.as_secs());
+    let (code, word) = match st.state {
+        "unreachable" => (3, "UNKNOWN"),
+        "ours" if below(crit) => (2, "CRITICAL"),
+        "ours" if below(warn) || !st.healthy => (1, "WARNING"),
+        "ours" => (0, "OK"),
+        _ => (2, "CRITICAL"),
+    };
+    let threshold = |t: Option<Duration>| t.map(|t| t.as_secs().to_string()).unwrap_or_default();
+    let what = match st.state {
+        "ours" => format!("{} left", human_secs(left)),
+        state => format!("token file is {state}"),
+    };
+    PluginVerdict {
+        code,
+        summary: format!(
+            "VAULT-TOKEN {word} - {what} | time_left={left}s;{};{};0",
+            threshold(warn),
+            threshold(crit)
+        ),
+    }
+}
+
+/// Columns of the terminal on stdout: `COLUMNS` when set, else the terminal's size; None in a
+/// pipe, where a script wants whole lines.
+fn terminal_width() -> Option<usize> {
+    if let Some(cols) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
+        return Some(cols);
+    }
+    let stdout = std::io::stdout();
+    if !stdout.is_terminal() {
+        return None;
+    }
+    let size = rustix::termios::tcgetwinsize(&stdout).ok()?;
+    (size.ws_col > 0).then_some(usize::from(size.ws_col))
+}
+
+/// Cuts a line to `width` display columns (escape sequences take none), marking the cut with `…`.
+fn cut(line: &str, width: Option<usize>) -> String {
+    let Some(width) = width.filter(|w| *w > 1) else {
+        return line.to_owned();
+    };
+    let mut out = String::new();
+    let mut cols = 0;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            out.push(c);
+            for e in chars.by_ref() {
+                out.push(e);
+                if e.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+            continue;
+        }
+        if cols + 1 == width && chars.peek().is_some() {
+            out.push('…');
+            if line.contains('\x1b') {
+                out.push_str("\x1b[0m");
+            }
+            return out;
+        }
+        out.push(c);
+        cols += 1;
+    }
+    out
 }
 
 async fn collect(ctx: &Context<'_>, check_paths: &[String]) -> Status {
@@ -142,6 +242,11 @@ async fn collect(ctx: &Context<'_>, check_paths: &[String]) -> Status {
         expires_at: None,
         period_secs: None,
         explicit_max_ttl_secs: None,
+        accessor: None,
+        auth_path: None,
+        issue_time: None,
+        created_at: None,
+        loose_mode: None,
         renewable: None,
         orphan: None,
         capabilities: BTreeMap::new(),
@@ -171,8 +276,25 @@ async fn collect(ctx: &Context<'_>, check_paths: &[String]) -> Status {
             } else if e.is_permission_denied() {
                 // A live token without the `default` policy: we always mint with it.
                 st.state = "foreign";
-                st.advice = Some(format!(
-                    "the file holds a live token that may not look itself up (no `default` policy?), so not ours; run `vault-token-renew` to heal with it, or: {MANUAL_MINT}"
+                // It may still be allowed to ask about the mint paths (its own policy can grant that).
+                let asked: Vec<String> = mint_candidates(s.token_role.as_deref())
+                    .iter()
+                    .map(|p| p.api_path())
+                    .collect();
+                let caps = ctx
+                    .client
+                    .capabilities_self(&snapshot.token, &asked)
+                    .await
+                    .ok();
+                let can = heal_ability(
+                    !s.policies.is_empty(),
+                    s.token_role.as_deref(),
+                    caps.as_ref(),
+                );
+                st.capabilities = caps.unwrap_or_default();
+                st.advice = Some(foreign_advice(
+                    "a live token that may not look itself up, so not ours (no `default` policy?)",
+                    can,
                 ));
             } else {
                 st.state = "unreachable";
@@ -184,7 +306,14 @@ async fn collect(ctx: &Context<'_>, check_paths: &[String]) -> Status {
             return st;
         }
     };
+    st.loose_mode = snapshot.loose_mode.map(|m| format!("{m:04o}"));
     st.display_name = Some(dn(&info.display_name));
+    st.accessor = Some(escape(&info.accessor, 100));
+    st.auth_path = Some(escape(&info.path, 200));
+    st.issue_time = info.issue_time.as_deref().map(|t| escape(t, 60));
+    st.created_at = info.creation_time.filter(|t| *t > 0).map(|t| {
+        humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(t as u64)).to_string()
+    });
     st.policies = info.policies.iter().map(|p| escape(p, 200)).collect();
     st.identity_policies = info
         .identity_policies
@@ -200,14 +329,21 @@ async fn collect(ctx: &Context<'_>, check_paths: &[String]) -> Status {
     st.explicit_max_ttl_secs = Some(info.explicit_max_ttl);
     st.renewable = info.renewable;
     st.orphan = Some(info.orphan);
-    match ctx
-        .client
-        .capabilities_self(&snapshot.token, check_paths)
-        .await
-    {
-        Ok(caps) => st.capabilities = caps,
-        Err(e) => st.error = Some(format!("capabilities: {}", escape(&e.to_string(), 300))),
+    // The mint paths are always asked about: the advice depends on them.
+    let mut asked: Vec<String> = check_paths.to_vec();
+    for path in mint_candidates(s.token_role.as_deref()) {
+        if !asked.contains(&path.api_path()) {
+            asked.push(path.api_path());
+        }
     }
+    let caps = match ctx.client.capabilities_self(&snapshot.token, &asked).await {
+        Ok(caps) => Some(caps),
+        Err(e) => {
+            st.error = Some(format!("capabilities: {}", escape(&e.to_string(), 300)));
+            None
+        }
+    };
+    st.capabilities = caps.clone().unwrap_or_default();
     match judge(
         &info,
         &ctx.our_name,
@@ -223,6 +359,11 @@ async fn collect(ctx: &Context<'_>, check_paths: &[String]) -> Status {
             } else if info.renewable == Some(false) {
                 st.advice = Some(format!(
                     "our token is not renewable; mint a new one: {MANUAL_MINT}"
+                ));
+            } else if let Some(mode) = &st.loose_mode {
+                st.advice = Some(format!(
+                    "the token file is readable by others (mode {mode}): `chmod 600 {}`",
+                    st.token_file
                 ));
             } else {
                 st.healthy = true;
@@ -249,12 +390,61 @@ async fn collect(ctx: &Context<'_>, check_paths: &[String]) -> Status {
                 ForeignReason::WrongName => format!("its display name is not {}", ctx.our_name),
                 reason => crate::decide::foreign_words(&reason),
             };
-            st.advice = Some(format!(
-                "the file holds a foreign token ({why}); run `vault-token-renew` to heal it, or: {MANUAL_MINT}"
-            ));
+            let can = heal_ability(
+                !s.policies.is_empty(),
+                s.token_role.as_deref(),
+                caps.as_ref(),
+            );
+            st.advice = Some(foreign_advice(&why, can));
         }
     }
     st
+}
+
+/// What a heal with the file's foreign token would do, judged as the heal itself judges it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HealAbility {
+    /// Its capabilities allow this mint path.
+    Can(String),
+    /// Its capabilities are unknown: only a heal attempt tells.
+    Unknown,
+    /// No mint path is allowed; a renew would end in DRIFT.
+    Cannot,
+    /// No policies are configured, so nothing will be minted whatever the token may do.
+    NoPolicies,
+}
+
+fn heal_ability(
+    policies_configured: bool,
+    token_role: Option<&str>,
+    caps: Option<&BTreeMap<String, Vec<String>>>,
+) -> HealAbility {
+    if !policies_configured {
+        return HealAbility::NoPolicies;
+    }
+    match (caps, choose_mint_path(token_role, caps)) {
+        (None, _) => HealAbility::Unknown,
+        (Some(_), Some(path)) => HealAbility::Can(path.api_path()),
+        (Some(_), None) => HealAbility::Cannot,
+    }
+}
+
+/// The next step for a foreign token: heal only when the token can mint ours.
+fn foreign_advice(why: &str, can: HealAbility) -> String {
+    match can {
+        HealAbility::Can(path) => format!(
+            "the file holds a foreign token ({why}) that may mint through {path}; run `vault-token-renew` to heal it, or: {MANUAL_MINT}"
+        ),
+        HealAbility::Unknown => format!(
+            "the file holds a foreign token ({why}) whose mint authority is unknown; `vault-token-renew` tries a heal, or mint ours with a login: {MANUAL_MINT}"
+        ),
+        HealAbility::Cannot => format!(
+            "the file holds a foreign token ({why}) that cannot mint ours (no mint path is allowed), so a heal would fail; mint ours with a login: {MANUAL_MINT}, and find what wrote the file"
+        ),
+        HealAbility::NoPolicies => format!(
+            "the file holds a foreign token ({why}); no policies to mint are configured (set `policies` or pass --policy), then: {MANUAL_MINT}"
+        ),
+    }
 }
 
 /// A dry-run sweep with the file's token: what a sweep would revoke and what it leaves.
@@ -351,7 +541,7 @@ fn relative(rfc3339: &str, now: SystemTime) -> Option<String> {
     })
 }
 
-fn render(st: &Status, style: Style, now: SystemTime) -> String {
+fn render(st: &Status, style: Style, now: SystemTime, width: Option<usize>) -> String {
     let mut rows: Vec<(&str, String)> = vec![
         (
             "health",
@@ -361,7 +551,17 @@ fn render(st: &Status, style: Style, now: SystemTime) -> String {
                 style.bad(&format!("UNHEALTHY ({})", st.state))
             },
         ),
-        ("token file", st.token_file.clone()),
+        (
+            "token file",
+            match &st.loose_mode {
+                Some(mode) => format!(
+                    "{} {}",
+                    st.token_file,
+                    style.bad(&format!("(mode {mode}: readable by others)"))
+                ),
+                None => st.token_file.clone(),
+            },
+        ),
         ("server", st.vault_addr.clone()),
     ];
     if let Some(name) = &st.display_name {
@@ -375,6 +575,14 @@ fn render(st: &Status, style: Style, now: SystemTime) -> String {
             )
         };
         rows.push(("display name", format!("{name} ({mark})")));
+        rows.push(("accessor", st.accessor.clone().unwrap_or_default()));
+        rows.push(("auth path", st.auth_path.clone().unwrap_or_default()));
+        if let Some(created) = &st.created_at {
+            rows.push(("created", created.clone()));
+        }
+        if let Some(issued) = &st.issue_time {
+            rows.push(("issued", issued.clone()));
+        }
         rows.push(("policies", st.policies.join(", ")));
         rows.push((
             "identity policies",
@@ -446,15 +654,24 @@ fn render(st: &Status, style: Style, now: SystemTime) -> String {
     if let Some(e) = &st.error {
         rows.push(("error", style.bad(e)));
     }
-    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    let key_width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     let mut out = String::new();
     for (k, v) in rows {
-        out.push_str(&format!("{k:<width$}  {v}\n"));
+        out.push_str(&cut(&format!("{k:<key_width$}  {v}"), width));
+        out.push('\n');
     }
     if !st.last_log_lines.is_empty() {
         out.push_str(&format!("\n{}\n", style.dim("last log lines:")));
         for l in &st.last_log_lines {
-            out.push_str(&format!("  {}\n", color_log_line(l, style)));
+            out.push_str(&cut(&format!("  {}", color_log_line(l, style)), width));
+            out.push('\n');
+        }
+        if width.is_some() {
+            out.push_str(&cut(
+                &style.dim("(cut to the terminal; --full shows all)"),
+                width,
+            ));
+            out.push('\n');
         }
     }
     if let Some(a) = &st.advice {
@@ -585,6 +802,11 @@ mod tests {
             expires_at: Some("2026-12-31T10:00:00Z".into()),
             period_secs: Some(2_764_800),
             explicit_max_ttl_secs: Some(0),
+            accessor: Some("acc123".into()),
+            auth_path: Some("auth/token/create-orphan".into()),
+            issue_time: Some("2026-11-29T03:00:00Z".into()),
+            created_at: Some("2026-11-01T03:00:00Z".into()),
+            loose_mode: None,
             renewable: Some(true),
             orphan: Some(true),
             capabilities: BTreeMap::from([(
@@ -627,7 +849,7 @@ mod tests {
 
     #[test]
     fn text_is_aligned_plain_and_says_when_the_next_run_is() {
-        let text = render(&healthy(), Style { color: false }, now());
+        let text = render(&healthy(), Style { color: false }, now(), None);
         assert!(!text.contains('\x1b'), "no colour when not asked: {text}");
         let rows: Vec<&str> = text.lines().take_while(|l| !l.is_empty()).collect();
         let value_column = rows[0].find("healthy").unwrap();
@@ -659,7 +881,7 @@ mod tests {
         st.healthy = false;
         st.state = "foreign";
         st.advice = Some("run `vault-token-renew` to heal it".into());
-        let text = render(&st, Style { color: true }, now());
+        let text = render(&st, Style { color: true }, now(), None);
         assert!(
             text.contains("\x1b[1;31mUNHEALTHY (foreign)\x1b[0m"),
             "{text}"
@@ -670,6 +892,102 @@ mod tests {
             last.contains("what to do:") && last.contains("heal it"),
             "{last}"
         );
+    }
+
+    #[test]
+    fn a_foreign_token_is_advised_to_heal_only_when_it_can_mint() {
+        let caps = |path: &str, have: &[&str]| {
+            BTreeMap::from([(
+                path.to_owned(),
+                have.iter().map(|c| c.to_string()).collect(),
+            )])
+        };
+        let weak = caps("auth/token/create-orphan", &["deny"]);
+        let can = heal_ability(true, None, Some(&weak));
+        assert_eq!(can, HealAbility::Cannot);
+        let advice = foreign_advice("x", can);
+        assert!(!advice.contains("to heal it"), "{advice}");
+        assert!(advice.contains("vault-token-renew mint --oidc"), "{advice}");
+        let admin = caps("auth/token/create", &["update", "sudo"]);
+        assert_eq!(
+            heal_ability(true, None, Some(&admin)),
+            HealAbility::Can("auth/token/create".into())
+        );
+        let role = caps("auth/token/create/ours", &["update"]);
+        assert_eq!(
+            heal_ability(true, Some("ours"), Some(&role)),
+            HealAbility::Can("auth/token/create/ours".into())
+        );
+        assert_eq!(heal_ability(true, None, None), HealAbility::Unknown);
+        assert_eq!(
+            heal_ability(false, None, Some(&admin)),
+            HealAbility::NoPolicies
+        );
+    }
+
+    #[test]
+    fn status_shows_accessor_auth_path_and_issue_time_and_cuts_long_lines() {
+        let mut st = healthy();
+        st.last_log_lines = vec![format!(
+            "2026-11-29T03:00:00Z OK renewed {}",
+            "x".repeat(200)
+        )];
+        let text = render(&st, Style { color: false }, now(), Some(80));
+        assert!(text.contains("accessor           acc123"), "{text}");
+        assert!(
+            text.contains("auth path          auth/token/create-orphan"),
+            "{text}"
+        );
+        assert!(
+            text.contains("issued             2026-11-29T03:00:00Z"),
+            "{text}"
+        );
+        assert!(text.contains("--full"), "{text}");
+        for line in text.lines() {
+            assert!(line.chars().count() <= 80, "cut to 80 columns: {line:?}");
+        }
+        assert!(text.contains("xxx…"), "{text}");
+        let full = render(&st, Style { color: false }, now(), None);
+        assert!(full.contains(&"x".repeat(200)), "{full}");
+        let painted = cut(&format!("\x1b[31m{}\x1b[0m", "y".repeat(100)), Some(10));
+        assert_eq!(painted, format!("\x1b[31m{}…\x1b[0m", "y".repeat(9)));
+    }
+
+    #[test]
+    fn a_token_file_others_may_read_is_shown_as_such() {
+        let mut st = healthy();
+        st.loose_mode = Some("0644".into());
+        let text = render(&st, Style { color: false }, now(), None);
+        assert!(text.contains("(mode 0644: readable by others)"), "{text}");
+    }
+
+    #[test]
+    fn thresholds_give_monitoring_plugin_exit_codes() {
+        let day = Duration::from_secs(86400);
+        let mut st = healthy();
+        st.ttl_secs = Some(10 * 86400);
+        let v = plugin_verdict(&st, Some(7 * day), Some(2 * day));
+        assert_eq!(v.code, 0, "{v:?}");
+        assert_eq!(
+            v.summary,
+            "VAULT-TOKEN OK - 10d 0h left | time_left=864000s;604800;172800;0"
+        );
+        st.ttl_secs = Some(5 * 86400);
+        assert_eq!(plugin_verdict(&st, Some(7 * day), Some(2 * day)).code, 1);
+        st.ttl_secs = Some(86400);
+        assert_eq!(plugin_verdict(&st, Some(7 * day), Some(2 * day)).code, 2);
+        assert_eq!(plugin_verdict(&st, Some(7 * day), None).code, 1);
+        st.ttl_secs = Some(30 * 86400);
+        st.healthy = false;
+        assert_eq!(
+            plugin_verdict(&st, Some(7 * day), None).code,
+            1,
+            "unhealthy ours warns"
+        );
+        st.state = "foreign";
+        assert_eq!(plugin_verdict(&st, Some(7 * day), None).code, 2);
+        st.state = "unreachable";
+        assert_eq!(plugin_verdict(&st, Some(7 * day), None).code, 3);
     }
 
     #[test]

@@ -518,11 +518,24 @@ impl Client {
         }
         // reqwest's own timeout covers a whole ordinary request; a streamed one needs its own
         // bound on the head (one timer per request matters in a 100,000-request sweep).
+        let sent_at = Instant::now();
         let sent = if streamed {
             tokio::time::timeout(per_request, request.send()).await
         } else {
             Ok(request.send().await)
         };
+        // `-v`: one line per request. The path is the endpoint's, never a URL with a query, and
+        // the token travels only in a header, so nothing secret can be in it.
+        let ms = sent_at.elapsed().as_millis();
+        match &sent {
+            Ok(Ok(r)) => tracing::debug!(
+                "{} {} -> {} in {ms}ms",
+                ep.method,
+                ep.path,
+                r.status().as_u16()
+            ),
+            _ => tracing::debug!("{} {} -> no answer after {ms}ms", ep.method, ep.path),
+        }
         let response = match sent {
             Ok(result) => result.map_err(|e| (self.send_error(ep.path, &e), None))?,
             Err(_) => {

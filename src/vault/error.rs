@@ -41,13 +41,33 @@ pub enum Failure {
 fn server_words(errors: &[String]) -> String {
     match errors
         .iter()
-        .map(|e| e.trim())
-        .filter(|e| !e.is_empty())
+        .flat_map(|e| unwrap_multierror(e))
         .collect::<Vec<_>>()
     {
         e if e.is_empty() => String::new(),
         e => format!(": {}", e.join("; ")),
     }
+}
+
+/// The server's words without Go's multierror wrapping: Vault sends an ACL denial as
+/// `1 error occurred:\n\t* permission denied\n\n`; a person needs `permission denied`, on one line.
+pub fn unwrap_multierror(text: &str) -> Vec<String> {
+    let text = text.trim();
+    let mut lines = text.lines();
+    let wrapped = lines
+        .next()
+        .is_some_and(|l| l.ends_with("error occurred:") || l.ends_with("errors occurred:"));
+    if !wrapped {
+        let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        return (!one_line.is_empty())
+            .then_some(one_line)
+            .into_iter()
+            .collect();
+    }
+    lines
+        .map(|l| l.trim().trim_start_matches('*').trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 impl VaultError {
@@ -131,6 +151,26 @@ mod tests {
             status,
             errors: vec![],
         }
+    }
+
+    #[test]
+    fn server_texts_are_unwrapped_to_one_clean_line() {
+        let denied = VaultError::Status {
+            endpoint: "auth/token/create-orphan",
+            status: 403,
+            errors: vec!["1 error occurred:\n\t* permission denied\n\n".into()],
+        };
+        assert_eq!(denied.server_reason(), "HTTP 403: permission denied");
+        assert_eq!(
+            denied.to_string(),
+            "auth/token/create-orphan answered HTTP 403: permission denied"
+        );
+        assert_eq!(
+            unwrap_multierror("2 errors occurred:\n\t* a\n\t* b\n\n"),
+            ["a", "b"]
+        );
+        assert_eq!(unwrap_multierror("bad\n request"), ["bad request"]);
+        assert!(unwrap_multierror("  ").is_empty());
     }
 
     #[test]

@@ -33,6 +33,12 @@ pub struct TokenInfo {
     pub role: Option<String>,
     #[serde(default)]
     pub expire_time: Option<String>,
+    /// RFC 3339 time of the last issue (creation, or the last renewal's lease start).
+    #[serde(default)]
+    pub issue_time: Option<String>,
+    /// Unix time the token was created.
+    #[serde(default)]
+    pub creation_time: Option<i64>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub meta: BTreeMap<String, String>,
     #[serde(rename = "type", default, deserialize_with = "null_as_default")]
