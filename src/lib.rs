@@ -148,47 +148,33 @@ fn settings_failed(
 ) -> anyhow::Result<ExitCode> {
     let fallback = broken_config::Fallback::read(&cli.global, env);
     let log_file = fallback.log_file.unwrap_or_default();
-    match &cli.command {
+    let unchanged = match &cli.command {
         Some(Command::OnFailure { unit }) => {
             eprintln!(
                 "warning: {error}; the failure hook runs with only `on_failure` from the config file"
             );
-            Ok(exit_code(hook::run(
+            return Ok(exit_code(hook::run(
                 unit,
                 fallback.on_failure.as_deref(),
                 &log_file,
-            )))
+            )));
         }
-        None | Some(Command::Renew | Command::Mint(_)) => {
-            let report = runlog::Report::new(
-                runlog::Outcome::Usage,
-                format!("configuration error: {error}; the token file is unchanged"),
-            );
-            finish(
-                &report,
-                &log_file,
-                fallback.metrics_file.as_deref(),
-                started,
-            );
-            print_result(&report, cli.global.format);
-            Ok(report.outcome.into())
-        }
-        Some(Command::Sweep(args)) if !args.dry_run => {
-            let report = runlog::Report::new(
-                runlog::Outcome::Usage,
-                format!("configuration error: {error}; nothing was revoked"),
-            );
-            finish(
-                &report,
-                &log_file,
-                fallback.metrics_file.as_deref(),
-                started,
-            );
-            print_result(&report, cli.global.format);
-            Ok(report.outcome.into())
-        }
-        _ => Err(error.into()),
-    }
+        None | Some(Command::Renew | Command::Mint(_)) => "the token file is unchanged",
+        Some(Command::Sweep(args)) if !args.dry_run => "nothing was revoked",
+        _ => return Err(error.into()),
+    };
+    let report = runlog::Report::new(
+        runlog::Outcome::Usage,
+        format!("configuration error: {error}; {unchanged}"),
+    );
+    finish(
+        &report,
+        &log_file,
+        fallback.metrics_file.as_deref(),
+        started,
+    );
+    print_result(&report, cli.global.format);
+    Ok(report.outcome.into())
 }
 
 /// `--format json`: the run's result as one object on stdout, for scripts (fields only added).

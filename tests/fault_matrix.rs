@@ -109,17 +109,6 @@ fn times(cell: &Cell, kind: &FaultKind) -> u32 {
     }
 }
 
-/// Backdates the token file's mtime by a day: a file not written just now.
-fn age_token_file(w: &World) {
-    let day_ago = std::time::SystemTime::now() - Duration::from_secs(86_400);
-    std::fs::File::options()
-        .write(true)
-        .open(w.token_file())
-        .unwrap()
-        .set_modified(day_ago)
-        .unwrap();
-}
-
 /// How many requests the path makes before the first request of `step`, on a healthy server.
 fn requests_before(scenario: Scenario, step: &Step) -> usize {
     let p = Prepared::new(scenario);
@@ -159,7 +148,7 @@ fn run_cell(cell: &Cell) -> Result<(), String> {
         Class::Fault(kind) => {
             let method = Method::from_bytes(cell.step.1.as_bytes()).unwrap();
             if cell.acl_denial_moves_on() {
-                age_token_file(w);
+                w.backdate_token_file(Duration::from_secs(86_400));
             }
             w.server.inject_fault_after(
                 Fault::new(Some(method), cell.step.2, kind.clone(), times(cell, kind)),

@@ -124,13 +124,7 @@ scenarios! {
     fn a_403_for_a_token_file_written_long_ago_is_not_retried(w) {
         let ours = w.seed_ours();
         w.write_token(&ours.token);
-        let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
-        std::fs::File::options()
-            .write(true)
-            .open(w.token_file())
-            .unwrap()
-            .set_modified(day_ago)
-            .unwrap();
+        w.backdate_token_file(std::time::Duration::from_secs(86_400));
         w.server.inject_fault(Fault::new(
             Some(Method::POST),
             RENEW,

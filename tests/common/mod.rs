@@ -198,6 +198,17 @@ impl World {
         fs::rename(&tmp, self.token_file()).unwrap();
     }
 
+    /// Backdates the token file's modification time: a file not written just now (no grace for
+    /// an HA standby catching up applies to it).
+    pub fn backdate_token_file(&self, by: std::time::Duration) {
+        fs::File::options()
+            .write(true)
+            .open(self.token_file())
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - by)
+            .unwrap();
+    }
+
     pub fn file_content(&self) -> Option<String> {
         fs::read_to_string(self.token_file()).ok()
     }
