@@ -68,7 +68,7 @@ pub fn judge(
 /// Why a token is not one that lives on by renewals alone, if it is not.
 fn not_periodic(info: &TokenInfo, token_role: Option<&str>) -> Option<&'static str> {
     let by_our_role = token_role.is_some() && info.role.as_deref() == token_role;
-    if !info.period.is_some_and(|p| p > 0) && !by_our_role {
+    if info.period.is_none_or(|p| p <= 0) && !by_our_role {
         Some("it has no period")
     } else if info.renewable != Some(true) {
         Some("it is not renewable")

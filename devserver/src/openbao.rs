@@ -232,10 +232,11 @@ impl OpenBao {
         all.extend(lock(&self.issued).iter().cloned());
         for entry in self.audit_entries() {
             for pointer in ["/response/auth/client_token", "/request/client_token"] {
-                if let Some(t) = entry.pointer(pointer).and_then(Value::as_str) {
-                    if !t.is_empty() && !all.iter().any(|a| a == t) {
-                        all.push(t.to_owned());
-                    }
+                if let Some(t) = entry.pointer(pointer).and_then(Value::as_str)
+                    && !t.is_empty()
+                    && !all.iter().any(|a| a == t)
+                {
+                    all.push(t.to_owned());
                 }
             }
         }
