@@ -1,6 +1,7 @@
 //! vault-token-renew: keep our periodic Vault/OpenBao token in `~/.vault-token` alive, heal an
 //! admin-capable clobber, refuse a weak one. `run` is the whole program; `main.rs` only calls it.
 
+pub mod address;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -10,6 +11,7 @@ pub mod hook;
 pub mod identity;
 pub mod install;
 pub mod journal;
+pub mod localfile;
 pub mod lock;
 pub mod metrics;
 pub mod oidc;
@@ -18,6 +20,7 @@ pub mod secret;
 pub mod settings;
 pub mod state;
 pub mod tokenfile;
+pub mod trust;
 pub mod units;
 pub mod vault;
 
@@ -54,7 +57,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
     if settings.vault_addr.scheme() == "http" && !is_loopback(&settings.vault_addr) {
         tracing::warn!(
             "{} is plain http to a non-loopback host: tokens cross the network unencrypted; use https",
-            settings.vault_addr
+            address::shown(&settings.vault_addr)
         );
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
