@@ -280,6 +280,9 @@ mod tests {
         emit(&Report::new(Outcome::Fail, "two\nlines"), &log);
         let text = std::fs::read_to_string(&log).unwrap();
         assert_eq!(text.lines().count(), 2);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&log).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the log is private");
         assert!(text.contains("two\\nlines"), "{text}");
     }
 }

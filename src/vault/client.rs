@@ -424,7 +424,7 @@ impl Client {
                     } else {
                         error.never_reached_server()
                     };
-                    if !may_retry || tries >= self.retries || self.elapsed() > RETRY_BUDGET {
+                    if !retry_allowed(may_retry, tries, self.retries, self.elapsed()) {
                         return Err(error);
                     }
                     let wait = backoff(tries, retry_after);
@@ -561,6 +561,12 @@ impl Client {
         let bytes = read_body(ep, response).await.map_err(|e| (e, None))?;
         Err((error_from(ep.path, status, &bytes, token), retry_after))
     }
+}
+
+/// Whether a failed request is sent again: only if it may be, retries are left, and the retry
+/// budget is not spent (so a run ends within its deadline however the server misbehaves).
+fn retry_allowed(may_retry: bool, tries: u32, retries: u32, elapsed: Duration) -> bool {
+    may_retry && tries < retries && elapsed <= RETRY_BUDGET
 }
 
 /// The run's start, moved later if need be so that at least `grace` of its deadline is left at `now`.
@@ -703,6 +709,19 @@ impl ClassifyStr for serde_json::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retries_stop_when_refused_used_up_or_out_of_time() {
+        let early = Duration::from_secs(1);
+        assert!(retry_allowed(true, 0, 2, early));
+        assert!(retry_allowed(true, 1, 2, RETRY_BUDGET));
+        assert!(!retry_allowed(false, 0, 2, early), "not retryable");
+        assert!(!retry_allowed(true, 2, 2, early), "retries used up");
+        assert!(
+            !retry_allowed(true, 0, 2, RETRY_BUDGET + Duration::from_millis(1)),
+            "the time budget is spent"
+        );
+    }
 
     #[test]
     fn a_revoke_gets_its_grace_however_late_the_run_is() {
