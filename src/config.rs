@@ -50,7 +50,7 @@ pub enum ConfigFileError {
     )]
     TooLarge { path: PathBuf },
     #[error(
-        "refusing config file {path}: {checked} {why}, so another user could have written it (it can run a command, `on_failure`); make it yours and writable only by you, e.g. `chmod go-w {checked}`"
+        "refusing config file {path}: {checked}: {why}, so another user could have changed it, and it can run a command (`on_failure`); make it yours (`chown`) and writable only by you (`chmod go-w {checked}`)"
     )]
     Untrusted {
         path: PathBuf,

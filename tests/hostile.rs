@@ -106,20 +106,56 @@ fn token_file_shapes_that_hold_no_token_are_refused() {
     }
 }
 
+/// Root reads a mode-000 file anyway, so as root (how CI runs) the run is made as `nobody`,
+/// in a HOME that `nobody` owns, instead of skipping the case.
 #[test]
 fn an_unreadable_token_file_is_refused() {
-    if rustix::process::geteuid().is_root() {
-        // Root reads a mode-000 file anyway; the case cannot arise for it.
-        println!("skipped: running as root, which bypasses file permissions");
-        return;
-    }
     let w = World::new();
     let ours = w.seed_ours();
     w.write_token(&ours.token);
     fs::set_permissions(w.token_file(), fs::Permissions::from_mode(0o000)).unwrap();
-    let run = w.run(&["renew"]);
+    let mut cmd = w.command(&["renew"]);
+    if rustix::process::geteuid().is_root() {
+        use std::os::unix::process::CommandExt;
+        let nobody = 65534;
+        give_home_to(&w, nobody);
+        cmd.uid(nobody).gid(nobody);
+    }
+    let run = w.finish(cmd.output().unwrap());
     assert_eq!(run.code, 4, "{run:?}");
-    assert!(w.last_log_line().contains("cannot read token file"));
+    assert!(
+        w.last_log_line().contains("cannot read token file"),
+        "{run:?}"
+    );
+}
+
+/// Hands the whole test HOME (which root created) to `uid`.
+fn give_home_to(w: &World, uid: u32) {
+    let owner = Some(rustix::process::Uid::from_raw(uid));
+    let group = Some(rustix::process::Gid::from_raw(uid));
+    for path in walk(w.home.path()) {
+        rustix::fs::chownat(
+            rustix::fs::CWD,
+            &path,
+            owner,
+            group,
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .unwrap();
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut all = vec![dir.to_path_buf()];
+    for entry in fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+            all.extend(walk(&path));
+        } else {
+            all.push(path);
+        }
+    }
+    all
 }
 
 scenarios! {
