@@ -3,6 +3,9 @@
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
+/// A config file is a few hundred bytes; a larger one is refused before it is read into memory.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 /// Every key the config file may hold. Unknown keys are rejected so a typo never passes silently.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +46,18 @@ pub enum ConfigFileError {
         source: std::io::Error,
     },
     #[error(
+        "config file {path} is larger than {MAX_CONFIG_BYTES} bytes; it is a short TOML file: point --config at the right file or shorten it"
+    )]
+    TooLarge { path: PathBuf },
+    #[error(
+        "refusing config file {path}: {checked}: {why}, so another user could have changed it, and it can run a command (`on_failure`); make it yours (`chown`) and writable only by you (`chmod go-w {checked}`)"
+    )]
+    Untrusted {
+        path: PathBuf,
+        checked: PathBuf,
+        why: String,
+    },
+    #[error(
         "config file {path} is invalid: {message}; fix that key (see `vault-token-renew --help` for the keys)"
     )]
     Parse { path: PathBuf, message: String },
@@ -51,9 +66,20 @@ pub enum ConfigFileError {
 impl ConfigFile {
     /// Reads `path`. A missing file is fine only when the caller did not ask for it explicitly.
     pub fn load(path: &Path, required: bool) -> Result<Option<ConfigFile>, ConfigFileError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
+        crate::trust::check_config(path).map_err(|u| ConfigFileError::Untrusted {
+            path: path.to_owned(),
+            checked: u.path,
+            why: u.why,
+        })?;
+        // Bounded and non-blocking: a huge file or a FIFO at the path must not eat memory or hang.
+        let bytes = match crate::localfile::read_regular(path, MAX_CONFIG_BYTES) {
+            Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(ConfigFileError::TooLarge {
+                    path: path.to_owned(),
+                });
+            }
             Err(source) => {
                 return Err(ConfigFileError::Read {
                     path: path.to_owned(),
@@ -61,6 +87,10 @@ impl ConfigFile {
                 });
             }
         };
+        let text = String::from_utf8(bytes).map_err(|_| ConfigFileError::Parse {
+            path: path.to_owned(),
+            message: "it is not UTF-8 text".into(),
+        })?;
         Self::parse(&text)
             .map(Some)
             .map_err(|message| ConfigFileError::Parse {

@@ -327,7 +327,9 @@ fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        // Fresh, never through a planted link, 0644 whatever the umask (the config check refuses
+        // a group-writable config).
+        let mut f = crate::localfile::create_temp(&tmp, 0o644)?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)?;

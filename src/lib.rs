@@ -1,6 +1,7 @@
 //! vault-token-renew: keep our periodic Vault/OpenBao token in `~/.vault-token` alive, heal an
 //! admin-capable clobber, refuse a weak one. `run` is the whole program; `main.rs` only calls it.
 
+pub mod address;
 pub mod broken_config;
 pub mod cli;
 pub mod commands;
@@ -11,6 +12,7 @@ pub mod hook;
 pub mod identity;
 pub mod install;
 pub mod journal;
+pub mod localfile;
 pub mod lock;
 pub mod metrics;
 pub mod oidc;
@@ -21,6 +23,7 @@ pub mod settings;
 pub mod state;
 pub mod textdiff;
 pub mod tokenfile;
+pub mod trust;
 pub mod unit_options;
 pub mod units;
 pub mod vault;
@@ -70,7 +73,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
     if settings.vault_addr.scheme() == "http" && !is_loopback(&settings.vault_addr) {
         tracing::warn!(
             "{} is plain http to a non-loopback host: tokens cross the network unencrypted; use https",
-            settings.vault_addr
+            address::shown(&settings.vault_addr)
         );
     }
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -34,14 +34,17 @@ pub fn acquire(state_dir: &Path, wait: Duration) -> Result<RunLock, LockError> {
         source,
     };
     crate::state::create_private_dir(state_dir).map_err(open_err)?;
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&path)
-        .map_err(open_err)?;
+    // Non-blocking open, regular files only: a FIFO planted here must not hang every run.
+    let file = crate::localfile::open_regular(
+        &path,
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600),
+    )
+    .map_err(open_err)?;
     let started = Instant::now();
     loop {
         match flock(&file, FlockOperation::NonBlockingLockExclusive) {

@@ -8,11 +8,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const PREFIX: &str = "vault_token_renew";
+/// Our own file is a few kilobytes; more than this is not ours and is not read.
+const MAX_PREVIOUS: u64 = 1 << 20;
 
 /// The values of `vault_token_renew_last_run_result{result=…}` (exactly one is 1) and of
 /// `runs_total{result=…}`. `usage`: the settings did not resolve (a config error).
@@ -64,8 +65,9 @@ pub struct MetricsError {
 
 /// Rewrites `path` for this run. The run's outcome never depends on it: callers warn and go on.
 pub fn record(path: &Path, run: &Run) -> Result<(), MetricsError> {
-    let previous = fs::read_to_string(path)
-        .map(|text| carried(&text))
+    // Non-blocking and bounded: something other than our own file at the path reads as absent.
+    let previous = crate::localfile::read_regular(path, MAX_PREVIOUS)
+        .map(|bytes| carried(&String::from_utf8_lossy(&bytes)))
         .unwrap_or_default();
     let text = render(run, &previous);
     write_atomically(path, text.as_bytes()).map_err(|source| MetricsError {
@@ -276,15 +278,11 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .map_or_else(|| "metrics".into(), |n| n.to_string_lossy().into_owned());
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
+        // The directory may be a shared collector directory others can write: the temp file
+        // is created fresh, never through a link planted at its name.
         // World-readable on purpose: node_exporter runs as another user. No secret is in it.
-        f.set_permissions(fs::Permissions::from_mode(0o644))?;
+        let mut f = crate::localfile::create_temp(&tmp, 0o644)?;
+        f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path)
     })();
@@ -305,6 +303,7 @@ pub fn user_label() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn at(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs)

@@ -191,21 +191,30 @@ fn append(log_file: &Path, line: &str) -> std::io::Result<()> {
     if let Some(dir) = log_file.parent().filter(|d| !d.as_os_str().is_empty()) {
         crate::state::create_private_dir(dir)?;
     }
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(log_file)?;
+    // Read as well as append, so opening a FIFO here neither blocks nor fails obscurely: it is
+    // refused as not a regular file.
+    let mut f = crate::localfile::open_regular(
+        log_file,
+        OpenOptions::new()
+            .read(true)
+            .create(true)
+            .append(true)
+            .mode(0o600),
+    )?;
     // One write call per line keeps concurrent appends from interleaving (O_APPEND).
     f.write_all(format!("{line}\n").as_bytes())
 }
 
+/// A log this large is not read by `status` (it is one short line a day).
+const MAX_TAIL_READ: u64 = 64 << 20;
+
 /// The last `n` lines of the log file, for `status`. They were escaped when written; control
 /// characters are escaped again in case something else wrote to the file.
 pub fn tail(log_file: &Path, n: usize) -> Vec<String> {
-    let Ok(text) = std::fs::read_to_string(log_file) else {
+    let Ok(bytes) = crate::localfile::read_regular(log_file, MAX_TAIL_READ) else {
         return Vec::new();
     };
+    let text = String::from_utf8_lossy(&bytes);
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..]
         .iter()
@@ -301,6 +310,9 @@ mod tests {
         emit(&Report::new(Outcome::Fail, "two\nlines"), &log);
         let text = std::fs::read_to_string(&log).unwrap();
         assert_eq!(text.lines().count(), 2);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&log).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the log is private");
         assert!(text.contains("two\\nlines"), "{text}");
     }
 }

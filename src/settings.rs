@@ -585,17 +585,19 @@ fn expand_home(
 }
 
 fn parse_addr(text: &str, origin: Origin) -> Result<Url, SettingsError> {
+    // A rejected address is quoted in the error, without a password it may carry.
+    let shown = crate::address::redacted(text);
     let url = Url::parse(text.trim()).map_err(|e| {
         invalid(
             origin.clone(),
-            format!("{text:?} is not a URL ({e}); use e.g. https://vault.example.com:8200"),
+            format!("{shown:?} is not a URL ({e}); use e.g. https://vault.example.com:8200"),
         )
     })?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(invalid(
             origin,
             format!(
-                "{text:?} is not an http(s) server address; use e.g. https://vault.example.com:8200"
+                "{shown:?} is not an http(s) server address; use e.g. https://vault.example.com:8200"
             ),
         ));
     }

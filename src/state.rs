@@ -9,9 +9,9 @@
 //! candidates (each checked like a listed accessor) and pruned of gone accessors, never added to.
 
 use std::collections::BTreeSet;
-use std::fs::{self, DirBuilder, OpenOptions};
+use std::fs::{self, DirBuilder};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
@@ -76,9 +76,14 @@ pub fn record_path(state_dir: &Path, configuration_id: &str) -> PathBuf {
     state_dir.join(format!("{LEGACY}-{configuration_id}"))
 }
 
+/// A record is a few accessors a line; more than this is not ours.
+const MAX_RECORD: u64 = 16 << 20;
+
+/// Non-blocking and bounded: a FIFO or anything else planted at the path reads as empty (and is
+/// replaced by the next store) instead of hanging the run while it holds the lock.
 fn read(path: &Path) -> BTreeSet<String> {
-    fs::read_to_string(path)
-        .unwrap_or_default()
+    let bytes = crate::localfile::read_regular(path, MAX_RECORD).unwrap_or_default();
+    String::from_utf8_lossy(&bytes)
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_graphic()))
@@ -100,12 +105,7 @@ fn store(path: &Path, all: &BTreeSet<String>) -> Result<(), StateError> {
         text.push('\n');
     }
     let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&temp)?;
+        let mut f = crate::localfile::create_temp(&temp, 0o600)?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
         fs::rename(&temp, path)

@@ -9,7 +9,7 @@ use rustix::fs::{CWD, OFlags, RenameFlags, renameat_with};
 use rustix::io::Errno;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 use zeroize::Zeroizing;
@@ -231,6 +231,9 @@ impl TokenFile {
                 .mode(0o600)
                 .custom_flags(OFlags::NOFOLLOW.bits() as i32)
                 .open(&temp)
+                .map_err(|e| self.write_err(e))?;
+            // 0600 whatever the umask; set on the descriptor, not the name.
+            file.set_permissions(fs::Permissions::from_mode(0o600))
                 .map_err(|e| self.write_err(e))?;
             file.write_all(new.expose().as_bytes())
                 .map_err(|e| self.write_err(e))?;

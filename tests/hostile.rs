@@ -106,20 +106,56 @@ fn token_file_shapes_that_hold_no_token_are_refused() {
     }
 }
 
+/// Root reads a mode-000 file anyway, so as root (how CI runs) the run is made as `nobody`,
+/// in a HOME that `nobody` owns, instead of skipping the case.
 #[test]
 fn an_unreadable_token_file_is_refused() {
-    if rustix::process::geteuid().is_root() {
-        // Root reads a mode-000 file anyway; the case cannot arise for it.
-        println!("skipped: running as root, which bypasses file permissions");
-        return;
-    }
     let w = World::new();
     let ours = w.seed_ours();
     w.write_token(&ours.token);
     fs::set_permissions(w.token_file(), fs::Permissions::from_mode(0o000)).unwrap();
-    let run = w.run(&["renew"]);
+    let mut cmd = w.command(&["renew"]);
+    if rustix::process::geteuid().is_root() {
+        use std::os::unix::process::CommandExt;
+        let nobody = 65534;
+        give_home_to(&w, nobody);
+        cmd.uid(nobody).gid(nobody);
+    }
+    let run = w.finish(cmd.output().unwrap());
     assert_eq!(run.code, 4, "{run:?}");
-    assert!(w.last_log_line().contains("cannot read token file"));
+    assert!(
+        w.last_log_line().contains("cannot read token file"),
+        "{run:?}"
+    );
+}
+
+/// Hands the whole test HOME (which root created) to `uid`.
+fn give_home_to(w: &World, uid: u32) {
+    let owner = Some(rustix::process::Uid::from_raw(uid));
+    let group = Some(rustix::process::Gid::from_raw(uid));
+    for path in walk(w.home.path()) {
+        rustix::fs::chownat(
+            rustix::fs::CWD,
+            &path,
+            owner,
+            group,
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .unwrap();
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut all = vec![dir.to_path_buf()];
+    for entry in fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+            all.extend(walk(&path));
+        } else {
+            all.push(path);
+        }
+    }
+    all
 }
 
 scenarios! {
@@ -392,4 +428,263 @@ scenarios! {
             w.last_log_line()
         );
     }
+}
+
+// ---- Local attacks (issue 13): another account on the machine, or odd files at our paths. ----
+
+/// Runs the binary and waits for it, failing the test if it hangs (a minute is far beyond any
+/// run that does not block; the bound only keeps a hang from stalling the suite).
+fn run_unhung(w: &World, args: &[&str]) -> Run {
+    let child = w
+        .command(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_unhung(w, child)
+}
+
+fn wait_unhung(w: &World, mut child: std::process::Child) -> Run {
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(60) {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the run hung; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    w.finish(child.wait_with_output().unwrap())
+}
+
+fn mkfifo(path: &std::path::Path) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_link_planted_at_the_metrics_temp_name_does_not_redirect_the_write() {
+    let mut w = World::new();
+    let shared = w.home.path().join("collector");
+    fs::create_dir(&shared).unwrap();
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o1777)).unwrap();
+    let metrics = shared.join("vault-token-renew.prom");
+    w.extra_config = format!("metrics_file = \"{}\"\n", metrics.display());
+    w.write_config(&w.extra_config);
+    let ours = w.seed_ours();
+    w.write_token(&ours.token);
+    let child = w
+        .command(&["renew"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The attacker's link, at the temp name the run is about to use (it names its pid).
+    let temp = shared.join(format!(".vault-token-renew.prom.{}.tmp", child.id()));
+    symlink(w.token_file(), &temp).unwrap();
+    let run = wait_unhung(&w, child);
+    assert_eq!(
+        run.code, 0,
+        "the metrics file never changes the outcome: {run:?}"
+    );
+    assert_eq!(
+        w.file_content().unwrap(),
+        ours.token,
+        "the token file is untouched"
+    );
+    assert_eq!(w.file_mode(), 0o600);
+    assert!(run.stderr.contains("cannot write metrics file"), "{run:?}");
+}
+
+#[test]
+fn a_config_file_others_may_write_is_refused() {
+    let w = World::new();
+    let config = w.home.path().join(".config/vault-token-renew/config.toml");
+    let marker = w.home.path().join("hook-ran");
+    w.write_config(&format!("on_failure = \"touch {}\"\n", marker.display()));
+    for (what, path, mode) in [
+        ("the file, group-writable", config.clone(), 0o664),
+        ("the file, world-writable", config.clone(), 0o646),
+        (
+            "its directory",
+            config.parent().unwrap().to_path_buf(),
+            0o777,
+        ),
+    ] {
+        let before = fs::metadata(&path).unwrap().permissions().mode();
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+        let run = w.run(&["on-failure", "vault-token-renew.service"]);
+        println!("{what}: {run:?}");
+        assert_eq!(run.code, 2, "{what}: {run:?}");
+        assert!(
+            run.stderr.contains("refusing config file"),
+            "{what}: {run:?}"
+        );
+        assert!(run.stderr.contains("writable by"), "{what}: {run:?}");
+        assert!(!marker.exists(), "{what}: the hook must not run");
+        fs::set_permissions(&path, fs::Permissions::from_mode(before)).unwrap();
+    }
+    let run = w.run(&["on-failure", "vault-token-renew.service"]);
+    assert!(marker.exists(), "a private config is obeyed: {run:?}");
+}
+
+#[test]
+fn a_config_file_owned_by_another_user_is_refused() {
+    let w = World::new();
+    let config = w.home.path().join(".config/vault-token-renew/config.toml");
+    if !rustix::process::geteuid().is_root() {
+        // Only root can give a file away; the rule on owners is unit-tested in `trust`.
+        println!("skipped: giving a file to another user needs root");
+        return;
+    }
+    let stranger = rustix::process::Uid::from_raw(12345);
+    rustix::fs::chown(&config, Some(stranger), None).unwrap();
+    let run = w.run(&["renew"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("it is owned by uid 12345"), "{run:?}");
+}
+
+#[test]
+fn a_config_linked_into_a_read_only_store_is_obeyed() {
+    let w = World::new();
+    let config = w.home.path().join(".config/vault-token-renew/config.toml");
+    // As home-manager does: the file is a link into a store directory no one else may write.
+    let store = w.home.path().join("store/abc-hm_config");
+    fs::create_dir_all(&store).unwrap();
+    let target = store.join("config.toml");
+    fs::rename(&config, &target).unwrap();
+    fs::set_permissions(&target, fs::Permissions::from_mode(0o444)).unwrap();
+    fs::set_permissions(&store, fs::Permissions::from_mode(0o555)).unwrap();
+    symlink(&target, &config).unwrap();
+    let ours = w.seed_ours();
+    w.write_token(&ours.token);
+    let run = w.run(&["renew"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    fs::set_permissions(&store, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn an_oversized_config_file_is_refused_before_it_is_read() {
+    let w = World::new();
+    let config = w.home.path().join(".config/vault-token-renew/config.toml");
+    let mut text = fs::read_to_string(&config).unwrap();
+    text.push_str(&format!("# {}\n", "x".repeat(2 << 20)));
+    fs::write(&config, text).unwrap();
+    let run = w.run(&["renew"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("is larger than 1048576 bytes"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn a_password_in_the_server_address_is_never_printed() {
+    let w = World::new();
+    let ours = w.seed_ours();
+    w.write_token(&ours.token);
+    // An address with userinfo, to a port nothing listens on: the failure names the address.
+    let addr = "http://alice:pw-s3cret@127.0.0.1:1";
+    for args in [
+        vec!["renew", "--retries", "0"],
+        vec!["status"],
+        vec!["renew", "--vault-addr", "ftp://alice:pw-s3cret@127.0.0.1:1"],
+    ] {
+        let run = w.run_env(&args, &[("VAULT_ADDR", addr)]);
+        println!("{args:?}: {run:?}");
+        let shown = format!("{}{}", run.stdout, run.stderr);
+        assert!(shown.contains("…@127.0.0.1:1"), "{args:?}: {run:?}");
+        for (name, text) in [("stderr", &run.stderr), ("stdout", &run.stdout)] {
+            assert!(
+                !text.contains("pw-s3cret"),
+                "{args:?}: password in {name}: {text}"
+            );
+        }
+        assert!(
+            !fs::read_to_string(w.log_file())
+                .unwrap_or_default()
+                .contains("pw-s3cret")
+        );
+    }
+}
+
+#[test]
+fn a_fifo_at_the_log_path_neither_hangs_the_run_nor_is_written() {
+    let w = World::new();
+    let ours = w.seed_ours();
+    w.write_token(&ours.token);
+    mkfifo(&w.log_file());
+    let run = run_unhung(&w, &["renew"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("cannot append to log file"), "{run:?}");
+    assert!(run.stderr.contains("not a regular file"), "{run:?}");
+}
+
+#[test]
+fn a_fifo_at_the_record_or_metrics_path_does_not_hang_a_heal() {
+    let mut w = World::new();
+    let metrics = w.home.path().join("metrics.prom");
+    w.extra_config = format!("metrics_file = \"{}\"\n", metrics.display());
+    w.write_config(&w.extra_config);
+    w.seed_ours();
+    let login = w.seed_oidc_login();
+    w.write_token(&login.token);
+    mkfifo(&w.record_file());
+    mkfifo(&metrics);
+    let run = run_unhung(&w, &["renew"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(w.last_log_line().contains(" HEALED: "), "{run:?}");
+    let record = fs::read_to_string(w.record_file()).unwrap();
+    assert!(
+        record.contains(&w.file_token_view().accessor),
+        "the record was rewritten as a regular file"
+    );
+    assert!(
+        fs::read_to_string(&metrics)
+            .unwrap()
+            .contains("heals_total")
+    );
+}
+
+#[test]
+fn a_fifo_at_the_lock_path_is_refused() {
+    let w = World::new();
+    let ours = w.seed_ours();
+    w.write_token(&ours.token);
+    mkfifo(&w.state_dir().join("lock"));
+    let run = run_unhung(&w, &["renew"]);
+    assert_eq!(run.code, 4, "{run:?}");
+    let line = w.last_log_line();
+    assert!(line.contains("cannot open the lock file"), "{line}");
+    assert!(line.contains("not a regular file"), "{line}");
+}
+
+/// The run's deadline (55 s) starts once the lock is taken: a run that waited most of a minute
+/// for another still has its whole deadline. (Slow by nature: it waits out the lock.)
+#[test]
+fn a_run_that_waited_for_the_lock_still_has_its_deadline() {
+    let w = World::new();
+    let ours = w.seed_ours();
+    w.write_token(&ours.token);
+    let held = vault_token_renew::lock::acquire(&w.state_dir(), Duration::from_secs(1)).unwrap();
+    let child = w
+        .command(&["renew"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Held past the 55 s deadline, within the 60 s the run waits for the lock.
+    std::thread::sleep(Duration::from_secs(57));
+    drop(held);
+    let run = wait_unhung(&w, child);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(w.last_log_line().contains(" OK renewed "), "{run:?}");
 }

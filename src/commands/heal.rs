@@ -12,7 +12,7 @@ use crate::identity;
 use crate::runlog::escape;
 use crate::secret::Token;
 use crate::tokenfile::Current;
-use crate::vault::{MintRequest, Minted, NEW_TOKEN_GRACE, VaultError};
+use crate::vault::{MintRequest, Minted, NEW_TOKEN_GRACE, REVOKE_GRACE, VaultError};
 use std::time::Duration;
 
 pub struct Installed {
@@ -178,6 +178,8 @@ async fn mint_path(
 
 /// Revokes a minted token that will not be installed, and says so.
 async fn discard(ctx: &Context<'_>, token: &Token, accessor: &str, why: &str) -> MintError {
+    // However much of the run is spent, the revoke gets time of its own.
+    ctx.client.grant_grace(REVOKE_GRACE);
     match ctx.client.revoke_self(token).await {
         Ok(()) => {
             let _ = ctx.minted.remove(&[accessor.to_owned()].into());

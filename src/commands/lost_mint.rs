@@ -50,6 +50,8 @@ pub async fn recover(ctx: &Context<'_>, authority: &Token, nonce: &str) -> Strin
         return "no token carries this attempt's nonce, so the server minted none (should one appear late, it carries our mark and a sweep that may list revokes it)".into();
     }
     let mut failed = vec![];
+    // The search may have spent the run's time; revoking what it found gets time of its own.
+    ctx.client.grant_grace(crate::vault::REVOKE_GRACE);
     for accessor in &found {
         match ctx.client.revoke_accessor(authority, accessor).await {
             Ok(Revoked::Now | Revoked::AlreadyGone) => {}

@@ -3,8 +3,8 @@
 //! (or `BAO_TOKEN`) when set — e.g. a login with `-token-only`, which never touches the file —
 //! else the file's token.
 
+use super::Context;
 use super::heal::{MintError, mint_and_install};
-use super::{Context, LOCK_WAIT};
 use crate::cli::MintArgs;
 use crate::oidc::{self, OidcOptions};
 use crate::runlog::{Outcome, Report, escape};
@@ -105,9 +105,9 @@ pub async fn mint(ctx: &Context<'_>, env: &Env, args: &MintArgs) -> Report {
 
 /// Mints with `given` as the authority, else `VAULT_TOKEN`/`BAO_TOKEN`, else the file's token.
 async fn mint_with(ctx: &Context<'_>, env: &Env, given: Option<(&Token, String)>) -> Report {
-    let _lock = match crate::lock::acquire(&ctx.settings.state_dir, LOCK_WAIT) {
+    let _lock = match super::take_run_lock(ctx) {
         Ok(lock) => lock,
-        Err(e) => return Report::new(Outcome::Fail, e.to_string()),
+        Err(report) => return report,
     };
     ctx.file.remove_stale_temp_files();
     let (current, _) = match ctx.file.read_current() {

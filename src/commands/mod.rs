@@ -60,6 +60,15 @@ impl<'a> Context<'a> {
     }
 }
 
+/// Takes the run lock, then starts the run's deadline: time spent waiting for another run is
+/// not taken from this one's requests.
+pub fn take_run_lock(ctx: &Context<'_>) -> Result<crate::lock::RunLock, Report> {
+    let lock = crate::lock::acquire(&ctx.settings.state_dir, LOCK_WAIT)
+        .map_err(|e| Report::new(Outcome::Fail, e.to_string()))?;
+    ctx.client.start_run_clock();
+    Ok(lock)
+}
+
 /// A display name from the server, made safe for a log line.
 pub fn dn(name: &str) -> String {
     escape(name, MAX_FIELD)
@@ -74,7 +83,7 @@ pub fn fail_line(settings: &Settings, what: &str, error: &VaultError) -> Report 
         } => "fix the TLS setting named above; nothing was sent to the server".into(),
         VaultError::Transport { .. } => format!(
             "check that {} is the right address (VAULT_ADDR) and the server is up",
-            settings.vault_addr
+            crate::address::shown(&settings.vault_addr)
         ),
         VaultError::Status { status: 503, .. } => "the server is sealed or has no active node; retry once it is unsealed".into(),
         VaultError::Status { status: 429, .. } => "the server is rate-limiting; the next run retries".into(),

@@ -2,7 +2,7 @@
 
 use super::heal::{MintError, mint_and_install};
 use super::sweep::{SweepOptions, sweep};
-use super::{Context, LOCK_WAIT, MANUAL_MINT, dn, fail_line};
+use super::{Context, MANUAL_MINT, dn, fail_line};
 use crate::decide::{ForeignReason, Verdict, foreign_words, judge};
 use crate::runlog::{Outcome, Report, escape};
 use crate::tokenfile::Snapshot;
@@ -11,9 +11,9 @@ use crate::vault::types::TokenInfo;
 use std::time::Duration;
 
 pub async fn renew(ctx: &Context<'_>) -> Report {
-    let _lock = match crate::lock::acquire(&ctx.settings.state_dir, LOCK_WAIT) {
+    let _lock = match super::take_run_lock(ctx) {
         Ok(lock) => lock,
-        Err(e) => return Report::new(Outcome::Fail, e.to_string()),
+        Err(report) => return report,
     };
     let removed = ctx.file.remove_stale_temp_files();
     if removed > 0 {

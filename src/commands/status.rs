@@ -233,7 +233,7 @@ async fn collect(ctx: &Context<'_>, check_paths: &[String]) -> Status {
         state: "no-token",
         advice: None,
         token_file: ctx.file.path().display().to_string(),
-        vault_addr: s.vault_addr.to_string(),
+        vault_addr: crate::address::shown(&s.vault_addr),
         expected_display_name: ctx.our_name.clone(),
         display_name: None,
         policies: vec![],
@@ -300,7 +300,7 @@ async fn collect(ctx: &Context<'_>, check_paths: &[String]) -> Status {
                 st.state = "unreachable";
                 st.advice = Some(format!(
                     "check that {} is the right address and the server is up",
-                    s.vault_addr
+                    crate::address::shown(&s.vault_addr)
                 ));
             }
             return st;

@@ -8,7 +8,7 @@
 //! list accessors, from the full list, streamed through a bounded number of concurrent requests
 //! so memory stays flat however many tokens the server holds.
 
-use super::{Context, LOCK_WAIT, fail_line};
+use super::{Context, fail_line};
 use crate::decide::{Candidate, Verdict, allows, classify, judge};
 use crate::identity::Mark;
 use crate::runlog::{Outcome, Report, escape};
@@ -310,9 +310,9 @@ async fn revoke(ctx: &Context<'_>, token: &Token, accessor: &str, opts: SweepOpt
 
 /// `vault-token-renew sweep`: sweep with the file's token, which must be ours.
 pub async fn sweep_command(ctx: &Context<'_>, opts: SweepOptions) -> Report {
-    let _lock = match crate::lock::acquire(&ctx.settings.state_dir, LOCK_WAIT) {
+    let _lock = match super::take_run_lock(ctx) {
         Ok(lock) => lock,
-        Err(e) => return Report::new(Outcome::Fail, e.to_string()),
+        Err(report) => return report,
     };
     let snapshot = match ctx.file.read() {
         Ok(s) => s,

@@ -25,6 +25,9 @@ const LIST_BODY_LIMIT: usize = 64 << 20;
 /// ends within about a minute however the server misbehaves.
 const RETRY_BUDGET: Duration = Duration::from_secs(40);
 const RUN_DEADLINE: Duration = Duration::from_secs(55);
+/// The time a minted token's revoke always has, even past the run's deadline: a run that spent
+/// its time (waiting for the lock, a slow server) still revokes what it minted.
+pub const REVOKE_GRACE: Duration = Duration::from_secs(15);
 const BACKOFF_BASE: Duration = Duration::from_millis(250);
 const BACKOFF_CAP: Duration = Duration::from_secs(8);
 
@@ -36,7 +39,8 @@ pub struct Client {
     urls: Vec<(&'static str, Url)>,
     retries: u32,
     timeout: Duration,
-    started: Instant,
+    /// When the run's clock started: the run lock taken (`start_run_clock`), or the client made.
+    started: Mutex<Instant>,
     /// Set by a 429 (or 503) answer: no request starts before then, so concurrent sweep workers
     /// back off together instead of each spending its retries against a rate limit.
     paused_until: Mutex<Option<Instant>>,
@@ -195,7 +199,7 @@ impl Client {
             urls,
             retries: settings.retries,
             timeout: settings.timeout,
-            started: Instant::now(),
+            started: Mutex::new(Instant::now()),
             paused_until: Mutex::new(None),
         })
     }
@@ -420,8 +424,7 @@ impl Client {
                     } else {
                         error.never_reached_server()
                     };
-                    if !may_retry || tries >= self.retries || self.started.elapsed() > RETRY_BUDGET
-                    {
+                    if !retry_allowed(may_retry, tries, self.retries, self.elapsed()) {
                         return Err(error);
                     }
                     let wait = backoff(tries, retry_after);
@@ -440,6 +443,26 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// Starts the run's deadline and retry budget now: called once the run lock is taken, so
+    /// time spent waiting for another run is not taken from this one.
+    pub fn start_run_clock(&self) {
+        *self.started.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+    }
+
+    /// Makes sure at least `grace` of the run's deadline is left, for the revoke of a minted
+    /// token that will not be installed.
+    pub fn grant_grace(&self, grace: Duration) {
+        let mut started = self.started.lock().unwrap_or_else(|e| e.into_inner());
+        *started = start_leaving(*started, Instant::now(), grace);
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.started
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .elapsed()
     }
 
     /// Holds every request of this client back until `wait` from now (the later pause wins).
@@ -499,7 +522,7 @@ impl Client {
             )
         })?;
         token_header.set_sensitive(true);
-        let left = RUN_DEADLINE.saturating_sub(self.started.elapsed());
+        let left = RUN_DEADLINE.saturating_sub(self.elapsed());
         if left < Duration::from_millis(100) {
             let detail = format!(
                 "the run's {}s deadline passed before this request",
@@ -550,6 +573,20 @@ impl Client {
         let retry_after = retry_after(response.headers());
         let bytes = read_body(ep, response).await.map_err(|e| (e, None))?;
         Err((error_from(ep.path, status, &bytes, token), retry_after))
+    }
+}
+
+/// Whether a failed request is sent again: only if it may be, retries are left, and the retry
+/// budget is not spent (so a run ends within its deadline however the server misbehaves).
+fn retry_allowed(may_retry: bool, tries: u32, retries: u32, elapsed: Duration) -> bool {
+    may_retry && tries < retries && elapsed <= RETRY_BUDGET
+}
+
+/// The run's start, moved later if need be so that at least `grace` of its deadline is left at `now`.
+fn start_leaving(started: Instant, now: Instant, grace: Duration) -> Instant {
+    match (now + grace).checked_sub(RUN_DEADLINE) {
+        Some(later) => started.max(later),
+        None => started,
     }
 }
 
@@ -685,6 +722,34 @@ impl ClassifyStr for serde_json::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retries_stop_when_refused_used_up_or_out_of_time() {
+        let early = Duration::from_secs(1);
+        assert!(retry_allowed(true, 0, 2, early));
+        assert!(retry_allowed(true, 1, 2, RETRY_BUDGET));
+        assert!(!retry_allowed(false, 0, 2, early), "not retryable");
+        assert!(!retry_allowed(true, 2, 2, early), "retries used up");
+        assert!(
+            !retry_allowed(true, 0, 2, RETRY_BUDGET + Duration::from_millis(1)),
+            "the time budget is spent"
+        );
+    }
+
+    #[test]
+    fn a_revoke_gets_its_grace_however_late_the_run_is() {
+        let now = Instant::now() + Duration::from_secs(3600);
+        let spent = now - Duration::from_secs(60);
+        let left = |start: Instant| (start + RUN_DEADLINE).saturating_duration_since(now);
+        assert_eq!(left(spent), Duration::ZERO);
+        assert_eq!(left(start_leaving(spent, now, REVOKE_GRACE)), REVOKE_GRACE);
+        let fresh = now - Duration::from_secs(1);
+        assert_eq!(
+            start_leaving(fresh, now, REVOKE_GRACE),
+            fresh,
+            "never shortens"
+        );
+    }
 
     #[test]
     fn backoff_grows_is_capped_and_honours_retry_after() {

@@ -8,6 +8,6 @@ mod tls;
 pub mod types;
 
 pub use accessor_list::AccessorList;
-pub use client::{Client, MintRequest, Minted, Renewed, Revoked};
+pub use client::{Client, MintRequest, Minted, REVOKE_GRACE, Renewed, Revoked};
 pub use error::{Failure, VaultError};
 pub use settle::NEW_TOKEN_GRACE;

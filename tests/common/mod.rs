@@ -303,15 +303,9 @@ impl World {
             ("stdout".to_string(), run.stdout.clone()),
             ("stderr".to_string(), run.stderr.clone()),
         ];
-        outputs.push((
-            "log file".into(),
-            fs::read_to_string(self.log_file()).unwrap_or_default(),
-        ));
+        outputs.push(("log file".into(), read_regular(&self.log_file())));
         for file in files_under(&self.state_dir()) {
-            outputs.push((
-                file.display().to_string(),
-                String::from_utf8_lossy(&fs::read(&file).unwrap_or_default()).into_owned(),
-            ));
+            outputs.push((file.display().to_string(), read_regular(&file)));
         }
         for token in self.server.issued_tokens() {
             for (name, text) in &outputs {
@@ -319,6 +313,14 @@ impl World {
             }
         }
     }
+}
+
+/// A regular file's text; anything else (a FIFO a test planted) reads as empty, without blocking.
+fn read_regular(path: &Path) -> String {
+    if !fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
+        return String::new();
+    }
+    String::from_utf8_lossy(&fs::read(path).unwrap_or_default()).into_owned()
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {

@@ -1,0 +1,178 @@
+//! One test for each rule that hand mutation showed no test guarded (issue 13): each fails when
+//! its rule is broken on purpose. The fault matrix runs with retries off, so the retry rules
+//! are checked here with retries on.
+
+mod common;
+
+use common::*;
+use reqwest::Method;
+use std::fs;
+use std::time::{Duration, SystemTime};
+
+/// The file as the CLI left it an hour ago: not "fresh", so no new-token grace repeats a 403.
+fn backdate_token_file(w: &World) {
+    fs::File::options()
+        .write(true)
+        .open(w.token_file())
+        .unwrap()
+        .set_modified(SystemTime::now() - Duration::from_secs(3600))
+        .unwrap();
+}
+
+fn mint_requests(w: &World) -> usize {
+    w.server
+        .request_count(Method::POST, "auth/token/create-orphan")
+        + w.server.request_count(Method::POST, "auth/token/create")
+}
+
+#[test]
+fn a_mint_answered_500_is_never_sent_again_even_with_retries_on() {
+    let w = World::new();
+    let login = w.seed_oidc_login();
+    w.write_token(&login.token);
+    w.server.inject_fault(Fault {
+        method: Some(Method::POST),
+        path: "auth/token/create*".into(),
+        kind: FaultKind::status(500),
+        times: 1,
+    });
+    let run = w.run(&["renew", "--retries", "3"]);
+    assert_eq!(run.code, 4, "{run:?}");
+    assert_eq!(
+        mint_requests(&w),
+        1,
+        "a mint that reached the server is not repeated"
+    );
+    assert_eq!(w.file_content().unwrap(), login.token);
+}
+
+#[test]
+fn refusals_are_not_retried() {
+    for status in [400, 403, 404] {
+        let w = World::new();
+        let ours = w.seed_ours();
+        w.write_token(&ours.token);
+        backdate_token_file(&w);
+        w.server.inject_fault(Fault {
+            method: Some(Method::POST),
+            path: "auth/token/renew-self".into(),
+            kind: FaultKind::status(status),
+            times: 1000,
+        });
+        let run = w.run(&["renew", "--retries", "3"]);
+        assert_ne!(run.code, 0, "{status}: {run:?}");
+        assert_eq!(
+            w.server
+                .request_count(Method::POST, "auth/token/renew-self"),
+            1,
+            "{status} is an answer, not a transient failure"
+        );
+    }
+}
+
+#[test]
+fn the_heal_checks_the_minted_token_before_installing_it() {
+    let w = World::new();
+    let login = w.seed_oidc_login();
+    w.write_token(&login.token);
+    // The second lookup-self is the check of the minted token; its answer says "not periodic".
+    let wrong = r#"{"data":{"accessor":"crafted","display_name":"token-devvm-alice","policies":["vault-admin","sops-admin"],"ttl":3600,"explicit_max_ttl":0,"orphan":true,"path":"auth/token/create-orphan","renewable":true}}"#;
+    w.server.inject_fault_after(
+        Fault {
+            method: Some(Method::GET),
+            path: "auth/token/lookup-self".into(),
+            kind: FaultKind::Status {
+                code: 200,
+                body: Some(wrong.into()),
+            },
+            times: 1,
+        },
+        1,
+    );
+    let run = w.run(&["renew"]);
+    assert_eq!(run.code, 4, "{run:?}");
+    let line = w.last_log_line();
+    assert!(
+        line.contains("failed verification: it is not periodic"),
+        "{line}"
+    );
+    assert!(line.contains("the minted token was revoked"), "{line}");
+    assert_eq!(w.file_content().unwrap(), login.token, "not installed");
+    assert!(
+        w.our_alive_accessors().is_empty(),
+        "nothing minted is left alive"
+    );
+}
+
+/// `mint` and `sweep` wait for a run that holds the lock: while it is held they change nothing
+/// and have not finished; once it is released they do their work.
+#[test]
+fn mint_and_sweep_wait_for_the_run_lock() {
+    let w = World::new();
+    let ours = w.seed_ours();
+    let stale = w.seed_ours();
+    w.write_token(&ours.token);
+    let held = vault_token_renew::lock::acquire(&w.state_dir(), Duration::from_secs(1)).unwrap();
+    let login = w.seed_oidc_login();
+    let spawn = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = w.command(args);
+        cmd.envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd.spawn().unwrap()
+    };
+    let mut sweep = spawn(&["sweep"], &[]);
+    let mut mint = spawn(&["mint"], &[("VAULT_TOKEN", &login.token)]);
+    // Ample time for either to finish were it not waiting (each takes well under a second).
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        sweep.try_wait().unwrap().is_none(),
+        "sweep ran without the lock"
+    );
+    assert!(
+        mint.try_wait().unwrap().is_none(),
+        "mint ran without the lock"
+    );
+    assert_eq!(w.file_content().unwrap(), ours.token);
+    assert!(w.server.token_alive(&stale.token));
+    drop(held);
+    for child in [sweep, mint] {
+        let run = w.finish(child.wait_with_output().unwrap());
+        assert_eq!(run.code, 0, "{run:?}");
+    }
+    assert!(
+        !w.server.token_alive(&stale.token),
+        "swept once the lock was free"
+    );
+}
+
+#[test]
+fn an_accessor_list_larger_than_the_cap_is_refused() {
+    let w = World::new();
+    let ours = w.seed_ours();
+    w.write_token(&ours.token);
+    w.server.inject_fault(Fault {
+        method: Some(Method::GET),
+        path: "auth/token/accessors*".into(),
+        kind: FaultKind::Huge((64 << 20) + 4096),
+        times: 1,
+    });
+    let run = w.run(&["sweep", "--retries", "0"]);
+    let line = w.last_log_line();
+    assert!(
+        line.contains("larger than 67108864 bytes"),
+        "{line} {run:?}"
+    );
+}
+
+#[test]
+fn the_log_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::new();
+    let ours = w.seed_ours();
+    w.write_token(&ours.token);
+    let run = w.run(&["renew"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let mode = fs::metadata(w.log_file()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
