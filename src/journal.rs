@@ -7,7 +7,6 @@
 //! (`USER_UNIT=`/`UNIT=`, which `journalctl -u` matches together with the kernel-attested `_UID`),
 //! and carries a priority, so `journalctl -p err` shows DRIFT and FAIL.
 
-use crate::runlog::Outcome;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
@@ -54,16 +53,21 @@ pub fn unit_from_cgroup(text: &str) -> Option<OwnUnit> {
     })
 }
 
+/// What the journal is told about a run besides its line: the outcome's word (`OK`, `DRIFT`, …)
+/// and whether it is an error (priority 3) or not (priority 6).
+#[derive(Clone, Copy, Debug)]
+pub struct Verdict<'a> {
+    pub word: &'a str,
+    pub error: bool,
+}
+
 /// The native-protocol datagram for one line: `KEY=value` lines (the line holds no newline).
-pub fn datagram(line: &str, outcome: Outcome, unit: Option<&OwnUnit>) -> Vec<u8> {
-    let priority = match outcome {
-        Outcome::Ok | Outcome::Healed => 6,
-        Outcome::Drift | Outcome::Fail | Outcome::Usage => 3,
-    };
+pub fn datagram(line: &str, verdict: Verdict<'_>, unit: Option<&OwnUnit>) -> Vec<u8> {
+    let priority = if verdict.error { 3 } else { 6 };
     let mut text = format!(
         "MESSAGE={}\nPRIORITY={priority}\nSYSLOG_IDENTIFIER=vault-token-renew\nVAULT_TOKEN_RENEW_OUTCOME={}\n",
         line.replace('\n', " "),
-        outcome.word()
+        verdict.word
     );
     match unit {
         Some(OwnUnit::User(u)) => text.push_str(&format!("USER_UNIT={u}\n")),
@@ -74,20 +78,29 @@ pub fn datagram(line: &str, outcome: Outcome, unit: Option<&OwnUnit>) -> Vec<u8>
 }
 
 /// Sends the line; false when journald is not there (the caller then writes stderr).
-pub fn send(socket: &Path, line: &str, outcome: Outcome) -> bool {
+pub fn send(socket: &Path, line: &str, verdict: Verdict<'_>) -> bool {
     let unit = std::fs::read_to_string("/proc/self/cgroup")
         .ok()
         .and_then(|t| unit_from_cgroup(&t));
     let Ok(sock) = UnixDatagram::unbound() else {
         return false;
     };
-    sock.send_to(&datagram(line, outcome, unit.as_ref()), socket)
+    sock.send_to(&datagram(line, verdict, unit.as_ref()), socket)
         .is_ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const OK: Verdict = Verdict {
+        word: "OK",
+        error: false,
+    };
+    const DRIFT: Verdict = Verdict {
+        word: "DRIFT",
+        error: true,
+    };
 
     #[test]
     fn user_and_system_units_from_cgroup() {
@@ -112,12 +125,12 @@ mod tests {
     #[test]
     fn drift_is_an_error_with_its_unit_and_outcome() {
         let unit = OwnUnit::User("vault-token-renew.service".into());
-        let text = String::from_utf8(datagram("t DRIFT: x", Outcome::Drift, Some(&unit))).unwrap();
+        let text = String::from_utf8(datagram("t DRIFT: x", DRIFT, Some(&unit))).unwrap();
         assert_eq!(
             text,
             "MESSAGE=t DRIFT: x\nPRIORITY=3\nSYSLOG_IDENTIFIER=vault-token-renew\nVAULT_TOKEN_RENEW_OUTCOME=DRIFT\nUSER_UNIT=vault-token-renew.service\n"
         );
-        let ok = String::from_utf8(datagram("t OK renewed", Outcome::Ok, None)).unwrap();
+        let ok = String::from_utf8(datagram("t OK renewed", OK, None)).unwrap();
         assert!(ok.contains("PRIORITY=6\n") && !ok.contains("UNIT="));
     }
 
@@ -126,7 +139,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("socket");
         let server = UnixDatagram::bind(&path).unwrap();
-        assert!(send(&path, "t FAIL: y", Outcome::Fail));
+        assert!(send(&path, "t FAIL: y", DRIFT));
         let mut buf = vec![0; 4096];
         let n = server.recv(&mut buf).unwrap();
         let text = String::from_utf8_lossy(&buf[..n]);
@@ -135,7 +148,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            !send(&dir.path().join("absent"), "x", Outcome::Ok),
+            !send(&dir.path().join("absent"), "x", OK),
             "no journald: caller falls back to stderr"
         );
     }

@@ -175,7 +175,11 @@ pub fn emit(report: &Report, log_file: &Path) {
         return;
     }
     let journal = crate::journal::stderr_is_journal()
-        && crate::journal::send(Path::new(crate::journal::SOCKET), &line, report.outcome);
+        && crate::journal::send(
+            Path::new(crate::journal::SOCKET),
+            &line,
+            journal_verdict(report.outcome),
+        );
     if !journal {
         eprintln!("{line}");
     }
@@ -222,9 +226,32 @@ pub fn tail(log_file: &Path, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// How the journal files a run: DRIFT, FAIL and usage errors at error priority.
+fn journal_verdict(outcome: Outcome) -> crate::journal::Verdict<'static> {
+    crate::journal::Verdict {
+        word: outcome.word(),
+        error: !matches!(outcome, Outcome::Ok | Outcome::Healed),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_journal_files_drift_fail_and_usage_as_errors() {
+        for (outcome, error) in [
+            (Outcome::Ok, false),
+            (Outcome::Healed, false),
+            (Outcome::Drift, true),
+            (Outcome::Fail, true),
+            (Outcome::Usage, true),
+        ] {
+            let v = journal_verdict(outcome);
+            assert_eq!(v.error, error, "{outcome:?}");
+            assert_eq!(v.word, outcome.word());
+        }
+    }
     use std::time::{Duration, UNIX_EPOCH};
 
     #[test]

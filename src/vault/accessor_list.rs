@@ -294,9 +294,7 @@ impl AccessorList {
                         ),
                     ));
                 }
-                Ok(result) => {
-                    result.map_err(|e| super::client::transport_error(self.endpoint, &e))?
-                }
+                Ok(result) => result.map_err(|e| VaultError::transport(self.endpoint, &e))?,
             };
             match chunk {
                 Some(chunk) => {

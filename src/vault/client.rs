@@ -1,7 +1,7 @@
 //! The HTTP client: one method per endpoint, bounded retries with jittered backoff, bounded bodies.
 
 use super::accessor_list::AccessorList;
-use super::error::{Failure, VaultError};
+use super::error::{Failure, VaultError, describe_reqwest};
 use super::tls::{self, TlsError};
 use super::types::{AuthBlock, Envelope, ErrorBody, RenewAuth, TokenInfo};
 use crate::decide::MintPath;
@@ -490,7 +490,7 @@ impl Client {
                 failure: Failure::Tls,
                 detail,
             },
-            None => transport_error(endpoint, e),
+            None => VaultError::transport(endpoint, e),
         }
     }
 
@@ -599,7 +599,7 @@ async fn read_body(
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| transport_error(ep.path, &e))?
+        .map_err(|e| VaultError::transport(ep.path, &e))?
     {
         if bytes.len() + chunk.len() > ep.body_limit {
             return Err(VaultError::Decode {
@@ -610,21 +610,6 @@ async fn read_body(
         bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
-}
-
-pub(super) fn transport_error(endpoint: &'static str, e: &reqwest::Error) -> VaultError {
-    let failure = if e.is_connect() {
-        Failure::Connect
-    } else if e.is_timeout() {
-        Failure::Timeout
-    } else {
-        Failure::Other
-    };
-    VaultError::Transport {
-        endpoint,
-        failure,
-        detail: describe_reqwest(e),
-    }
 }
 
 fn error_from(
@@ -676,29 +661,6 @@ fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
         .min(BACKOFF_CAP);
     let jittered = ceiling.mul_f64(0.5 + fastrand::f64() / 2.0);
     retry_after.map_or(jittered, |floor| floor.max(jittered))
-}
-
-/// reqwest's Display names only the outermost layer; the cause chain says what went wrong.
-fn describe_reqwest(e: &reqwest::Error) -> String {
-    let mut parts = vec![];
-    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
-    while let Some(s) = source {
-        parts.push(s.to_string());
-        source = s.source();
-    }
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_body() || e.is_decode() {
-        "the answer broke off"
-    } else {
-        "request failed"
-    };
-    match parts.last() {
-        Some(root) => format!("{kind}: {root}"),
-        None => kind.to_owned(),
-    }
 }
 
 trait ClassifyStr {

@@ -141,6 +141,48 @@ impl VaultError {
     }
 }
 
+impl VaultError {
+    /// A request that got no usable answer: what kind of failure, and its root cause.
+    pub(super) fn transport(endpoint: &'static str, e: &reqwest::Error) -> VaultError {
+        let failure = if e.is_connect() {
+            Failure::Connect
+        } else if e.is_timeout() {
+            Failure::Timeout
+        } else {
+            Failure::Other
+        };
+        VaultError::Transport {
+            endpoint,
+            failure,
+            detail: describe_reqwest(e),
+        }
+    }
+}
+
+/// A reqwest error as one line: the kind of failure and its innermost cause (reqwest's Display
+/// names only the outermost layer; the cause chain says what went wrong).
+pub(super) fn describe_reqwest(e: &reqwest::Error) -> String {
+    let mut parts = vec![];
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
+    }
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "the answer broke off"
+    } else {
+        "request failed"
+    };
+    match parts.last() {
+        Some(root) => format!("{kind}: {root}"),
+        None => kind.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
