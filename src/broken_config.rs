@@ -5,7 +5,6 @@
 
 use crate::cli::GlobalArgs;
 use crate::settings::{Env, config_path};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// A config file larger than this is not ours; the fallback reads no further.
@@ -43,14 +42,13 @@ impl Fallback {
     }
 }
 
+/// The file's text under the same rules as a full load: a file others may have written is not
+/// read at all (its `on_failure` is a command), and a FIFO or a huge file is refused, not waited
+/// on or swallowed.
 fn read_bounded(path: &Path) -> Option<String> {
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .ok()?
-        .take(MAX_CONFIG)
-        .read_to_string(&mut text)
-        .ok()?;
-    Some(text)
+    crate::trust::check_config(path).ok()?;
+    let bytes = crate::localfile::read_regular(path, MAX_CONFIG).ok()?;
+    String::from_utf8(bytes).ok()
 }
 
 fn expand(path: PathBuf, home: Option<&Path>) -> Option<PathBuf> {

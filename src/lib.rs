@@ -149,6 +149,14 @@ fn settings_failed(
     error: settings::SettingsError,
     started: std::time::SystemTime,
 ) -> anyhow::Result<ExitCode> {
+    // A config file others may have written is refused whole: nothing in it is obeyed, not even
+    // the failure hook's command, and nothing is logged on its say-so.
+    if matches!(
+        error,
+        settings::SettingsError::ConfigFile(config::ConfigFileError::Untrusted { .. })
+    ) {
+        return Err(error.into());
+    }
     let fallback = broken_config::Fallback::read(&cli.global, env);
     let log_file = fallback.log_file.unwrap_or_default();
     let unchanged = match &cli.command {

@@ -270,9 +270,12 @@ fn config_errors_exit_2_before_any_run() {
         let run = w.run(&["renew"]);
         assert_eq!(run.code, 2, "{name}: {run:?}");
         assert!(run.stderr.contains(expect), "{name}: {run:?}");
+        // A config error is logged as one FAIL line, so the timer's failed run is seen.
+        let lines = w.log_lines();
+        assert_eq!(lines.len(), 1, "{name}: {lines:?}");
         assert!(
-            w.log_lines().is_empty(),
-            "{name}: a config error is not a run"
+            lines[0].contains(" FAIL: configuration error: "),
+            "{name}: {lines:?}"
         );
         assert_eq!(w.server.lookup(&ours.token).unwrap().renewals, 0);
     }

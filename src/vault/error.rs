@@ -58,9 +58,10 @@ pub fn unwrap_multierror(text: &str) -> Vec<String> {
         .next()
         .is_some_and(|l| l.ends_with("error occurred:") || l.ends_with("errors occurred:"));
     if !wrapped {
-        let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        return (!one_line.is_empty())
-            .then_some(one_line)
+        // Not Vault's wrapping: the text as the server sent it. A newline in it is shown escaped
+        // by the log line's escaper, where a forged "OK renewed" stays visibly not a line of ours.
+        return (!text.is_empty())
+            .then(|| text.to_owned())
             .into_iter()
             .collect();
     }
@@ -211,7 +212,11 @@ mod tests {
             unwrap_multierror("2 errors occurred:\n\t* a\n\t* b\n\n"),
             ["a", "b"]
         );
-        assert_eq!(unwrap_multierror("bad\n request"), ["bad request"]);
+        assert_eq!(
+            unwrap_multierror("bad\n request"),
+            ["bad\n request"],
+            "a newline outside the wrapping is kept, for the escaper to show"
+        );
         assert!(unwrap_multierror("  ").is_empty());
     }
 
