@@ -327,66 +327,69 @@ scenarios! {
 
 }
 
-#[test]
-fn hostile_server_errors_and_warnings_stay_on_one_escaped_line() {
-    // An error body.
-    let w = World::new();
-    let ours = w.seed_ours();
-    w.write_token(&ours.token);
-    let body = serde_json::json!({ "errors": [HOSTILE, "y".repeat(50_000)] }).to_string();
-    w.server.inject_fault(Fault::new(
-        None,
-        "auth/token/renew-self",
-        FaultKind::Status {
-            code: 400,
-            body: Some(body),
-        },
-        1,
-    ));
-    let run = w.run(&["renew", "--retries", "0"]);
-    assert_eq!(run.code, 4, "{run:?}");
-    let line = assert_one_clean_line(&w, &run);
-    assert!(line.contains("\\x1b]0;pwned\\x07"), "{line}");
+scenarios! {
+    /// The answers are the proxy's on OpenBao: what a broken or hostile server (or a proxy in
+    /// front of it) could send.
+    fn hostile_server_errors_and_warnings_stay_on_one_escaped_line(kind k) {
+        // An error body.
+        let w = World::on(k);
+        let ours = w.seed_ours();
+        w.write_token(&ours.token);
+        let body = serde_json::json!({ "errors": [HOSTILE, "y".repeat(50_000)] }).to_string();
+        w.server.inject_fault(Fault::new(
+            None,
+            "auth/token/renew-self",
+            FaultKind::Status {
+                code: 400,
+                body: Some(body),
+            },
+            1,
+        ));
+        let run = w.run(&["renew", "--retries", "0"]);
+        assert_eq!(run.code, 4, "{run:?}");
+        let line = assert_one_clean_line(&w, &run);
+        assert!(line.contains("\\x1b]0;pwned\\x07"), "{line}");
 
-    // Warnings on a successful renewal.
-    let w = World::new();
-    let ours = w.seed_ours();
-    w.write_token(&ours.token);
-    let body = serde_json::json!({
-        "auth": { "lease_duration": PERIOD, "renewable": true },
-        "warnings": [HOSTILE, "z".repeat(50_000)],
-    })
-    .to_string();
-    w.server.inject_fault(Fault::new(
-        None,
-        "auth/token/renew-self",
-        FaultKind::Status {
-            code: 200,
-            body: Some(body),
-        },
-        1,
-    ));
-    let run = w.run(&["renew"]);
-    assert_eq!(run.code, 0, "{run:?}");
-    let line = assert_one_clean_line(&w, &run);
-    assert!(line.contains("server warning: x\\n2026"), "{line}");
+        // Warnings on a successful renewal.
+        let w = World::on(k);
+        let ours = w.seed_ours();
+        w.write_token(&ours.token);
+        let body = serde_json::json!({
+            "auth": { "lease_duration": PERIOD, "renewable": true },
+            "warnings": [HOSTILE, "z".repeat(50_000)],
+        })
+        .to_string();
+        w.server.inject_fault(Fault::new(
+            None,
+            "auth/token/renew-self",
+            FaultKind::Status {
+                code: 200,
+                body: Some(body),
+            },
+            1,
+        ));
+        let run = w.run(&["renew"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        let line = assert_one_clean_line(&w, &run);
+        assert!(line.contains("server warning: x\\n2026"), "{line}");
 
-    // A proxy's non-JSON error page.
-    let w = World::new();
-    let ours = w.seed_ours();
-    w.write_token(&ours.token);
-    w.server.inject_fault(Fault::new(
-        None,
-        "auth/token/lookup-self",
-        FaultKind::Status {
-            code: 502,
-            body: Some(format!("<html>\n{HOSTILE}\n{}</html>", "p".repeat(10_000))),
-        },
-        1,
-    ));
-    let run = w.run(&["renew", "--retries", "0"]);
-    assert_eq!(run.code, 4, "{run:?}");
-    assert_one_clean_line(&w, &run);
+        // A proxy's non-JSON error page.
+        let w = World::on(k);
+        let ours = w.seed_ours();
+        w.write_token(&ours.token);
+        w.server.inject_fault(Fault::new(
+            None,
+            "auth/token/lookup-self",
+            FaultKind::Status {
+                code: 502,
+                body: Some(format!("<html>\n{HOSTILE}\n{}</html>", "p".repeat(10_000))),
+            },
+            1,
+        ));
+        let run = w.run(&["renew", "--retries", "0"]);
+        assert_eq!(run.code, 4, "{run:?}");
+        assert_one_clean_line(&w, &run);
+    }
 }
 
 scenarios! {
