@@ -59,36 +59,59 @@ impl OpenBao {
                 "default_role": m.role,
             })),
         );
+        self.oidc_role(&m.mount, &m.role, &m.token_policies, "168h");
+        let accessor = self.mount_accessor(&m.mount);
+        for (group, policies) in &m.groups {
+            self.external_group(&accessor, group, policies);
+        }
+    }
+
+    /// An OIDC role on `mount`: the user is the `email` claim, external groups come from the
+    /// `groups` claim, the redirect is the CLI's.
+    fn oidc_role(
+        &self,
+        mount: &str,
+        role: &str,
+        token_policies: &[impl serde::Serialize],
+        ttl: &str,
+    ) {
         self.root(
             "POST",
-            &format!("auth/{}/role/{}", m.mount, m.role),
+            &format!("auth/{mount}/role/{role}"),
             Some(json!({
                 "role_type": "oidc",
                 "user_claim": "email",
                 "groups_claim": "groups",
                 "oidc_scopes": ["email", "groups"],
                 "allowed_redirect_uris": [OIDC_REDIRECT_URI],
-                "token_policies": m.token_policies,
-                "token_ttl": "168h",
+                "token_policies": token_policies,
+                "token_ttl": ttl,
             })),
         );
-        let accessor = self.mount_accessor(&m.mount);
-        for (group, policies) in &m.groups {
-            let created = self.root(
-                "POST",
-                "identity/group",
-                Some(json!({ "name": group, "type": "external", "policies": policies })),
-            );
-            self.root(
-                "POST",
-                "identity/group-alias",
-                Some(json!({
-                    "name": group,
-                    "mount_accessor": accessor,
-                    "canonical_id": created["data"]["id"],
-                })),
-            );
-        }
+    }
+
+    /// An external group carrying `policies`, joined by a login whose `groups` claim names it on
+    /// the auth method with this mount accessor.
+    fn external_group(
+        &self,
+        mount_accessor: &str,
+        group: &str,
+        policies: &[impl serde::Serialize],
+    ) {
+        let created = self.root(
+            "POST",
+            "identity/group",
+            Some(json!({ "name": group, "type": "external", "policies": policies })),
+        );
+        self.root(
+            "POST",
+            "identity/group-alias",
+            Some(json!({
+                "name": group,
+                "mount_accessor": mount_accessor,
+                "canonical_id": created["data"]["id"],
+            })),
+        );
     }
 
     /// A whole OIDC login on `mount`'s default role, as the CLI and a browser do it:
@@ -283,36 +306,11 @@ impl GenuineLogins {
             *roles
         };
         let role = format!("spec-{n}");
-        bao.root(
-            "POST",
-            &format!("auth/oidc/role/{role}"),
-            Some(json!({
-                "role_type": "oidc",
-                "user_claim": "email",
-                "groups_claim": "groups",
-                "oidc_scopes": ["email", "groups"],
-                "allowed_redirect_uris": [OIDC_REDIRECT_URI],
-                "token_policies": policies,
-                "token_ttl": format!("{}s", ttl.max(60)),
-            })),
-        );
+        bao.oidc_role("oidc", &role, policies, &format!("{}s", ttl.max(60)));
         let mut groups = vec![];
         if !identity.is_empty() {
             let group = format!("spec-{n}-admins");
-            let created = bao.root(
-                "POST",
-                "identity/group",
-                Some(json!({ "name": group, "type": "external", "policies": identity })),
-            );
-            bao.root(
-                "POST",
-                "identity/group-alias",
-                Some(json!({
-                    "name": group,
-                    "mount_accessor": bao.mount_accessor("oidc"),
-                    "canonical_id": created["data"]["id"],
-                })),
-            );
+            bao.external_group(&bao.mount_accessor("oidc"), &group, identity);
             groups.push(group);
         }
         self.provider.set_user(crate::provider::OidcUser {
