@@ -13,21 +13,12 @@ use std::time::{Duration, Instant};
 
 const RUNS: usize = 24;
 
-/// The binary, started with its output captured (the harness checks it for secrets).
-fn spawn(w: &World, args: &[&str]) -> std::process::Child {
-    w.command(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
 scenarios! {
     fn simultaneous_runs_on_a_clobbered_file_leave_exactly_one_token(kind k) {
         let p = Prepared::on(k, Scenario::Heal);
         let w = &p.world;
         // All start together; the run lock serialises them: one heals, the rest renew its token.
-        let children: Vec<_> = (0..RUNS).map(|_| spawn(w, &["renew"])).collect();
+        let children: Vec<_> = (0..RUNS).map(|_| w.spawn(&["renew"])).collect();
         let runs: Vec<Run> = children
             .into_iter()
             .map(|c| w.finish(c.wait_with_output().unwrap()))
@@ -83,7 +74,7 @@ fn login_during_heal(kind: Kind, method: Method, path: &str, skip: u32, reached:
         ),
         skip,
     );
-    let child = spawn(w, &["renew"]);
+    let child = w.spawn(&["renew"]);
     // The double records a request once answered: when the one before the parked request is
     // recorded, the heal has read the file and is waiting on the delayed request.
     let start = std::time::Instant::now();

@@ -578,12 +578,7 @@ scenarios! {
     fn a_fresh_login_whose_authority_shows_late_is_healed_not_called_weak(w) {
         let login = w.seed_kubernetes_login();
         w.write_token(&login.token);
-        let child = w
-            .command(&["renew"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = w.spawn(&["renew"]);
         let start = std::time::Instant::now();
         while w.server.request_count(Method::POST, "sys/capabilities-self") == 0 {
             assert!(start.elapsed() < std::time::Duration::from_secs(20), "never asked");

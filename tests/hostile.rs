@@ -441,12 +441,7 @@ scenarios! {
 /// Runs the binary and waits for it, failing the test if it hangs (a minute is far beyond any
 /// run that does not block; the bound only keeps a hang from stalling the suite).
 fn run_unhung(w: &World, args: &[&str]) -> Run {
-    let child = w
-        .command(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = w.spawn(args);
     wait_unhung(w, child)
 }
 
@@ -487,12 +482,7 @@ fn a_link_planted_at_the_metrics_temp_name_does_not_redirect_the_write() {
     w.write_config(&w.extra_config);
     let ours = w.seed_ours();
     w.write_token(&ours.token);
-    let child = w
-        .command(&["renew"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = w.spawn(&["renew"]);
     // The attacker's link, at the temp name the run is about to use (it names its pid).
     let temp = shared.join(format!(".vault-token-renew.prom.{}.tmp", child.id()));
     symlink(w.token_file(), &temp).unwrap();
@@ -681,12 +671,7 @@ fn a_run_that_waited_for_the_lock_still_has_its_deadline() {
     let ours = w.seed_ours();
     w.write_token(&ours.token);
     let held = vault_token_renew::lock::acquire(&w.state_dir(), Duration::from_secs(1)).unwrap();
-    let child = w
-        .command(&["renew"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = w.spawn(&["renew"]);
     // Held past the 55 s deadline, within the 60 s the run waits for the lock.
     std::thread::sleep(Duration::from_secs(57));
     drop(held);

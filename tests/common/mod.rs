@@ -287,6 +287,16 @@ impl World {
         cmd
     }
 
+    /// The binary started in the background with its output captured (`finish` then checks it
+    /// for secrets).
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the binary")
+    }
+
     /// Collects the output of a finished run and checks it for secrets.
     pub fn finish(&self, out: Output) -> Run {
         let run = Run {
