@@ -118,7 +118,12 @@ fn an_unreadable_token_file_is_refused() {
     if rustix::process::geteuid().is_root() {
         use std::os::unix::process::CommandExt;
         let nobody = 65534;
+        // The build tree may sit in a directory only root can enter (a checkout under a 0700
+        // temp dir): `nobody` runs a copy from the HOME it is given.
+        let bin = w.home.path().join("vault-token-renew");
+        fs::copy(BIN, &bin).unwrap();
         give_home_to(&w, nobody);
+        cmd = w.command_of(&bin, &["renew"]);
         cmd.uid(nobody).gid(nobody);
     }
     let run = w.finish(cmd.output().unwrap());

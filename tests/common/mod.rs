@@ -278,7 +278,12 @@ impl World {
 
     /// The binary with a clean environment and the private HOME; not yet run.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
+        self.command_of(Path::new(BIN), args)
+    }
+
+    /// The same with another copy of the binary (one another user may execute, say).
+    pub fn command_of(&self, program: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(program);
         cmd.args(args)
             .env_clear()
             .env("HOME", self.home.path())
