@@ -221,6 +221,9 @@ pub struct GlobalArgs {
     /// Config file [default: $XDG_CONFIG_HOME/vault-token-renew/config.toml]
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// Profile of the config file to use: its [profiles.NAME] table over the top-level keys [env: VAULT_TOKEN_RENEW_PROFILE] [default: default, the top level]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
     /// Server address [env: BAO_ADDR, else VAULT_ADDR]
     #[arg(long, global = true, value_name = "URL")]
     pub vault_addr: Option<String>,

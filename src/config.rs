@@ -1,13 +1,14 @@
 //! The TOML config file: the same settings the timer uses, for a person running the binary by hand.
 
 use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// A config file is a few hundred bytes; a larger one is refused before it is read into memory.
 pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// Every key the config file may hold. Unknown keys are rejected so a typo never passes silently.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     pub vault_addr: Option<String>,
@@ -34,6 +35,9 @@ pub struct ConfigFile {
     pub on_failure: Option<String>,
     /// Prometheus textfile written after every renew/mint/sweep run (opt-in).
     pub metrics_file: Option<PathBuf>,
+    /// `[profiles.<name>]`: each a table of the keys above, checked when the file is parsed.
+    #[serde(default)]
+    pub profiles: BTreeMap<String, toml::Table>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,8 +104,71 @@ impl ConfigFile {
     }
 
     pub fn parse(text: &str) -> Result<ConfigFile, String> {
-        toml::from_str(text).map_err(|e| without_values(e.message()) + &span_hint(text, e.span()))
+        let file: ConfigFile = toml::from_str(text)
+            .map_err(|e| without_values(e.message()) + &span_hint(text, e.span()))?;
+        // A typo inside a profile's table must fail now, for every command, not only when that
+        // profile runs.
+        for (name, table) in &file.profiles {
+            crate::profile::check_name(name).map_err(|why| format!("[profiles.{name}]: {why}"))?;
+            if table.contains_key("profiles") {
+                return Err(format!(
+                    "[profiles.{name}] holds `profiles`: profiles do not nest; define every profile at the top level as [profiles.<name>]"
+                ));
+            }
+            Self::from_table(table.clone()).map_err(|e| format!("[profiles.{name}]: {e}"))?;
+        }
+        Ok(file)
     }
+
+    fn from_table(table: toml::Table) -> Result<ConfigFile, String> {
+        ConfigFile::deserialize(toml::Value::Table(table)).map_err(|e| without_values(e.message()))
+    }
+
+    /// The profile's view of the file: its table's keys over the top level's, minus the keys a
+    /// profile never inherits (each keeps its own token file, state and metrics), and which keys
+    /// the profile's own table set. The default profile is the top level as written.
+    pub fn select(&self, profile: &str) -> Result<(ConfigFile, BTreeSet<String>), UnknownProfile> {
+        if profile == crate::profile::DEFAULT {
+            let top = ConfigFile {
+                profiles: BTreeMap::new(),
+                ..self.clone()
+            };
+            return Ok((top, BTreeSet::new()));
+        }
+        let Some(table) = self.profiles.get(profile) else {
+            return Err(UnknownProfile {
+                name: profile.to_owned(),
+                known: self.profile_names(),
+            });
+        };
+        let mut merged = self.top_level_table();
+        for key in crate::profile::NOT_INHERITED {
+            merged.remove(*key);
+        }
+        merged.extend(table.clone());
+        let view = Self::from_table(merged).expect("each part was checked by parse");
+        Ok((view, table.keys().cloned().collect()))
+    }
+
+    /// Every profile the file defines, the default (top level) first.
+    pub fn profile_names(&self) -> Vec<String> {
+        std::iter::once(crate::profile::DEFAULT.to_owned())
+            .chain(self.profiles.keys().cloned())
+            .collect()
+    }
+
+    fn top_level_table(&self) -> toml::Table {
+        let mut table = toml::Table::try_from(self).expect("a parsed config serialises");
+        table.remove("profiles");
+        table
+    }
+}
+
+/// `--profile NAME` names no `[profiles.NAME]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownProfile {
+    pub name: String,
+    pub known: Vec<String>,
 }
 
 /// serde quotes a rejected value (`invalid type: string "…"`); a token pasted into the file by

@@ -16,6 +16,7 @@ pub mod localfile;
 pub mod lock;
 pub mod metrics;
 pub mod oidc;
+pub mod profile;
 pub mod runlog;
 pub mod schedule;
 pub mod secret;

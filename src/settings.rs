@@ -5,7 +5,7 @@ use crate::cli::GlobalArgs;
 use crate::config::{ConfigFile, ConfigFileError};
 use reqwest::Url;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,6 +17,8 @@ const DEFAULT_SWEEP_CONCURRENCY: usize = 8;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// `default` (the config file's top level) or a `[profiles.<name>]` table's name.
+    pub profile: String,
     pub vault_addr: Url,
     pub token_file: PathBuf,
     /// As configured; the server stores it as `token-<sanitised>` (see `decide::stored_display_name`).
@@ -132,6 +134,8 @@ pub enum Origin {
     Flag(&'static str),
     EnvVar(String),
     ConfigKey(&'static str, PathBuf),
+    /// A key of a `[profiles.<name>]` table.
+    ProfileKey(&'static str, String, PathBuf),
 }
 
 impl fmt::Display for Origin {
@@ -140,6 +144,9 @@ impl fmt::Display for Origin {
             Origin::Flag(flag) => write!(f, "--{flag}"),
             Origin::EnvVar(var) => write!(f, "${var}"),
             Origin::ConfigKey(key, path) => write!(f, "`{key}` in {}", path.display()),
+            Origin::ProfileKey(key, profile, path) => {
+                write!(f, "`{key}` in [profiles.{profile}] of {}", path.display())
+            }
         }
     }
 }
@@ -158,6 +165,30 @@ pub enum SettingsError {
         "cannot find your home directory: set HOME, or pass --token-file, --log-file and --state-dir"
     )]
     NoHome,
+    #[error("{origin}: {why}")]
+    BadProfileName { origin: Origin, why: String },
+    #[error(
+        "no profile `{name}` in {config}; its profiles are: {known}. Pick one of them, or add a [profiles.{name}] table",
+        known = known.join(", ")
+    )]
+    UnknownProfile {
+        name: String,
+        known: Vec<String>,
+        config: PathBuf,
+    },
+    #[error(
+        "profile `{profile}` has no token file of its own: add token_file = \"~/.vault-token-{profile}\" (any path no other profile uses) under [profiles.{profile}] in {config}"
+    )]
+    ProfileWithoutTokenFile { profile: String, config: PathBuf },
+    #[error(
+        "profiles `{first}` and `{second}` use the same token file {path}: each would heal the other's token away. Give one of them its own `token_file` in {config}"
+    )]
+    SharedTokenFile {
+        first: String,
+        second: String,
+        path: PathBuf,
+        config: PathBuf,
+    },
 }
 
 fn invalid(origin: Origin, message: impl Into<String>) -> SettingsError {
@@ -171,10 +202,14 @@ fn invalid(origin: Origin, message: impl Into<String>) -> SettingsError {
 #[derive(Default)]
 struct Picker {
     origins: RefCell<BTreeMap<&'static str, Origin>>,
+    /// The selected named profile and the keys its table sets.
+    profile: Option<(String, BTreeSet<String>)>,
 }
 
 impl Picker {
-    /// [`pick`], recording the origin under the config-file key.
+    /// [`pick`], recording the origin under the config-file key. A key the selected profile's
+    /// table sets ranks above the environment: the profile names its server and files as
+    /// explicitly as a flag, and a `VAULT_ADDR` exported for another server must not redirect it.
     fn pick<T>(
         &self,
         flag: (Option<T>, &'static str),
@@ -182,7 +217,12 @@ impl Picker {
         file: (Option<T>, &'static str, &Path),
     ) -> Option<(T, Origin)> {
         let key = file.1;
-        let picked = pick(flag, env, file)?;
+        let picked = match &self.profile {
+            Some((name, keys)) if keys.contains(key) && flag.0.is_none() => file
+                .0
+                .map(|v| (v, Origin::ProfileKey(key, name.clone(), file.2.to_owned()))),
+            _ => pick(flag, env, file),
+        }?;
         self.origins.borrow_mut().insert(key, picked.1.clone());
         Some(picked)
     }
@@ -209,8 +249,29 @@ impl Settings {
         let home = env.get("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
         let xdg = |var: &str, fallback: &str| env.xdg_dir(var, fallback);
         let (config_file, config_required) = config_path(args, env)?;
-        let picker = Picker::default();
-        let file = ConfigFile::load(&config_file, config_required)?.unwrap_or_default();
+        let whole = ConfigFile::load(&config_file, config_required)?.unwrap_or_default();
+        let profile = selected_profile(args, env)?;
+        let (file, profile_keys) =
+            whole
+                .select(&profile)
+                .map_err(|unknown| SettingsError::UnknownProfile {
+                    name: unknown.name,
+                    known: unknown.known,
+                    config: config_file.clone(),
+                })?;
+        // A named profile takes its token file, state and metrics from its own table or a flag
+        // only (`profile::NOT_INHERITED`): the environment speaks for the default profile.
+        let named = profile != crate::profile::DEFAULT;
+        let unless_named = |found: Option<(String, PathBuf)>| found.filter(|_| !named);
+        let on_failure_origin = if profile_keys.contains("on_failure") {
+            Origin::ProfileKey("on_failure", profile.clone(), config_file.clone())
+        } else {
+            Origin::ConfigKey("on_failure", config_file.clone())
+        };
+        let picker = Picker {
+            origins: RefCell::default(),
+            profile: named.then(|| (profile.clone(), profile_keys)),
+        };
         let cf = config_file.as_path();
         let expand = |p: PathBuf, origin: &Origin| expand_home(p, home.as_deref(), origin);
 
@@ -229,17 +290,26 @@ impl Settings {
 
         let token_file = match picker.pick(
             (args.token_file.clone(), "token-file"),
-            env.own("TOKEN_FILE")
-                .or_else(|| env.cli_var("TOKEN_PATH"))
-                .map(|(k, v)| (k, PathBuf::from(v))),
+            unless_named(
+                env.own("TOKEN_FILE")
+                    .or_else(|| env.cli_var("TOKEN_PATH"))
+                    .map(|(k, v)| (k, PathBuf::from(v))),
+            ),
             (file.token_file, "token_file", cf),
         ) {
             Some((p, origin)) => expand(p, &origin)?,
+            None if named => {
+                return Err(SettingsError::ProfileWithoutTokenFile {
+                    profile,
+                    config: config_file.clone(),
+                });
+            }
             None => home
                 .clone()
                 .ok_or(SettingsError::NoHome)?
                 .join(".vault-token"),
         };
+        check_token_files_apart(&whole, &profile, &token_file, home.as_deref(), &config_file)?;
 
         let display_name = match picker.pick(
             (args.display_name.clone(), "display-name"),
@@ -312,15 +382,27 @@ impl Settings {
                 .ok_or(SettingsError::NoHome)?
                 .join("vault-token-renew.log"),
         };
+        let default_state_dir = || -> Result<PathBuf, SettingsError> {
+            Ok(state_home
+                .clone()
+                .ok_or(SettingsError::NoHome)?
+                .join("vault-token-renew"))
+        };
         let state_dir = match picker.pick(
             (args.state_dir.clone(), "state-dir"),
-            env.own("STATE_DIR").map(|(k, v)| (k, PathBuf::from(v))),
+            unless_named(env.own("STATE_DIR").map(|(k, v)| (k, PathBuf::from(v)))),
             (file.state_dir, "state_dir", cf),
         ) {
             Some((p, origin)) => expand(p, &origin)?,
-            None => state_home
-                .ok_or(SettingsError::NoHome)?
-                .join("vault-token-renew"),
+            // Under the top level's state dir, so one `state_dir` key moves every profile.
+            None if named => {
+                let base = match whole.state_dir.clone() {
+                    Some(p) => expand(p, &Origin::ConfigKey("state_dir", config_file.clone()))?,
+                    None => default_state_dir()?,
+                };
+                crate::profile::state_dir(&base, &profile)
+            }
+            None => default_state_dir()?,
         };
 
         let path_setting = |flag: (Option<PathBuf>, &'static str),
@@ -437,15 +519,23 @@ impl Settings {
 
         let metrics_file = match picker.pick(
             (args.metrics_file.clone(), "metrics-file"),
-            env.own("METRICS_FILE").map(|(k, v)| (k, PathBuf::from(v))),
+            unless_named(env.own("METRICS_FILE").map(|(k, v)| (k, PathBuf::from(v)))),
             (file.metrics_file, "metrics_file", cf),
         ) {
             Some((p, origin)) => Some(expand(p, &origin)?),
+            None if named => match whole.metrics_file.clone() {
+                Some(top) => {
+                    let top = expand(top, &Origin::ConfigKey("metrics_file", config_file.clone()))?;
+                    Some(crate::profile::metrics_file(&top, &profile))
+                }
+                None => None,
+            },
             None => None,
         };
 
         let on_failure_set = file.on_failure.is_some();
         Ok(Settings {
+            profile,
             vault_addr,
             token_file,
             display_name,
@@ -465,16 +555,75 @@ impl Settings {
             origins: {
                 let mut origins = picker.origins.into_inner();
                 if on_failure_set {
-                    origins.insert(
-                        "on_failure",
-                        Origin::ConfigKey("on_failure", config_file.clone()),
-                    );
+                    origins.insert("on_failure", on_failure_origin);
                 }
                 origins
             },
             config_file,
         })
     }
+}
+
+/// `--profile`, else `$VAULT_TOKEN_RENEW_PROFILE`, else the default profile.
+pub fn selected_profile(args: &GlobalArgs, env: &Env) -> Result<String, SettingsError> {
+    let (name, origin) = match (&args.profile, env.own("PROFILE")) {
+        (Some(name), _) => (name.clone(), Origin::Flag("profile")),
+        (None, Some((var, name))) => (name.to_owned(), Origin::EnvVar(var)),
+        (None, None) => return Ok(crate::profile::DEFAULT.to_owned()),
+    };
+    crate::profile::check_name(&name)
+        .map_err(|why| SettingsError::BadProfileName { origin, why })?;
+    Ok(name)
+}
+
+/// Two profiles on one token file would each heal the other's token away: refuse the selected
+/// profile's file when another profile of the config file names it too.
+fn check_token_files_apart(
+    whole: &ConfigFile,
+    selected: &str,
+    token_file: &Path,
+    home: Option<&Path>,
+    config: &Path,
+) -> Result<(), SettingsError> {
+    let origin = Origin::ConfigKey("token_file", config.to_owned());
+    let written = |name: &str| -> Option<PathBuf> {
+        let path = match name {
+            crate::profile::DEFAULT => whole
+                .token_file
+                .clone()
+                .or_else(|| home.map(|h| h.join(".vault-token")))?,
+            name => whole
+                .profiles
+                .get(name)?
+                .get("token_file")?
+                .as_str()?
+                .into(),
+        };
+        expand_home(path, home, &origin).ok()
+    };
+    let clash = whole
+        .profile_names()
+        .into_iter()
+        .filter(|other| other != selected)
+        .find(|other| written(other).is_some_and(|p| same_file(&p, token_file)));
+    match clash {
+        Some(other) => Err(SettingsError::SharedTokenFile {
+            first: selected.to_owned(),
+            second: other,
+            path: token_file.to_owned(),
+            config: config.to_owned(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The same path, or two paths to one existing file (a link).
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b
+        || matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(a), Ok(b)) if a == b
+        )
 }
 
 fn default_display_name(env: &Env) -> String {
@@ -948,6 +1097,132 @@ mod tests {
         let s = Settings::resolve(&a, &e).unwrap();
         assert_eq!(s.display_name, "from-flag");
         assert_eq!(s.require_policies, ["a"]);
+    }
+
+    const TWO_PROFILES: &str = r#"
+vault_addr = "https://work.example:8200"
+display_name = "devvm-alice"
+policies = ["vault-admin"]
+state_dir = "~/state"
+metrics_file = "/m/vtr.prom"
+on_failure = "notify-send top"
+
+[profiles.lab]
+vault_addr = "http://lab.example:8200"
+token_file = "~/.vault-token-lab"
+period = "48h"
+"#;
+
+    fn with_config(text: &str, profile: Option<&str>) -> (tempfile::TempDir, GlobalArgs) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, text).unwrap();
+        let args = GlobalArgs {
+            config: Some(path),
+            profile: profile.map(str::to_owned),
+            ..Default::default()
+        };
+        (dir, args)
+    }
+
+    #[test]
+    fn a_profile_takes_its_table_over_the_top_level_and_keeps_its_own_files() {
+        let (_dir, a) = with_config(TWO_PROFILES, Some("lab"));
+        let s = Settings::resolve(&a, &env(&[])).unwrap();
+        assert_eq!(s.profile, "lab");
+        assert_eq!(s.vault_addr.as_str(), "http://lab.example:8200/");
+        assert_eq!(s.token_file, PathBuf::from("/home/alice/.vault-token-lab"));
+        assert_eq!(s.period, Duration::from_secs(48 * 3600));
+        // Inherited from the top level.
+        assert_eq!(s.display_name, "devvm-alice");
+        assert_eq!(s.policies, ["vault-admin"]);
+        assert_eq!(s.on_failure.as_deref(), Some("notify-send top"));
+        // Never shared: state and metrics of its own, beside the top level's.
+        assert_eq!(s.state_dir, PathBuf::from("/home/alice/state/profiles/lab"));
+        assert_eq!(s.metrics_file, Some(PathBuf::from("/m/vtr-lab.prom")));
+        assert!(matches!(
+            s.origins.get("vault_addr"),
+            Some(Origin::ProfileKey("vault_addr", p, _)) if p == "lab"
+        ));
+
+        let (_dir, a) = with_config(TWO_PROFILES, None);
+        let s = Settings::resolve(&a, &env(&[])).unwrap();
+        assert_eq!(s.profile, "default");
+        assert_eq!(s.vault_addr.as_str(), "https://work.example:8200/");
+        assert_eq!(s.token_file, PathBuf::from("/home/alice/.vault-token"));
+        assert_eq!(s.state_dir, PathBuf::from("/home/alice/state"));
+        assert_eq!(s.metrics_file, Some(PathBuf::from("/m/vtr.prom")));
+    }
+
+    #[test]
+    fn a_profile_key_outranks_the_environment_which_outranks_the_top_level() {
+        let (_dir, a) = with_config(TWO_PROFILES, None);
+        let e = env(&[
+            ("VAULT_ADDR", "http://from-env:1"),
+            ("VAULT_TOKEN_RENEW_PROFILE", "lab"),
+            ("VAULT_TOKEN_RENEW_DISPLAY_NAME", "env-name"),
+            ("VAULT_TOKEN_PATH", "/tmp/env-token"),
+            ("VAULT_TOKEN_RENEW_STATE_DIR", "/tmp/env-state"),
+        ]);
+        let s = Settings::resolve(&a, &e).unwrap();
+        assert_eq!(s.profile, "lab", "the environment selects the profile");
+        assert_eq!(s.vault_addr.as_str(), "http://lab.example:8200/");
+        assert_eq!(s.display_name, "env-name", "env beats the top level");
+        assert_eq!(s.token_file, PathBuf::from("/home/alice/.vault-token-lab"));
+        assert_eq!(s.state_dir, PathBuf::from("/home/alice/state/profiles/lab"));
+        let flagged = GlobalArgs {
+            vault_addr: Some("http://flag:1".into()),
+            ..a
+        };
+        let s = Settings::resolve(&flagged, &e).unwrap();
+        assert_eq!(s.vault_addr.as_str(), "http://flag:1/", "a flag beats all");
+    }
+
+    #[test]
+    fn profile_mistakes_are_usage_errors_that_say_what_to_fix() {
+        let (_dir, a) = with_config(TWO_PROFILES, Some("prod"));
+        let err = Settings::resolve(&a, &env(&[])).unwrap_err().to_string();
+        assert!(err.contains("no profile `prod`"), "{err}");
+        assert!(err.contains("default, lab"), "names the known ones: {err}");
+
+        let (_dir, a) = with_config(TWO_PROFILES, Some("Lab/x"));
+        let err = Settings::resolve(&a, &env(&[])).unwrap_err().to_string();
+        assert!(
+            err.contains("--profile") && err.contains("not a profile name"),
+            "{err}"
+        );
+
+        let no_file = "vault_addr = \"http://x\"\n[profiles.lab]\nperiod = \"48h\"\n";
+        let (_dir, a) = with_config(no_file, Some("lab"));
+        let err = Settings::resolve(&a, &env(&[("VAULT_TOKEN_PATH", "/t")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("[profiles.lab]") && err.contains("token_file"),
+            "{err}"
+        );
+
+        let shared = "vault_addr = \"http://x\"\n[profiles.lab]\ntoken_file = \"~/.vault-token\"\n";
+        for profile in [None, Some("lab")] {
+            let (_dir, a) = with_config(shared, profile);
+            let err = Settings::resolve(&a, &env(&[])).unwrap_err().to_string();
+            assert!(err.contains("same token file"), "{profile:?}: {err}");
+        }
+
+        for (text, says) in [
+            ("[profiles.lab]\ntoken_fil = \"x\"\n", "token_fil"),
+            ("[profiles.Lab]\ntoken_file = \"x\"\n", "not a profile name"),
+            (
+                "[profiles.lab.profiles.x]\ntoken_file = \"x\"\n",
+                "do not nest",
+            ),
+        ] {
+            let (_dir, a) = with_config(text, None);
+            let err = Settings::resolve(&a, &env(&[("VAULT_ADDR", "http://x")]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(says), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -46,7 +46,11 @@ pub fn render(s: &Settings) -> String {
         .map(|(key, _)| origin_label(s.origins.get(key)))
         .collect();
     let width = origins.iter().map(String::len).max().unwrap_or(0);
-    let mut out = format!("# config file: {}\n", s.config_file.display());
+    let mut out = format!(
+        "# config file: {}\n# profile: {}\n",
+        s.config_file.display(),
+        s.profile
+    );
     for ((key, value), origin) in rows.iter().zip(origins) {
         let value = value.clone().unwrap_or_else(|| "# unset".into());
         out.push_str(&format!("{origin:<width$}  {key} = {value}\n"));
@@ -60,6 +64,9 @@ fn origin_label(origin: Option<&Origin>) -> String {
         Some(Origin::Flag(flag)) => format!("flag:--{flag}"),
         Some(Origin::EnvVar(var)) => format!("env:{var}"),
         Some(Origin::ConfigKey(_, path)) => format!("file:{}", path.display()),
+        Some(Origin::ProfileKey(_, profile, path)) => {
+            format!("file:{}[profiles.{profile}]", path.display())
+        }
     }
 }
 
