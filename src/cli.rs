@@ -19,8 +19,11 @@ const RENEW_HELP: &str = "\
 Examples:
   vault-token-renew                    # what the timer runs
   vault-token-renew renew --period 768h
+  vault-token-renew --profile lab      # the [profiles.lab] table's token
+  vault-token-renew renew --all-profiles
 
-Exit codes: 0 OK or HEALED; 2 usage or configuration error; 3 DRIFT (a foreign token that cannot mint ours); 4 FAIL";
+Exit codes: 0 OK or HEALED; 2 usage or configuration error; 3 DRIFT (a foreign token that cannot mint ours); 4 FAIL.
+With --all-profiles: the highest of the profiles' codes";
 const SWEEP_HELP: &str = "\
 Examples:
   vault-token-renew sweep --dry-run    # list what would be revoked, and why
@@ -32,9 +35,14 @@ Examples:
   vault-token-renew status
   vault-token-renew status --json | jq .ttl_secs
   vault-token-renew status --warn 7d --crit 2d   # a Nagios/Icinga check
+  vault-token-renew status --profile lab
+
+Without --profile (or VAULT_TOKEN_RENEW_PROFILE), a config file with [profiles.*] tables gets a
+status of every profile, the default first; --json then prints an object keyed by profile name.
 
 Exit codes: 0 healthy; 3 the file holds a foreign token; 4 otherwise.
-With --warn/--crit: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (monitoring-plugin codes)";
+With --warn/--crit: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (monitoring-plugin codes).
+For several profiles: the worst of theirs";
 const CONFIG_HELP: &str = "\
 Examples:
   vault-token-renew config
@@ -89,7 +97,7 @@ pub struct Cli {
 pub enum Command {
     /// Renew our token; heal or refuse a foreign one (the default; what the timer runs)
     #[command(after_help = RENEW_HELP)]
-    Renew,
+    Renew(RenewArgs),
     /// Revoke stale copies of our token: live tokens with our display name and this configuration's identity mark, but another accessor
     #[command(after_help = SWEEP_HELP)]
     Sweep(SweepArgs),
@@ -150,6 +158,14 @@ pub struct MintArgs {
     /// How long to wait for the login to finish in the browser
     #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = humantime::parse_duration, requires = "oidc")]
     pub oidc_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Default, Args)]
+pub struct RenewArgs {
+    /// Renew every profile of the config file in turn, the default first; exits with the highest
+    /// exit code of any (a manual run: each timer renews its own profile)
+    #[arg(long)]
+    pub all_profiles: bool,
 }
 
 #[derive(Debug, Args)]
@@ -215,7 +231,7 @@ pub enum Format {
 }
 
 /// Settings flags; each overrides its environment variable and config-file key.
-#[derive(Debug, Default, Args)]
+#[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Config file [default: $XDG_CONFIG_HOME/vault-token-renew/config.toml]

@@ -22,12 +22,12 @@ with FAILED_UNIT and LAST_LOG_LINE set.";
 ///
 /// The command's own exit status is passed on, so a broken hook leaves the template unit failed
 /// and visible in `systemctl --user --failed`, next to the unit it reports on.
-pub fn run(unit: &str, command: Option<&str>, log_file: &Path) -> i32 {
+pub fn run(unit: &str, command: Option<&str>, log_file: &Path, profile: &str) -> i32 {
     let Some(command) = command.filter(|c| !c.trim().is_empty()) else {
         eprintln!("{}", NO_COMMAND_HINT.replace("{unit}", unit));
         return 0;
     };
-    let last_line = last_log_line(log_file).unwrap_or_default();
+    let last_line = last_log_line(log_file, profile).unwrap_or_default();
     let status = Command::new("sh")
         .arg("-c")
         .arg(command)
@@ -54,7 +54,8 @@ pub fn run(unit: &str, command: Option<&str>, log_file: &Path) -> i32 {
 
 /// The last non-empty line of the log, read from its tail so a years-old log costs nothing.
 /// `None` when the log is missing or empty (the hook still runs, with an empty LAST_LOG_LINE).
-pub fn last_log_line(path: &Path) -> Option<String> {
+/// Only `profile`'s lines count: profiles may share one log file.
+pub fn last_log_line(path: &Path, profile: &str) -> Option<String> {
     const TAIL: u64 = 64 * 1024;
     let mut file = std::fs::File::open(path).ok()?;
     let len = file.metadata().ok()?.len();
@@ -65,7 +66,7 @@ pub fn last_log_line(path: &Path) -> Option<String> {
     text.lines()
         .rev()
         .map(str::trim_end)
-        .find(|l| !l.is_empty())
+        .find(|l| !l.is_empty() && crate::runlog::is_for_profile(l, profile))
         .map(str::to_owned)
 }
 
@@ -88,7 +89,10 @@ mod tests {
             "printf '%s|%s' \"$FAILED_UNIT\" \"$LAST_LOG_LINE\" > '{}'",
             out.display()
         );
-        assert_eq!(run("vault-token-renew.service", Some(&cmd), &log), 0);
+        assert_eq!(
+            run("vault-token-renew.service", Some(&cmd), &log, "default"),
+            0
+        );
         assert_eq!(
             std::fs::read_to_string(&out).unwrap(),
             "vault-token-renew.service|2026-11-29T00:00:02Z DRIFT: /home/alice/.vault-token is dn=k8s-ro — heal denied"
@@ -99,7 +103,12 @@ mod tests {
     fn command_failure_is_passed_on() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(
-            run("x.service", Some("exit 7"), &dir.path().join("missing.log")),
+            run(
+                "x.service",
+                Some("exit 7"),
+                &dir.path().join("missing.log"),
+                "default"
+            ),
             7
         );
     }
@@ -107,8 +116,11 @@ mod tests {
     #[test]
     fn no_command_is_not_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(run("x.service", None, &dir.path().join("l")), 0);
-        assert_eq!(run("x.service", Some("  "), &dir.path().join("l")), 0);
+        assert_eq!(run("x.service", None, &dir.path().join("l"), "default"), 0);
+        assert_eq!(
+            run("x.service", Some("  "), &dir.path().join("l"), "default"),
+            0
+        );
     }
 
     #[test]
@@ -119,11 +131,31 @@ mod tests {
         text.push_str("2026-11-29T00:00:00Z FAIL: server unreachable\n");
         std::fs::write(&log, text).unwrap();
         assert_eq!(
-            last_log_line(&log).as_deref(),
+            last_log_line(&log, "default").as_deref(),
             Some("2026-11-29T00:00:00Z FAIL: server unreachable")
         );
-        assert_eq!(last_log_line(&dir.path().join("none")), None);
+        assert_eq!(last_log_line(&dir.path().join("none"), "default"), None);
         std::fs::write(&log, "").unwrap();
-        assert_eq!(last_log_line(&log), None);
+        assert_eq!(last_log_line(&log, "default"), None);
+    }
+
+    #[test]
+    fn a_profile_gets_its_own_last_line_from_a_shared_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("l");
+        std::fs::write(
+            &log,
+            "2026-11-29T00:00:00Z [lab] DRIFT: weak login\n2026-11-29T00:00:01Z OK renewed\n",
+        )
+        .unwrap();
+        assert_eq!(
+            last_log_line(&log, "lab").as_deref(),
+            Some("2026-11-29T00:00:00Z [lab] DRIFT: weak login")
+        );
+        assert_eq!(
+            last_log_line(&log, "default").as_deref(),
+            Some("2026-11-29T00:00:01Z OK renewed")
+        );
+        assert_eq!(last_log_line(&log, "work"), None);
     }
 }

@@ -1160,7 +1160,9 @@ mod tests {
     fn every_settings_flag_becomes_a_config_key_the_binary_accepts() {
         use clap::{CommandFactory, FromArgMatches};
         let cmd = crate::cli::Cli::command();
-        let skip = ["config", "verbose", "quiet", "format", "help", "version"];
+        let skip = [
+            "config", "profile", "verbose", "quiet", "format", "help", "version",
+        ];
         let flags: Vec<(String, bool)> = cmd
             .get_arguments()
             .filter(|a| a.is_global_set())

@@ -59,17 +59,133 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Some(Command::Uninstall(args)) => return Ok(install::cli_uninstall(args)),
         _ => {}
     }
-    let settings = match Settings::resolve(&cli.global, &env) {
+    match every_profile(&cli, &env) {
+        Ok(Some(profiles)) => run_profiles(&cli, &env, &profiles, started),
+        Ok(None) => Ok(ExitCode::from(run_profile(
+            &cli,
+            &env,
+            &cli.global,
+            started,
+        )?)),
+        Err(usage) => {
+            eprintln!("vault-token-renew: {usage}");
+            Ok(ExitCode::from(EXIT_USAGE))
+        }
+    }
+}
+
+/// The profiles a command covers when it runs for several: `renew --all-profiles`, and `status`
+/// with no profile named when the config file has `[profiles.*]`. None: one profile, as selected.
+fn every_profile(cli: &Cli, env: &Env) -> Result<Option<Vec<String>>, String> {
+    let named = cli.global.profile.is_some() || env.own("PROFILE").is_some();
+    let all = match &cli.command {
+        Some(Command::Renew(args)) if args.all_profiles => {
+            let g = &cli.global;
+            let per_profile = [
+                ("--profile", g.profile.is_some()),
+                ("--token-file", g.token_file.is_some()),
+                ("--state-dir", g.state_dir.is_some()),
+                ("--metrics-file", g.metrics_file.is_some()),
+                ("--vault-addr", g.vault_addr.is_some()),
+                ("--display-name", g.display_name.is_some()),
+            ];
+            if let Some((flag, _)) = per_profile.iter().find(|(_, given)| *given) {
+                return Err(format!(
+                    "--all-profiles runs each profile with its own settings, so {flag} would apply to all of them; drop {flag}, or renew one profile with --profile NAME {flag} …"
+                ));
+            }
+            true
+        }
+        Some(Command::Status(_)) => !named,
+        _ => false,
+    };
+    if !all {
+        return Ok(None);
+    }
+    // A file that does not load is reported by the single-profile path, with its usual error.
+    let Ok((path, required)) = settings::config_path(&cli.global, env) else {
+        return Ok(None);
+    };
+    match config::ConfigFile::load(&path, required) {
+        Ok(Some(file)) if !file.profiles.is_empty() => Ok(Some(file.profile_names())),
+        _ => Ok(None),
+    }
+}
+
+/// `renew --all-profiles` and `status` over every profile: each profile on its own settings, one
+/// after another; the highest exit code wins (`status` ranks monitoring-plugin codes itself).
+fn run_profiles(
+    cli: &Cli,
+    env: &Env,
+    profiles: &[String],
+    started: std::time::SystemTime,
+) -> anyhow::Result<ExitCode> {
+    let for_profile = |name: &String| cli::GlobalArgs {
+        profile: Some(name.clone()),
+        ..cli.global.clone()
+    };
+    if let Some(Command::Status(args)) = &cli.command {
+        let mut each = Vec::new();
+        for name in profiles {
+            match Settings::resolve(&for_profile(name), env) {
+                Ok(settings) => each.push(settings),
+                Err(error) => {
+                    eprintln!("vault-token-renew: profile `{name}`: {error}");
+                    return Ok(ExitCode::from(EXIT_USAGE));
+                }
+            }
+        }
+        let runtime = runtime()?;
+        let code = runtime.block_on(commands::status_of_profiles(&each, args));
+        return Ok(ExitCode::from(code));
+    }
+    let mut worst = 0;
+    for name in profiles {
+        worst = worst.max(run_profile(cli, env, &for_profile(name), started)?);
+    }
+    Ok(ExitCode::from(worst))
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+/// One command for one profile; returns its exit code.
+fn run_profile(
+    cli: &Cli,
+    env: &Env,
+    args: &cli::GlobalArgs,
+    started: std::time::SystemTime,
+) -> anyhow::Result<u8> {
+    let mut args = args.clone();
+    // The failure template unit passes the failed unit's name; its instance is the profile.
+    if let Some(Command::OnFailure { unit }) = &cli.command
+        && args.profile.is_none()
+        && env.own("PROFILE").is_none()
+    {
+        args.profile = profile::of_unit(unit).map(str::to_owned);
+    }
+    if let Ok(name) = settings::selected_profile(&args, env) {
+        runlog::set_profile(&name);
+    }
+    let settings = match Settings::resolve(&args, env) {
         Ok(settings) => settings,
-        Err(error) => return settings_failed(&cli, &env, error, started),
+        Err(error) => return settings_failed(cli, &args, env, error, started),
     };
     if let Some(Command::OnFailure { unit }) = &cli.command {
-        let code = hook::run(unit, settings.on_failure.as_deref(), &settings.log_file);
-        return Ok(exit_code(code));
+        let code = hook::run(
+            unit,
+            settings.on_failure.as_deref(),
+            &settings.log_file,
+            &settings.profile,
+        );
+        return Ok(u8::try_from(code).unwrap_or(1));
     }
     if let Some(Command::Config) = &cli.command {
         print!("{}", commands::show_config::render(&settings));
-        return Ok(ExitCode::SUCCESS);
+        return Ok(0);
     }
     if settings.vault_addr.scheme() == "http" && !is_loopback(&settings.vault_addr) {
         tracing::warn!(
@@ -77,24 +193,21 @@ pub fn run() -> anyhow::Result<ExitCode> {
             address::shown(&settings.vault_addr)
         );
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = runtime()?;
     let ctx = match Context::new(&settings) {
         Ok(ctx) => ctx,
         Err(report) => {
-            finish(
-                &report,
-                &settings.log_file,
-                settings.metrics_file.as_deref(),
-                started,
-            );
-            print_result(&report, cli.global.format);
-            return Ok(report.outcome.into());
+            finish(&report, &settings, started);
+            print_result(&report, cli.global.format, &settings.profile);
+            return Ok(report.outcome.exit_code());
         }
     };
-    let report = match cli.command.unwrap_or(Command::Renew) {
-        Command::Renew => runtime.block_on(commands::renew(&ctx)),
+    let command = match &cli.command {
+        None => &Command::Renew(cli::RenewArgs::default()),
+        Some(command) => command,
+    };
+    let report = match command {
+        Command::Renew(_) => runtime.block_on(commands::renew(&ctx)),
         Command::Sweep(args) => {
             let opts = commands::SweepOptions {
                 dry_run: args.dry_run,
@@ -104,41 +217,25 @@ pub fn run() -> anyhow::Result<ExitCode> {
             if opts.dry_run {
                 // A dry run changes nothing, the log and the metrics included: it only answers.
                 println!("{}", report.line(std::time::SystemTime::now()));
-                return Ok(report.outcome.into());
+                return Ok(report.outcome.exit_code());
             }
             report
         }
-        Command::Mint(args) => runtime.block_on(commands::mint(&ctx, &env, &args)),
-        Command::Generate(_) | Command::Completions { .. } => {
-            unreachable!("handled before the settings are resolved")
-        }
-        Command::Status(args) => {
-            let code = runtime.block_on(commands::status(&ctx, &args));
-            return Ok(ExitCode::from(code));
-        }
-        Command::Doctor => {
-            let code = runtime.block_on(commands::doctor(&ctx, &env));
-            return Ok(ExitCode::from(code));
-        }
-        Command::Install(_)
+        Command::Mint(args) => runtime.block_on(commands::mint(&ctx, env, args)),
+        Command::Status(args) => return Ok(runtime.block_on(commands::status(&ctx, args))),
+        Command::Doctor => return Ok(runtime.block_on(commands::doctor(&ctx, env))),
+        Command::Generate(_)
+        | Command::Completions { .. }
+        | Command::Install(_)
         | Command::Uninstall(_)
         | Command::OnFailure { .. }
         | Command::Config => {
             unreachable!("handled before the settings are resolved")
         }
     };
-    finish(
-        &report,
-        &settings.log_file,
-        settings.metrics_file.as_deref(),
-        started,
-    );
-    print_result(&report, cli.global.format);
-    Ok(report.outcome.into())
-}
-
-fn exit_code(code: i32) -> ExitCode {
-    ExitCode::from(u8::try_from(code).unwrap_or(1))
+    finish(&report, &settings, started);
+    print_result(&report, cli.global.format, &settings.profile);
+    Ok(report.outcome.exit_code())
 }
 
 /// The settings did not resolve (a config typo). The failure hook still runs, with only
@@ -146,10 +243,11 @@ fn exit_code(code: i32) -> ExitCode {
 /// the timer's failed run is seen. Everything else is a plain usage error.
 fn settings_failed(
     cli: &Cli,
+    args: &cli::GlobalArgs,
     env: &Env,
     error: settings::SettingsError,
     started: std::time::SystemTime,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<u8> {
     // A config file others may have written is refused whole: nothing in it is obeyed, not even
     // the failure hook's command, and nothing is logged on its say-so.
     if matches!(
@@ -158,20 +256,25 @@ fn settings_failed(
     ) {
         return Err(error.into());
     }
-    let fallback = broken_config::Fallback::read(&cli.global, env);
+    let profile = settings::selected_profile(args, env).unwrap_or_else(|_| profile::DEFAULT.into());
+    let fallback = broken_config::Fallback::read(args, env);
     let log_file = fallback.log_file.unwrap_or_default();
+    // A named profile never writes the default's metrics file; its own sits beside it.
+    let metrics_file = match profile.as_str() {
+        profile::DEFAULT => fallback.metrics_file,
+        name => fallback
+            .metrics_file
+            .map(|m| profile::metrics_file(&m, name)),
+    };
     let unchanged = match &cli.command {
         Some(Command::OnFailure { unit }) => {
             eprintln!(
                 "warning: {error}; the failure hook runs with only `on_failure` from the config file"
             );
-            return Ok(exit_code(hook::run(
-                unit,
-                fallback.on_failure.as_deref(),
-                &log_file,
-            )));
+            let code = hook::run(unit, fallback.on_failure.as_deref(), &log_file, &profile);
+            return Ok(u8::try_from(code).unwrap_or(1));
         }
-        None | Some(Command::Renew | Command::Mint(_)) => "the token file is unchanged",
+        None | Some(Command::Renew(_) | Command::Mint(_)) => "the token file is unchanged",
         Some(Command::Sweep(args)) if !args.dry_run => "nothing was revoked",
         _ => return Err(error.into()),
     };
@@ -179,18 +282,19 @@ fn settings_failed(
         runlog::Outcome::Usage,
         format!("configuration error: {error}; {unchanged}"),
     );
-    finish(
+    record(
         &report,
         &log_file,
-        fallback.metrics_file.as_deref(),
+        metrics_file.as_deref(),
+        &profile,
         started,
     );
-    print_result(&report, cli.global.format);
-    Ok(report.outcome.into())
+    print_result(&report, cli.global.format, &profile);
+    Ok(report.outcome.exit_code())
 }
 
 /// `--format json`: the run's result as one object on stdout, for scripts (fields only added).
-fn print_result(report: &runlog::Report, format: cli::Format) {
+fn print_result(report: &runlog::Report, format: cli::Format, profile: &str) {
     if format != cli::Format::Json {
         return;
     }
@@ -200,15 +304,27 @@ fn print_result(report: &runlog::Report, format: cli::Format) {
         "line": report.line(std::time::SystemTime::now()),
         "ttl_secs": report.token.map(|t| t.ttl_secs),
         "period_secs": report.token.and_then(|t| t.period_secs),
+        "profile": profile,
     });
     println!("{object}");
 }
 
 /// The end of every renew, mint and sweep run: the log line, then the metrics file if configured.
-fn finish(
+fn finish(report: &runlog::Report, settings: &Settings, started: std::time::SystemTime) {
+    record(
+        report,
+        &settings.log_file,
+        settings.metrics_file.as_deref(),
+        &settings.profile,
+        started,
+    );
+}
+
+fn record(
     report: &runlog::Report,
     log_file: &std::path::Path,
     metrics_file: Option<&std::path::Path>,
+    profile: &str,
     started: std::time::SystemTime,
 ) {
     runlog::emit(report, log_file);
@@ -219,6 +335,7 @@ fn finish(
             started,
             finished: std::time::SystemTime::now(),
             user: &user,
+            profile,
         };
         if let Err(e) = metrics::record(path, &run) {
             eprintln!("warning: {e}");

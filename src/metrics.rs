@@ -40,6 +40,9 @@ pub struct Run<'a> {
     pub finished: SystemTime,
     /// The `user` label: node_exporter merges every user's file, so each series names its owner.
     pub user: &'a str,
+    /// The `profile` label (`default` or a `[profiles.<name>]` name): profiles may be scraped
+    /// together, each from its own file.
+    pub profile: &'a str,
 }
 
 /// Values carried over from the previous file.
@@ -76,7 +79,8 @@ pub fn record(path: &Path, run: &Run) -> Result<(), MetricsError> {
     })
 }
 
-/// Renders the whole file. Every family has HELP and TYPE, base units, and a `user` label.
+/// Renders the whole file. Every family has HELP and TYPE, base units, and `user` and `profile`
+/// labels.
 fn render(run: &Run, previous: &Carried) -> String {
     let outcome = run.report.outcome;
     let finished = secs(run.finished);
@@ -94,7 +98,11 @@ fn render(run: &Run, previous: &Carried) -> String {
         ),
         None => (previous.expire, previous.period),
     };
-    let user = format!("user=\"{}\"", label_value(run.user));
+    let user = format!(
+        "user=\"{}\",profile=\"{}\"",
+        label_value(run.user),
+        label_value(run.profile)
+    );
     let duration = run
         .finished
         .duration_since(run.started)
@@ -315,6 +323,7 @@ mod tests {
             started: at(secs) - Duration::from_millis(250),
             finished: at(secs),
             user: "alice",
+            profile: "lab",
         }
     }
 
@@ -341,6 +350,11 @@ mod tests {
             })
             .unwrap_or_else(|| panic!("no sample {name} {label:?}"));
         assert_eq!(sample.labels.get("user"), Some("alice"));
+        assert_eq!(
+            sample.labels.get("profile"),
+            Some("lab"),
+            "every series names its profile"
+        );
         match sample.value {
             prometheus_parse::Value::Gauge(v)
             | prometheus_parse::Value::Counter(v)

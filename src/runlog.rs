@@ -81,6 +81,11 @@ impl Report {
 
     /// `OK renewed …` for OK; `HEALED: …`, `DRIFT: …`, `FAIL: …` for the others (the seed's words).
     pub fn line(&self, at: SystemTime) -> String {
+        self.line_tagged(at, &profile_tag())
+    }
+
+    /// [`Report::line`] with the profile's tag given (`"[lab] "`, or empty for the default).
+    fn line_tagged(&self, at: SystemTime, tag: &str) -> String {
         let sep = if self.outcome == Outcome::Ok {
             " "
         } else {
@@ -88,8 +93,9 @@ impl Report {
         };
         let message = one_line(&self.message);
         let line = format!(
-            "{} {}{}{}",
+            "{} {}{}{}{}",
             humantime::format_rfc3339_seconds(at),
+            tag,
             self.outcome.word(),
             sep,
             message
@@ -147,6 +153,33 @@ fn bound(text: &str, max: usize) -> String {
         cut -= 1;
     }
     format!("{}…", &text[..cut])
+}
+
+/// The named profile this run is for; its lines carry `[<name>] ` after the time, so profiles can
+/// share a log file. The default profile's lines stay as they always were.
+static PROFILE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+pub fn set_profile(profile: &str) {
+    let named = (profile != crate::profile::DEFAULT).then(|| profile.to_owned());
+    *PROFILE.lock().unwrap_or_else(|e| e.into_inner()) = named;
+}
+
+fn profile_tag() -> String {
+    match &*PROFILE.lock().unwrap_or_else(|e| e.into_inner()) {
+        Some(name) => format!("[{name}] "),
+        None => String::new(),
+    }
+}
+
+/// Whether a log line was written for `profile` (an untagged line is the default profile's).
+pub fn is_for_profile(line: &str, profile: &str) -> bool {
+    let after_time = line.split_once(' ').map_or("", |(_, rest)| rest);
+    let tagged = after_time
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once("] "))
+        .map(|(name, _)| name)
+        .filter(|name| crate::profile::check_name(name).is_ok());
+    tagged.unwrap_or(crate::profile::DEFAULT) == profile
 }
 
 /// `-q`: a successful run's line goes to the log file only.
@@ -214,12 +247,15 @@ const MAX_TAIL_READ: u64 = 64 << 20;
 
 /// The last `n` lines of the log file, for `status`. They were escaped when written; control
 /// characters are escaped again in case something else wrote to the file.
-pub fn tail(log_file: &Path, n: usize) -> Vec<String> {
+pub fn tail(log_file: &Path, n: usize, profile: &str) -> Vec<String> {
     let Ok(bytes) = crate::localfile::read_regular(log_file, MAX_TAIL_READ) else {
         return Vec::new();
     };
     let text = String::from_utf8_lossy(&bytes);
-    let lines: Vec<&str> = text.lines().collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| is_for_profile(l, profile))
+        .collect();
     lines[lines.len().saturating_sub(n)..]
         .iter()
         .map(|l| bound(&one_line(l), MAX_LINE))
@@ -297,6 +333,25 @@ mod tests {
     }
 
     #[test]
+    fn a_named_profile_tags_its_lines_and_tail_keeps_each_profile_apart() {
+        let at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        // `set_profile` is process-wide and tests run in parallel: give the tag directly.
+        let lab = Report::new(Outcome::Ok, "renewed").line_tagged(at, "[lab] ");
+        let default = Report::new(Outcome::Drift, "x").line(at);
+        assert_eq!(lab, "2023-11-14T22:13:20Z [lab] OK renewed");
+        assert_eq!(default, "2023-11-14T22:13:20Z DRIFT: x");
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let other = "2023-11-14T22:13:20Z [work] FAIL: y";
+        std::fs::write(&log, format!("{lab}\n{default}\n{other}\n")).unwrap();
+        assert_eq!(tail(&log, 5, "lab"), [lab]);
+        assert_eq!(tail(&log, 5, "work"), [other]);
+        assert_eq!(tail(&log, 5, crate::profile::DEFAULT), [default]);
+        // A message that merely starts with brackets is still the default profile's.
+        assert!(is_for_profile("2023-11-14T22:13:20Z OK [lab] x", "default"));
+    }
+
+    #[test]
     fn tail_keeps_our_escapes_and_neutralises_foreign_control_characters() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("log");
@@ -310,7 +365,7 @@ mod tests {
             .unwrap()
             .write_all(b"evil \x1b[2J\n")
             .unwrap();
-        let lines = tail(&log, 5);
+        let lines = tail(&log, 5, crate::profile::DEFAULT);
         assert!(lines[0].ends_with("DRIFT: x — a\\nb"), "{lines:?}");
         assert_eq!(lines[1], "evil \\x1b[2J");
     }

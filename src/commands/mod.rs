@@ -13,7 +13,7 @@ mod sweep;
 pub use doctor::doctor;
 pub use mint::mint;
 pub use renew::renew;
-pub use status::status;
+pub use status::{status, status_of_profiles};
 pub use sweep::{SweepOptions, sweep_command};
 
 use crate::decide::stored_display_name;

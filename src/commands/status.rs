@@ -9,6 +9,7 @@ use crate::cli::StatusArgs;
 use crate::decide::{ForeignReason, Verdict, choose_mint_path, judge, mint_candidates};
 use crate::identity::{Identity, TOOL};
 use crate::runlog::{escape, tail};
+use crate::settings::Settings;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -20,6 +21,8 @@ const LOW_TTL: i64 = 24 * 3600;
 /// The `--json` shape. Stable: fields are only ever added.
 #[derive(Debug, Serialize)]
 pub struct Status {
+    /// `default` or the `[profiles.<name>]` this status is of.
+    pub profile: String,
     pub healthy: bool,
     /// `ours`, `foreign`, `invalid` (token rejected), `unreachable`, or `no-token`.
     pub state: &'static str,
@@ -113,30 +116,101 @@ pub struct Timer {
 
 pub async fn status(ctx: &Context<'_>, args: &StatusArgs) -> u8 {
     let status = collect(ctx, &args.check_paths).await;
-    let plugin = (args.warn.is_some() || args.crit.is_some())
-        .then(|| plugin_verdict(&status, args.warn, args.crit));
+    let plugin = plugin_of(&status, args);
     let text = if args.json {
         format!(
             "{}\n",
             serde_json::to_string_pretty(&status).expect("status serialises")
         )
     } else {
-        let style = Style {
-            color: use_color(
-                std::io::stdout().is_terminal(),
-                std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
-                std::env::var("TERM").is_ok_and(|t| t == "dumb"),
-            ),
-        };
-        let width = (!args.full).then(terminal_width).flatten();
-        let text = render(&status, style, SystemTime::now(), width);
-        match &plugin {
-            Some(p) => format!("{}\n{text}", p.summary),
-            None => text,
-        }
+        text_of(&status, plugin.as_ref(), args)
     };
+    print_out(&text);
+    exit_code_of(&status, plugin.as_ref())
+}
+
+/// `status` for every profile of the config file, the default first: one block each (`--json`:
+/// one object keyed by profile name); the worst profile decides the exit code.
+pub async fn status_of_profiles(each: &[Settings], args: &StatusArgs) -> u8 {
+    let mut statuses = Vec::new();
+    for settings in each {
+        let status = match Context::new(settings) {
+            Ok(ctx) => collect(&ctx, &args.check_paths).await,
+            Err(report) => unbuildable(settings, &report.message),
+        };
+        statuses.push(status);
+    }
+    let plugins: Vec<Option<PluginVerdict>> = statuses.iter().map(|s| plugin_of(s, args)).collect();
+    let text = if args.json {
+        let keyed: BTreeMap<&str, &Status> =
+            statuses.iter().map(|s| (s.profile.as_str(), s)).collect();
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(&keyed).expect("status serialises")
+        )
+    } else {
+        let blocks: Vec<String> = statuses
+            .iter()
+            .zip(&plugins)
+            .map(|(s, p)| format!("profile {}:\n{}", s.profile, text_of(s, p.as_ref(), args)))
+            .collect();
+        blocks.join("\n")
+    };
+    print_out(&text);
+    let codes = statuses
+        .iter()
+        .zip(&plugins)
+        .map(|(s, p)| exit_code_of(s, p.as_ref()));
+    worst(codes, plugins.iter().any(Option::is_some))
+}
+
+/// The worst of several profiles' codes. Monitoring-plugin codes rank CRITICAL (2) over
+/// WARNING (1) over UNKNOWN (3) over OK; status codes rank by number (4 FAIL over 3 foreign).
+fn worst(codes: impl Iterator<Item = u8>, plugin: bool) -> u8 {
+    let rank = |code: u8| match (plugin, code) {
+        (true, 2) => 3,
+        (true, 1) => 2,
+        (true, 3) => 1,
+        (_, code) => code,
+    };
+    codes.max_by_key(|c| rank(*c)).unwrap_or(0)
+}
+
+/// A profile whose client cannot be built (a bad CA file): its status says why.
+fn unbuildable(settings: &Settings, why: &str) -> Status {
+    let mut st = blank(settings, settings.token_file.display().to_string());
+    st.state = "unreachable";
+    st.error = Some(escape(why, 600));
+    st
+}
+
+fn plugin_of(status: &Status, args: &StatusArgs) -> Option<PluginVerdict> {
+    (args.warn.is_some() || args.crit.is_some())
+        .then(|| plugin_verdict(status, args.warn, args.crit))
+}
+
+fn text_of(status: &Status, plugin: Option<&PluginVerdict>, args: &StatusArgs) -> String {
+    let style = Style {
+        color: use_color(
+            std::io::stdout().is_terminal(),
+            std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+            std::env::var("TERM").is_ok_and(|t| t == "dumb"),
+        ),
+    };
+    let width = (!args.full).then(terminal_width).flatten();
+    let text = render(status, style, SystemTime::now(), width);
+    match plugin {
+        Some(p) => format!("{}\n{text}", p.summary),
+        None => text,
+    }
+}
+
+fn print_out(text: &str) {
     // `status | head -1` closes the pipe early; that is no reason to panic (print! would).
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+}
+
+fn exit_code_of(status: &Status, plugin: Option<&PluginVerdict>) -> u8 {
     if let Some(p) = plugin {
         return p.code;
     }
@@ -228,13 +302,20 @@ fn cut(line: &str, width: Option<usize>) -> String {
 
 async fn collect(ctx: &Context<'_>, check_paths: &[String]) -> Status {
     let s = ctx.settings;
-    let mut st = Status {
+    let st = blank(s, ctx.file.path().display().to_string());
+    continue_collect(ctx, check_paths, st).await
+}
+
+/// What is known before asking anything: the settings, the log and the timer.
+fn blank(s: &Settings, token_file: String) -> Status {
+    Status {
+        profile: s.profile.clone(),
         healthy: false,
         state: "no-token",
         advice: None,
-        token_file: ctx.file.path().display().to_string(),
+        token_file,
         vault_addr: crate::address::shown(&s.vault_addr),
-        expected_display_name: ctx.our_name.clone(),
+        expected_display_name: crate::decide::stored_display_name(&s.display_name),
         display_name: None,
         policies: vec![],
         identity_policies: vec![],
@@ -251,11 +332,15 @@ async fn collect(ctx: &Context<'_>, check_paths: &[String]) -> Status {
         orphan: None,
         capabilities: BTreeMap::new(),
         error: None,
-        last_log_lines: tail(&s.log_file, 5),
-        timer: timer_status(),
-        identity: IdentityView::of(&ctx.identity),
+        last_log_lines: tail(&s.log_file, 5, &s.profile),
+        timer: timer_status(&crate::profile::unit(&s.profile, "timer")),
+        identity: IdentityView::of(&Identity::current(&s.token_file, &s.display_name)),
         copies: None,
-    };
+    }
+}
+
+async fn continue_collect(ctx: &Context<'_>, check_paths: &[String], mut st: Status) -> Status {
+    let s = ctx.settings;
     let snapshot = match ctx.file.read() {
         Ok(snap) => snap,
         Err(e) => {
@@ -733,12 +818,12 @@ fn color_log_line(line: &str, style: Style) -> String {
 
 /// Asks the user's systemd about the timer; None when there is no user manager (a container, CI,
 /// ssh without a session) or it does not answer within two seconds.
-fn timer_status() -> Option<Timer> {
+fn timer_status(unit: &str) -> Option<Timer> {
     let mut child = std::process::Command::new("systemctl")
         .args([
             "--user",
             "show",
-            "vault-token-renew.timer",
+            unit,
             "--timestamp=unix",
             "--property=LoadState,ActiveState,NextElapseUSecRealtime,LastTriggerUSec",
         ])
@@ -789,6 +874,7 @@ mod tests {
 
     fn healthy() -> Status {
         Status {
+            profile: "default".into(),
             healthy: true,
             state: "ours",
             advice: None,
