@@ -199,6 +199,24 @@ scenarios! {
         assert!(said.contains(" [lab] DRIFT: "), "the lab's own line, not the later OK: {said}");
     }
 
+    /// A run of the default profile holding its lock never holds up the lab's heal: each
+    /// profile locks its own state directory.
+    fn a_held_lock_of_one_profile_never_holds_up_another(w) {
+        two_profiles(&w, &w.server.url());
+        let ours = w.seed_ours();
+        w.write_token(&ours.token);
+        let held = vault_token_renew::lock::acquire(&w.state_dir(), std::time::Duration::from_secs(1)).unwrap();
+        let login = w.seed_oidc_login();
+        write_lab_token(&w, &login.token);
+        // Were the lab waiting on the default's lock, this would end in FAIL after the run's
+        // deadline; it heals while the lock is held.
+        let run = w.run(&["--profile", "lab"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(w.last_log_line().contains("[lab] HEALED"), "{}", w.last_log_line());
+        drop(held);
+        assert_eq!(w.file_content().unwrap(), ours.token);
+    }
+
     /// Mistakes in naming or sharing profiles are usage errors that change nothing.
     fn profile_mistakes_change_nothing(w) {
         two_profiles(&w, &w.server.url());

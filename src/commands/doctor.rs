@@ -43,7 +43,7 @@ pub async fn doctor(ctx: &Context<'_>, env: &Env) -> u8 {
     let checks = vec![
         server(ctx).await,
         token_file(ctx),
-        timer(),
+        timer(&ctx.settings.profile),
         linger(&user),
         period(ctx, env),
         shadowing(ctx, env),
@@ -160,19 +160,20 @@ fn token_file(ctx: &Context<'_>) -> Check {
     }
 }
 
-fn timer() -> Check {
+fn timer(profile: &str) -> Check {
     const WHAT: &str = "timer";
-    match quick("systemctl", &["--user", "is-enabled", crate::units::TIMER]) {
+    let unit = crate::profile::unit(profile, "timer");
+    let install = match profile {
+        crate::profile::DEFAULT => "vault-token-renew install".to_owned(),
+        name => format!("vault-token-renew install --profile {name}"),
+    };
+    match quick("systemctl", &["--user", "is-enabled", &unit]) {
         None => check(
             Level::Unknown,
             WHAT,
             "cannot tell: systemctl is not installed here",
         ),
-        Some((true, out)) => check(
-            Level::Ok,
-            WHAT,
-            format!("{} is {}", crate::units::TIMER, out.trim()),
-        ),
+        Some((true, out)) => check(Level::Ok, WHAT, format!("{unit} is {}", out.trim())),
         Some((false, out)) if out.trim().is_empty() => check(
             Level::Unknown,
             WHAT,
@@ -182,8 +183,7 @@ fn timer() -> Check {
             Level::Warn,
             WHAT,
             format!(
-                "{} is {}: nothing renews the token; run `vault-token-renew install`",
-                crate::units::TIMER,
+                "{unit} is {}: nothing renews the token; run `{install}`",
                 out.trim()
             ),
         ),
