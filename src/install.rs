@@ -541,6 +541,7 @@ fn plan(
         randomized_delay: options.randomized_delay.clone(),
         persistent: options.persistent,
         token_file,
+        profile: crate::profile::DEFAULT.into(),
     };
     let units: Vec<_> = units::render(&params)
         .map_err(|e| InstallError::Usage(e.to_string()))?
@@ -1106,6 +1107,7 @@ mod tests {
             randomized_delay: "5m".into(),
             persistent: true,
             token_file: token,
+            profile: crate::profile::DEFAULT.into(),
         })
         .unwrap();
         for u in rendered {
