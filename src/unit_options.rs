@@ -55,9 +55,14 @@ impl Default for UnitOptions {
 }
 
 impl UnitOptions {
-    /// What the units in `unit_dir` say; None when no timer is installed there.
+    /// What the default profile's units in `unit_dir` say; None when its timer is not installed.
     pub fn installed(unit_dir: &Path) -> Option<UnitOptions> {
-        let timer = std::fs::read_to_string(unit_dir.join(units::TIMER)).ok()?;
+        Self::installed_for(unit_dir, &units::Names::of(crate::profile::DEFAULT))
+    }
+
+    /// What one profile's units in `unit_dir` say; None when its timer is not installed there.
+    pub fn installed_for(unit_dir: &Path, names: &units::Names) -> Option<UnitOptions> {
+        let timer = std::fs::read_to_string(unit_dir.join(&names.timer)).ok()?;
         let key = |name: &str| {
             timer
                 .lines()
@@ -66,7 +71,7 @@ impl UnitOptions {
         };
         let defaults = UnitOptions::default();
         Some(UnitOptions {
-            watch: unit_dir.join(units::PATH_UNIT).exists(),
+            watch: unit_dir.join(&names.path).exists(),
             schedule: key("OnCalendar").unwrap_or(defaults.schedule),
             randomized_delay: key("RandomizedDelaySec").unwrap_or(defaults.randomized_delay),
             persistent: key("Persistent").is_none_or(|v| v == "true"),
