@@ -43,7 +43,7 @@ pub async fn doctor(ctx: &Context<'_>, env: &Env) -> u8 {
     let checks = vec![
         server(ctx).await,
         token_file(ctx),
-        timer(),
+        timer(&ctx.settings.profile),
         linger(&user),
         period(ctx, env),
         shadowing(ctx, env),
@@ -160,19 +160,21 @@ fn token_file(ctx: &Context<'_>) -> Check {
     }
 }
 
-fn timer() -> Check {
+/// The selected profile's timer (`vault-token-renew@<profile>.timer` for a named one).
+fn timer(profile: &str) -> Check {
     const WHAT: &str = "timer";
-    match quick("systemctl", &["--user", "is-enabled", crate::units::TIMER]) {
+    let unit = crate::units::Names::of(profile).timer;
+    let install = match profile {
+        crate::profile::DEFAULT => "vault-token-renew install".to_owned(),
+        name => format!("vault-token-renew --profile {name} install"),
+    };
+    match quick("systemctl", &["--user", "is-enabled", &unit]) {
         None => check(
             Level::Unknown,
             WHAT,
             "cannot tell: systemctl is not installed here",
         ),
-        Some((true, out)) => check(
-            Level::Ok,
-            WHAT,
-            format!("{} is {}", crate::units::TIMER, out.trim()),
-        ),
+        Some((true, out)) => check(Level::Ok, WHAT, format!("{unit} is {}", out.trim())),
         Some((false, out)) if out.trim().is_empty() => check(
             Level::Unknown,
             WHAT,
@@ -182,8 +184,7 @@ fn timer() -> Check {
             Level::Warn,
             WHAT,
             format!(
-                "{} is {}: nothing renews the token; run `vault-token-renew install`",
-                crate::units::TIMER,
+                "{unit} is {}: nothing renews the token; run `{install}`",
                 out.trim()
             ),
         ),
@@ -227,7 +228,9 @@ fn linger(user: &str) -> Check {
 fn period(ctx: &Context<'_>, env: &Env) -> Check {
     const WHAT: &str = "period";
     let period = crate::schedule::human(ctx.settings.period);
-    let Some(timer) = user_unit_dir(env).and_then(|d| UnitOptions::installed(&d)) else {
+    let names = crate::units::Names::of(&ctx.settings.profile);
+    let Some(timer) = user_unit_dir(env).and_then(|d| UnitOptions::installed_for(&d, &names))
+    else {
         return check(
             Level::Unknown,
             WHAT,
