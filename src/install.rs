@@ -429,16 +429,7 @@ fn plan(
     if let Some(cmd) = &args.on_failure {
         requested.insert("on_failure".into(), toml::Value::String(cmd.clone()));
     }
-    let existing = match std::fs::read_to_string(&config_path) {
-        Ok(text) => Some(text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => {
-            return Err(InstallError::Io(format!(
-                "cannot read {}: {e}",
-                config_path.display()
-            )));
-        }
-    };
+    let existing = read_config(&config_path)?;
     let existing_table: toml::Table = existing
         .as_deref()
         .and_then(|t| toml::from_str(t).ok())
@@ -446,14 +437,7 @@ fn plan(
     if !requested.contains_key("vault_addr")
         && !install_profile::has_vault_addr(profile, &existing_table)
     {
-        let addr = env.vault_addr.clone().ok_or_else(|| InstallError::Usage(
-            "install needs the server address for the service: pass --vault-addr URL (or set VAULT_ADDR)".into(),
-        ))?;
-        let _ = writeln!(
-            out,
-            "recording the server address from VAULT_ADDR/BAO_ADDR ({addr}): the service does not see your shell's environment"
-        );
-        requested.insert("vault_addr".into(), toml::Value::String(addr));
+        requested.insert("vault_addr".into(), address_from_shell(env, out)?);
     }
     let token_file = install_profile::token_file(profile, &requested, &existing_table, &env.home)
         .map_err(InstallError::Usage)?;
@@ -492,6 +476,30 @@ fn plan(
         names,
         units,
     })
+}
+
+/// The config file's text, None when there is none yet.
+fn read_config(path: &Path) -> Result<Option<String>, InstallError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(InstallError::Io(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// The shell's VAULT_ADDR/BAO_ADDR, recorded because the service does not see the shell.
+fn address_from_shell(env: &Env, out: &mut dyn Write) -> Result<toml::Value, InstallError> {
+    let addr = env.vault_addr.clone().ok_or_else(|| InstallError::Usage(
+        "install needs the server address for the service: pass --vault-addr URL (or set VAULT_ADDR)".into(),
+    ))?;
+    let _ = writeln!(
+        out,
+        "recording the server address from VAULT_ADDR/BAO_ADDR ({addr}): the service does not see your shell's environment"
+    );
+    Ok(toml::Value::String(addr))
 }
 
 /// A relative path flag is made absolute: the service runs elsewhere.

@@ -54,7 +54,7 @@ pub fn plan(
         let mut msg = format!(
             "the config file {} already sets other values{} than the flags given; nothing was changed:\n",
             path.display(),
-            scope.where_()
+            scope.place()
         );
         for (key, old, new) in &conflicts {
             let _ = writeln!(msg, "  {key}: file has {old}, flags say {new}");
@@ -85,7 +85,7 @@ pub fn plan(
                     .map(|(k, _)| k.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
-                scope.where_(),
+                scope.place(),
                 path.display()
             ));
         }
@@ -117,7 +117,7 @@ impl<'a> Scope<'a> {
         }
     }
 
-    fn where_(&self) -> String {
+    fn place(&self) -> String {
         match self {
             Scope::TopLevel => String::new(),
             Scope::Profile(name) => format!(" in [profiles.{name}]"),
