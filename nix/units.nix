@@ -13,6 +13,9 @@
   randomizedDelay,
   persistent,
   tokenFile,
+  # "default" (today's unit names and text) or a named profile P: every unit except a template
+  # becomes the complete instance file <name>@P.<kind>, as src/units.rs `instance_name` does.
+  profile ? "default",
 }:
 
 let
@@ -28,9 +31,31 @@ let
     automount = "automounts";
   };
 
-  substitute = lib.replaceStrings
-    [ "@bin@" "@schedule@" "@randomized_delay@" "@persistent@" "@token_file@" ]
-    [ bin schedule randomizedDelay (lib.boolToString persistent) tokenFile ];
+  named = profile != "default";
+  instanceName = name: if named && !lib.hasSuffix "@" name then "${name}@${profile}" else name;
+
+  substitute =
+    lib.replaceStrings
+      [
+        "@bin@"
+        "@schedule@"
+        "@randomized_delay@"
+        "@persistent@"
+        "@token_file@"
+        "@service@"
+        "@profile_args@"
+        "@profile_note@"
+      ]
+      [
+        bin
+        schedule
+        randomizedDelay
+        (lib.boolToString persistent)
+        tokenFile
+        "${instanceName "vault-token-renew"}.service"
+        (lib.optionalString named " --profile ${profile}")
+        (lib.optionalString named " for profile ${profile}")
+      ];
 
   substituteValue =
     value:
@@ -65,7 +90,7 @@ let
     in
     {
       option = kindOptions.${unit.kind};
-      inherit (unit) name;
+      name = instanceName unit.name;
       value = lib.mapAttrs (
         section: keys:
         let

@@ -3,17 +3,22 @@
 //! then asks the user manager to load and start them and enables linger so they run with nobody
 //! logged in. Every step converges on the requested state, so running it twice changes nothing.
 //!
-//! Config policy: the config file is the user's. Keys the flags do not mention are kept as written
-//! (and when only new keys are added, the file is appended to, so comments survive). A flag that
-//! would change a key the file already sets is refused (exit 2, naming the key and both values)
-//! unless `--force`, which rewrites the file from the merged keys.
+//! Config policy (src/install_config.rs): the config file is the user's. Keys the flags do not
+//! mention are kept as written (and when only new keys are added, they are inserted as lines, so
+//! comments survive). A flag that would change a key the file already sets is refused (exit 2,
+//! naming the key and both values) unless `--force`, which rewrites the file from the merged keys.
+//!
+//! `--profile NAME` does the same for a named profile (src/install_profile.rs): its keys go to
+//! `[profiles.NAME]`, its units are `vault-token-renew@NAME.*`, and the other profiles' are left
+//! alone.
 
 use crate::cli::{GlobalArgs, InstallArgs, UninstallArgs};
+use crate::install_config::ConfigPlan;
+use crate::install_profile;
 use crate::settings::Settings;
 use crate::unit_options::{self, UnitOptions};
 use crate::units::{self, Params};
 use std::ffi::OsString;
-use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -214,14 +219,24 @@ pub fn cli_install(args: &InstallArgs, global: &GlobalArgs) -> ExitCode {
                 println!("note: {var} is set in this shell, but the service will not see it; pass {flag} to record it");
             }
         }
-        install(args, &requested, &env, &mut std::io::stdout())
+        let profile = selected_profile(global)?;
+        install(args, &requested, &profile, &env, &mut std::io::stdout())
     });
     finish(result)
 }
 
 /// `vault-token-renew uninstall` as the CLI runs it.
-pub fn cli_uninstall(args: &UninstallArgs) -> ExitCode {
-    finish(Env::from_process().and_then(|env| uninstall(args, &env, &mut std::io::stdout())))
+pub fn cli_uninstall(args: &UninstallArgs, global: &GlobalArgs) -> ExitCode {
+    finish(Env::from_process().and_then(|env| {
+        let profile = selected_profile(global)?;
+        uninstall(args, &profile, &env, &mut std::io::stdout())
+    }))
+}
+
+/// `--profile`, else `VAULT_TOKEN_RENEW_PROFILE`, else the default profile, as for every command.
+fn selected_profile(global: &GlobalArgs) -> Result<String, InstallError> {
+    crate::settings::selected_profile(global, &crate::settings::Env::from_process())
+        .map_err(|e| InstallError::Usage(e.to_string()))
 }
 
 fn finish(result: Result<(), InstallError>) -> ExitCode {
@@ -236,7 +251,12 @@ fn finish(result: Result<(), InstallError>) -> ExitCode {
 
 /// Checks that the service can resolve its settings from `text` alone (it sees HOME, not the
 /// shell's VAULT_* variables), so install never leaves a config the timer would trip over.
-fn validate_config(text: &str, home: &Path, path: &Path) -> Result<(), InstallError> {
+fn validate_config(
+    text: &str,
+    profile: &str,
+    home: &Path,
+    path: &Path,
+) -> Result<(), InstallError> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
@@ -259,6 +279,7 @@ fn validate_config(text: &str, home: &Path, path: &Path) -> Result<(), InstallEr
     }
     let args = GlobalArgs {
         config: Some(candidate.clone()),
+        profile: Some(profile.to_owned()),
         ..Default::default()
     };
     let env = crate::settings::Env {
@@ -341,106 +362,14 @@ fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     result
 }
 
-fn toml_line(key: &str, value: &toml::Value) -> String {
-    let mut t = toml::Table::new();
-    t.insert(key.to_owned(), value.clone());
-    toml::to_string(&t).unwrap_or_default()
-}
-
-fn expand_home(value: &str, home: &Path) -> PathBuf {
-    match value.strip_prefix("~/") {
-        Some(rest) => home.join(rest),
-        None if value == "~" => home.to_owned(),
-        None => PathBuf::from(value),
-    }
-}
-
-/// What happens to the config file.
-enum ConfigPlan {
-    Unchanged,
-    /// Whole new text, and a one-line reason for the report.
-    Write(String, &'static str),
-}
-
-/// Merges the requested keys into the existing file under the policy in the module docs.
-fn plan_config(
-    existing: Option<&str>,
-    requested: &Requested,
-    force: bool,
-    path: &Path,
-) -> Result<ConfigPlan, InstallError> {
-    let current: toml::Table = match existing {
-        None => toml::Table::new(),
-        Some(text) => toml::from_str(text).map_err(|e| {
-            InstallError::Usage(format!(
-                "the config file {} is not valid TOML ({}); fix or remove it, then rerun install",
-                path.display(),
-                e.message()
-            ))
-        })?,
-    };
-    let mut added = Vec::new();
-    let mut conflicts = Vec::new();
-    for (key, value) in requested {
-        match current.get(key) {
-            Some(old) if old == value => {}
-            Some(old) => conflicts.push((key, old, value)),
-            None => added.push((key, value)),
-        }
-    }
-    if !conflicts.is_empty() && !force {
-        let mut msg = format!(
-            "the config file {} already sets other values than the flags given; nothing was changed:\n",
-            path.display()
-        );
-        for (key, old, new) in &conflicts {
-            let _ = writeln!(msg, "  {key}: file has {old}, flags say {new}");
-        }
-        msg.push_str("Rerun with --force to replace them (the file is rewritten, its comments are not kept), or edit the file by hand.");
-        return Err(InstallError::Usage(msg));
-    }
-    if added.is_empty() && conflicts.is_empty() {
-        return Ok(ConfigPlan::Unchanged);
-    }
-    if conflicts.is_empty() {
-        // Appending keeps the user's comments and layout: the file is flat (no tables), so a key
-        // appended at the end is a top-level key.
-        let mut text = existing.unwrap_or(CONFIG_HEADER).to_owned();
-        if !text.is_empty() && !text.ends_with('\n') {
-            text.push('\n');
-        }
-        for (key, value) in added {
-            text.push_str(&toml_line(key, value));
-        }
-        let why = if existing.is_some() {
-            "added keys"
-        } else {
-            "new file"
-        };
-        return Ok(ConfigPlan::Write(text, why));
-    }
-    let mut merged = current;
-    for (key, value) in requested {
-        merged.insert(key.clone(), value.clone());
-    }
-    let text = format!(
-        "{CONFIG_HEADER}{}",
-        toml::to_string(&merged).unwrap_or_default()
-    );
-    Ok(ConfigPlan::Write(text, "replaced keys (--force)"))
-}
-
-const CONFIG_HEADER: &str = "\
-# vault-token-renew settings, read by the systemd user service (see `vault-token-renew --help`).
-# Written by `vault-token-renew install`; edit freely: install keeps keys it is not asked to change.
-";
-
 /// Everything `install` decided before it changes anything, so a refusal leaves no half-install.
 struct Plan {
     config: ConfigPlan,
     /// The config file's text now, for the dry run's diff.
     config_before: Option<String>,
     options: UnitOptions,
+    /// The profile's unit names.
+    names: units::Names,
     units: Vec<units::Unit>,
     /// Installed with --watch before, not now: the path unit goes.
     stale_path_unit: bool,
@@ -450,10 +379,11 @@ struct Plan {
 pub fn install(
     args: &InstallArgs,
     requested: &Requested,
+    profile: &str,
     env: &Env,
     out: &mut dyn Write,
 ) -> Result<(), InstallError> {
-    let plan = plan(args, requested, env, out)?;
+    let plan = plan(args, requested, profile, env, out)?;
     note_xdg_config_home(env, out);
     let changed = write_files(&plan, args, env, out)?;
     install_docs(env, args.dry_run, out)?;
@@ -463,14 +393,19 @@ pub fn install(
     };
     enable_linger(&runner, args, env, out);
     start_units(&runner, &plan, &changed, args.dry_run, env, out)?;
+    let status = match profile {
+        crate::profile::DEFAULT => "vault-token-renew status".to_owned(),
+        name => format!("vault-token-renew --profile {name} status"),
+    };
     let _ = writeln!(
         out,
-        "{}: check with `systemctl --user list-timers vault-token-renew.timer` and `vault-token-renew status`",
+        "{}: check with `systemctl --user list-timers {}` and `{status}`",
         if args.dry_run {
             "dry run, nothing changed"
         } else {
             "installed"
-        }
+        },
+        plan.names.timer
     );
     Ok(())
 }
@@ -478,13 +413,15 @@ pub fn install(
 fn plan(
     args: &InstallArgs,
     requested: &Requested,
+    profile: &str,
     env: &Env,
     out: &mut dyn Write,
 ) -> Result<Plan, InstallError> {
     let config_path = env.config_path();
     let unit_dir = env.unit_dir();
-    refuse_foreign_units(&unit_dir)?;
-    let installed = UnitOptions::installed(&unit_dir);
+    let names = units::Names::of(profile);
+    refuse_foreign_units(&unit_dir, &names)?;
+    let installed = UnitOptions::installed_for(&unit_dir, &names);
     let options = unit_options::merge(installed.as_ref(), &args.units, args.force)
         .map_err(InstallError::Usage)?;
 
@@ -492,68 +429,77 @@ fn plan(
     if let Some(cmd) = &args.on_failure {
         requested.insert("on_failure".into(), toml::Value::String(cmd.clone()));
     }
-    let existing = match std::fs::read_to_string(&config_path) {
-        Ok(text) => Some(text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => {
-            return Err(InstallError::Io(format!(
-                "cannot read {}: {e}",
-                config_path.display()
-            )));
-        }
-    };
+    let existing = read_config(&config_path)?;
     let existing_table: toml::Table = existing
         .as_deref()
         .and_then(|t| toml::from_str(t).ok())
         .unwrap_or_default();
-    if !requested.contains_key("vault_addr") && !existing_table.contains_key("vault_addr") {
-        let addr = env.vault_addr.clone().ok_or_else(|| InstallError::Usage(
-            "install needs the server address for the service: pass --vault-addr URL (or set VAULT_ADDR)".into(),
-        ))?;
-        let _ = writeln!(
-            out,
-            "recording the server address from VAULT_ADDR/BAO_ADDR ({addr}): the service does not see your shell's environment"
-        );
-        requested.insert("vault_addr".into(), toml::Value::String(addr));
+    if !requested.contains_key("vault_addr")
+        && !install_profile::has_vault_addr(profile, &existing_table)
+    {
+        requested.insert("vault_addr".into(), address_from_shell(env, out)?);
     }
-    let config = plan_config(existing.as_deref(), &requested, args.force, &config_path)?;
+    let token_file = install_profile::token_file(profile, &requested, &existing_table, &env.home)
+        .map_err(InstallError::Usage)?;
+    let config = crate::install_config::plan(
+        existing.as_deref(),
+        &requested,
+        profile,
+        args.force,
+        &config_path,
+    )
+    .map_err(InstallError::Usage)?;
     let final_text = match &config {
         ConfigPlan::Unchanged => existing.as_deref().unwrap_or_default(),
         ConfigPlan::Write(text, _) => text.as_str(),
     };
-    validate_config(final_text, &env.home, &config_path)?;
+    validate_config(final_text, profile, &env.home, &config_path)?;
 
-    let token_file = match requested
-        .get("token_file")
-        .or_else(|| existing_table.get("token_file"))
-    {
-        Some(toml::Value::String(v)) => expand_home(v, &env.home),
-        Some(other) => {
-            return Err(InstallError::Usage(format!(
-                "token_file must be a string, the config file has {other}"
-            )));
-        }
-        None => env.home.join(".vault-token"),
-    };
     let params = Params {
         bin: env.bin.clone(),
         schedule: options.schedule.clone(),
         randomized_delay: options.randomized_delay.clone(),
         persistent: options.persistent,
         token_file,
+        profile: profile.to_owned(),
     };
     let units: Vec<_> = units::render(&params)
         .map_err(|e| InstallError::Usage(e.to_string()))?
         .into_iter()
-        .filter(|u| options.watch || u.name != units::PATH_UNIT)
+        .filter(|u| options.watch || u.name != names.path)
         .collect();
     Ok(Plan {
         config,
         config_before: existing,
-        stale_path_unit: !options.watch && unit_dir.join(units::PATH_UNIT).exists(),
+        stale_path_unit: !options.watch && unit_dir.join(&names.path).exists(),
         options,
+        names,
         units,
     })
+}
+
+/// The config file's text, None when there is none yet.
+fn read_config(path: &Path) -> Result<Option<String>, InstallError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(InstallError::Io(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// The shell's VAULT_ADDR/BAO_ADDR, recorded because the service does not see the shell.
+fn address_from_shell(env: &Env, out: &mut dyn Write) -> Result<toml::Value, InstallError> {
+    let addr = env.vault_addr.clone().ok_or_else(|| InstallError::Usage(
+        "install needs the server address for the service: pass --vault-addr URL (or set VAULT_ADDR)".into(),
+    ))?;
+    let _ = writeln!(
+        out,
+        "recording the server address from VAULT_ADDR/BAO_ADDR ({addr}): the service does not see your shell's environment"
+    );
+    Ok(toml::Value::String(addr))
 }
 
 /// A relative path flag is made absolute: the service runs elsewhere.
@@ -571,8 +517,13 @@ fn absolute_paths(requested: &Requested, cwd: &Path) -> Requested {
     requested
 }
 
-fn refuse_foreign_units(unit_dir: &Path) -> Result<(), InstallError> {
-    for name in units::ALL {
+fn refuse_foreign_units(unit_dir: &Path, names: &units::Names) -> Result<(), InstallError> {
+    for name in [
+        &names.service,
+        &names.timer,
+        &names.path,
+        units::FAILURE_TEMPLATE,
+    ] {
         let path = unit_dir.join(name);
         if path
             .symlink_metadata()
@@ -707,8 +658,8 @@ fn start_units(
     };
     if plan.stale_path_unit {
         // Installed with --watch before, and --no-watch --force now: stop watching, drop the file.
-        systemctl(&["disable", "--now", units::PATH_UNIT], out)?;
-        let path = env.unit_dir().join(units::PATH_UNIT);
+        systemctl(&["disable", "--now", &plan.names.path], out)?;
+        let path = env.unit_dir().join(&plan.names.path);
         if dry_run {
             let _ = writeln!(out, "would remove {}", path.display());
         } else {
@@ -717,16 +668,16 @@ fn start_units(
         }
     }
     systemctl(&["daemon-reload"], out)?;
-    let mut enable = vec!["enable", "--now", units::TIMER];
+    let mut enable = vec!["enable", "--now", plan.names.timer.as_str()];
     if plan.options.watch {
-        enable.push(units::PATH_UNIT);
+        enable.push(&plan.names.path);
     }
     systemctl(&enable, out)?;
     // A changed timer or path unit that was already running keeps its old schedule/watch until restarted.
     let restart: Vec<&str> = changed
         .iter()
         .map(String::as_str)
-        .filter(|n| *n == units::TIMER || *n == units::PATH_UNIT)
+        .filter(|n| *n == plan.names.timer || *n == plan.names.path)
         .collect();
     if !restart.is_empty() {
         let mut args = vec!["restart"];
@@ -856,75 +807,44 @@ fn wait_for_manager(env: &Env, out: &mut dyn Write) {
     }
 }
 
-/// `vault-token-renew uninstall`: stops and removes the units install wrote. The token file, the
-/// config, the log and linger are left alone (linger may serve other units).
-pub fn uninstall(args: &UninstallArgs, env: &Env, out: &mut dyn Write) -> Result<(), InstallError> {
+/// `vault-token-renew uninstall`: stops and removes the profile's units install wrote. The
+/// token file, the config, the log and linger are left alone (linger may serve other units);
+/// so are the other profiles' units, and with them what all profiles share (the failure hook
+/// template, man pages, completions), which goes with the last profile.
+pub fn uninstall(
+    args: &UninstallArgs,
+    profile: &str,
+    env: &Env,
+    out: &mut dyn Write,
+) -> Result<(), InstallError> {
     let runner = Runner {
         env,
         dry_run: args.dry_run,
     };
     let unit_dir = env.unit_dir();
-    let mut ours = Vec::new();
-    for name in units::ALL {
-        let path = unit_dir.join(name);
-        match path.symlink_metadata() {
-            Ok(m) if m.file_type().is_symlink() => {
-                let _ = writeln!(
-                    out,
-                    "left alone: {} is a symlink, managed by something else (home-manager?)",
-                    path.display()
-                );
-            }
-            Ok(_) => ours.push(name),
-            Err(_) => {}
-        }
+    let others = install_profile::other_installed_profiles(&unit_dir, profile);
+    let mut candidates = install_profile::own_units(profile).to_vec();
+    if others.is_empty() {
+        candidates.push(units::FAILURE_TEMPLATE.to_owned());
     }
+    let ours = removable(&unit_dir, &candidates, out);
     if ours.is_empty() {
         let _ = writeln!(
             out,
-            "nothing to uninstall: no vault-token-renew units in {}",
+            "nothing to uninstall: no units of profile {profile} in {}",
             unit_dir.display()
         );
         return Ok(());
     }
-    let active: Vec<&str> = ours
-        .iter()
-        .copied()
-        .filter(|n| *n == units::TIMER || *n == units::PATH_UNIT)
-        .collect();
-    let mut manager_ok = true;
-    if !active.is_empty() {
-        let mut a = vec!["--user", "disable", "--now"];
-        a.extend(&active);
-        if let Err(e) = runner.run(out, "systemctl", &a) {
-            manager_ok = false;
-            let _ = writeln!(
-                out,
-                "warning: {e}; removing the units' enablement links by hand instead"
-            );
-            for (name, target) in [
-                (units::TIMER, "timers.target.wants"),
-                (units::PATH_UNIT, "paths.target.wants"),
-            ] {
-                let link = unit_dir.join(target).join(name);
-                if link.symlink_metadata().is_ok() && !args.dry_run {
-                    let _ = std::fs::remove_file(&link);
-                }
-            }
-        }
-    }
+    let names = units::Names::of(profile);
+    let manager_ok = disable_units(&runner, &names, &ours, &unit_dir, args.dry_run, out);
     if manager_ok {
         // Forget a failed state, so `systemctl --user --failed` stops listing units that are gone.
-        let _ = runner.run(
-            out,
-            "systemctl",
-            &[
-                "--user",
-                "reset-failed",
-                units::SERVICE,
-                "vault-token-renew-failure@*",
-            ],
-        );
+        let mut reset = vec!["--user", "reset-failed", names.service.as_str()];
+        if others.is_empty() {
+            reset.push("vault-token-renew-failure@*");
+        }
+        let _ = runner.run(out, "systemctl", &reset);
     }
     for name in &ours {
         let path = unit_dir.join(name);
@@ -936,7 +856,15 @@ pub fn uninstall(args: &UninstallArgs, env: &Env, out: &mut dyn Write) -> Result
             let _ = writeln!(out, "removed {}", path.display());
         }
     }
-    uninstall_docs(env, args.dry_run, out);
+    if others.is_empty() {
+        uninstall_docs(env, args.dry_run, out);
+    } else {
+        let _ = writeln!(
+            out,
+            "kept the units of profile(s) {}, and what they share with this one (the failure hook, man pages, completions)",
+            others.join(", ")
+        );
+    }
     if manager_ok {
         runner
             .run(out, "systemctl", &["--user", "daemon-reload"])
@@ -954,6 +882,65 @@ pub fn uninstall(args: &UninstallArgs, env: &Env, out: &mut dyn Write) -> Result
         env.user
     );
     Ok(())
+}
+
+/// The `candidates` present in `unit_dir` as files of ours; a symlink belongs to something else.
+fn removable(unit_dir: &Path, candidates: &[String], out: &mut dyn Write) -> Vec<String> {
+    let mut ours = Vec::new();
+    for name in candidates {
+        let path = unit_dir.join(name);
+        match path.symlink_metadata() {
+            Ok(m) if m.file_type().is_symlink() => {
+                let _ = writeln!(
+                    out,
+                    "left alone: {} is a symlink, managed by something else (home-manager?)",
+                    path.display()
+                );
+            }
+            Ok(_) => ours.push(name.clone()),
+            Err(_) => {}
+        }
+    }
+    ours
+}
+
+/// Stops and disables the profile's timer and path unit; when the user manager cannot be
+/// reached, removes their enablement links by hand. Returns whether the manager answered.
+fn disable_units(
+    runner: &Runner,
+    names: &units::Names,
+    ours: &[String],
+    unit_dir: &Path,
+    dry_run: bool,
+    out: &mut dyn Write,
+) -> bool {
+    let active: Vec<&str> = ours
+        .iter()
+        .map(String::as_str)
+        .filter(|n| *n == names.timer || *n == names.path)
+        .collect();
+    if active.is_empty() {
+        return true;
+    }
+    let mut a = vec!["--user", "disable", "--now"];
+    a.extend(&active);
+    let Err(e) = runner.run(out, "systemctl", &a) else {
+        return true;
+    };
+    let _ = writeln!(
+        out,
+        "warning: {e}; removing the units' enablement links by hand instead"
+    );
+    for (name, target) in [
+        (&names.timer, "timers.target.wants"),
+        (&names.path, "paths.target.wants"),
+    ] {
+        let link = unit_dir.join(target).join(name);
+        if link.symlink_metadata().is_ok() && !dry_run {
+            let _ = std::fs::remove_file(&link);
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -1030,13 +1017,18 @@ mod tests {
             req: &Requested,
         ) -> (Result<(), InstallError>, String) {
             let mut out = Vec::new();
-            let r = install(args, req, &self.env, &mut out);
+            let r = install(args, req, crate::profile::DEFAULT, &self.env, &mut out);
             (r, String::from_utf8(out).unwrap())
         }
 
         fn uninstall(&self, dry_run: bool) -> (Result<(), InstallError>, String) {
             let mut out = Vec::new();
-            let r = uninstall(&UninstallArgs { dry_run }, &self.env, &mut out);
+            let r = uninstall(
+                &UninstallArgs { dry_run },
+                crate::profile::DEFAULT,
+                &self.env,
+                &mut out,
+            );
             (r, String::from_utf8(out).unwrap())
         }
     }
@@ -1106,6 +1098,7 @@ mod tests {
             randomized_delay: "5m".into(),
             persistent: true,
             token_file: token,
+            profile: crate::profile::DEFAULT.into(),
         })
         .unwrap();
         for u in rendered {
@@ -1160,6 +1153,7 @@ mod tests {
     fn every_settings_flag_becomes_a_config_key_the_binary_accepts() {
         use clap::{CommandFactory, FromArgMatches};
         let cmd = crate::cli::Cli::command();
+        // --config and --profile pick where the keys go; they are not keys.
         let skip = [
             "config", "profile", "verbose", "quiet", "format", "help", "version",
         ];

@@ -11,6 +11,8 @@ pub mod generate;
 pub mod hook;
 pub mod identity;
 pub mod install;
+pub mod install_config;
+pub mod install_profile;
 pub mod journal;
 pub mod localfile;
 pub mod lock;
@@ -56,7 +58,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
     // Deploy commands need no server and write the settings rather than read them.
     match &cli.command {
         Some(Command::Install(args)) => return Ok(install::cli_install(args, &cli.global)),
-        Some(Command::Uninstall(args)) => return Ok(install::cli_uninstall(args)),
+        Some(Command::Uninstall(args)) => return Ok(install::cli_uninstall(args, &cli.global)),
         _ => {}
     }
     match every_profile(&cli, &env) {

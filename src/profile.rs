@@ -33,15 +33,6 @@ pub fn of_unit(unit: &str) -> Option<&str> {
     (matches!(kind, "service" | "timer" | "path") && check_name(name).is_ok()).then_some(name)
 }
 
-/// A profile's unit of `kind` (`service`, `timer`, `path`): today's names for the default
-/// profile, so existing installs keep theirs; `vault-token-renew@<name>.<kind>` for the others.
-pub fn unit(profile: &str, kind: &str) -> String {
-    match profile {
-        DEFAULT => format!("vault-token-renew.{kind}"),
-        name => format!("vault-token-renew@{name}.{kind}"),
-    }
-}
-
 /// Where a named profile keeps its lock and record by default: under the top level's state dir.
 pub fn state_dir(base: &std::path::Path, profile: &str) -> std::path::PathBuf {
     base.join("profiles").join(profile)
@@ -96,9 +87,6 @@ mod tests {
         assert_eq!(of_unit("vault-token-renew-failure@x.service"), None);
         assert_eq!(of_unit("vault-token-renew@Bad.service"), None);
         assert_eq!(of_unit("vault-token-renew@lab.socket"), None);
-        assert_eq!(unit(DEFAULT, "timer"), "vault-token-renew.timer");
-        assert_eq!(unit("lab", "timer"), "vault-token-renew@lab.timer");
-        assert_eq!(of_unit(&unit("lab", "service")), Some("lab"));
     }
 
     #[test]

@@ -55,9 +55,9 @@ impl Default for UnitOptions {
 }
 
 impl UnitOptions {
-    /// What the units in `unit_dir` say; None when no timer is installed there.
-    pub fn installed(unit_dir: &Path) -> Option<UnitOptions> {
-        let timer = std::fs::read_to_string(unit_dir.join(units::TIMER)).ok()?;
+    /// What one profile's units in `unit_dir` say; None when its timer is not installed there.
+    pub fn installed_for(unit_dir: &Path, names: &units::Names) -> Option<UnitOptions> {
+        let timer = std::fs::read_to_string(unit_dir.join(&names.timer)).ok()?;
         let key = |name: &str| {
             timer
                 .lines()
@@ -66,7 +66,7 @@ impl UnitOptions {
         };
         let defaults = UnitOptions::default();
         Some(UnitOptions {
-            watch: unit_dir.join(units::PATH_UNIT).exists(),
+            watch: unit_dir.join(&names.path).exists(),
             schedule: key("OnCalendar").unwrap_or(defaults.schedule),
             randomized_delay: key("RandomizedDelaySec").unwrap_or(defaults.randomized_delay),
             persistent: key("Persistent").is_none_or(|v| v == "true"),
@@ -236,7 +236,7 @@ mod tests {
             "[Timer]\nOnCalendar=hourly\nPersistent=false\nRandomizedDelaySec=1m\n",
         )
         .unwrap();
-        let read = UnitOptions::installed(dir.path()).unwrap();
+        let read = UnitOptions::installed_for(dir.path(), &default_names()).unwrap();
         assert_eq!(read.schedule, "hourly");
         assert_eq!(read.randomized_delay, "1m");
         assert!(!read.persistent && !read.watch);
@@ -244,6 +244,26 @@ mod tests {
             read.longest_wait(),
             Some(std::time::Duration::from_secs(3660))
         );
-        assert_eq!(UnitOptions::installed(&dir.path().join("none")), None);
+        assert_eq!(
+            UnitOptions::installed_for(&dir.path().join("none"), &default_names()),
+            None
+        );
+        // A named profile's options are its own timer's.
+        assert_eq!(
+            UnitOptions::installed_for(dir.path(), &units::Names::of("lab")),
+            None
+        );
+        std::fs::write(
+            dir.path().join("vault-token-renew@lab.timer"),
+            "[Timer]\nOnCalendar=weekly\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("vault-token-renew@lab.path"), "").unwrap();
+        let lab = UnitOptions::installed_for(dir.path(), &units::Names::of("lab")).unwrap();
+        assert_eq!((lab.schedule.as_str(), lab.watch), ("weekly", true));
+    }
+
+    fn default_names() -> units::Names {
+        units::Names::of(crate::profile::DEFAULT)
     }
 }

@@ -20,6 +20,37 @@ pub const FAILURE_TEMPLATE: &str = "vault-token-renew-failure@.service";
 /// Every unit name `units.json` may define; `install`/`uninstall` never touch any other file.
 pub const ALL: [&str; 4] = [SERVICE, TIMER, PATH_UNIT, FAILURE_TEMPLATE];
 
+/// The unit file name of `unit` (a name in `units.json`) for `profile`: a named profile gets a
+/// complete instance file, `vault-token-renew@lab.timer`, rather than a template plus drop-ins,
+/// so its schedule and token file sit in one plain file that install (and home-manager) write
+/// whole and read back. Templates (`…@.service`, the failure hook) are shared by every profile.
+pub fn instance_name(unit: &str, profile: &str) -> String {
+    match unit.rsplit_once('.') {
+        Some((stem, kind)) if profile != crate::profile::DEFAULT && !stem.ends_with('@') => {
+            format!("{stem}@{profile}.{kind}")
+        }
+        _ => unit.to_owned(),
+    }
+}
+
+/// The unit names of one profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    pub service: String,
+    pub timer: String,
+    pub path: String,
+}
+
+impl Names {
+    pub fn of(profile: &str) -> Names {
+        Names {
+            service: instance_name(SERVICE, profile),
+            timer: instance_name(TIMER, profile),
+            path: instance_name(PATH_UNIT, profile),
+        }
+    }
+}
+
 /// Values substituted for the `@name@` placeholders.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Params {
@@ -33,6 +64,8 @@ pub struct Params {
     pub persistent: bool,
     /// Absolute path of the token file (`@token_file@`).
     pub token_file: PathBuf,
+    /// The profile whose units these are (`default`: today's names and text).
+    pub profile: String,
 }
 
 /// One rendered unit file.
@@ -59,6 +92,8 @@ pub enum UnitsError {
     NotAbsolute { what: &'static str, value: String },
     #[error("{what} {value:?} is empty or spans lines; give a single-line systemd.time(7) value")]
     BadTimeValue { what: &'static str, value: String },
+    #[error("{0}")]
+    BadProfile(String),
     #[error(
         "units/units.json uses the unknown placeholder @{0}@; add it to src/units.rs and nix/module.nix"
     )]
@@ -148,6 +183,13 @@ fn check_path(what: &'static str, path: &Path) -> Result<String, UnitsError> {
     Ok(value)
 }
 
+/// A profile name goes into unit names and an `ExecStart=` argument.
+fn check_profile(profile: &str) -> Result<&str, UnitsError> {
+    crate::profile::check_name(profile)
+        .map(|()| profile)
+        .map_err(UnitsError::BadProfile)
+}
+
 fn check_time(what: &'static str, value: &str) -> Result<String, UnitsError> {
     if value.trim().is_empty() || value.contains(['\n', '\r']) {
         return Err(UnitsError::BadTimeValue {
@@ -190,7 +232,8 @@ fn is_placeholder_name(s: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c == '_')
 }
 
-/// Renders every unit in `units.json` (service, timer, path unit, failure template).
+/// Renders every unit in `units.json` (service, timer, path unit, failure template) for
+/// `params.profile`, named as [`instance_name`] says.
 pub fn render(params: &Params) -> Result<Vec<Unit>, UnitsError> {
     render_json(UNITS_JSON, params)
 }
@@ -208,12 +251,24 @@ fn render_parsed(
     let schedule = check_time("the schedule", &params.schedule)?;
     let randomized_delay = check_time("the randomized delay", &params.randomized_delay)?;
     let persistent = params.persistent.to_string();
+    let profile = check_profile(&params.profile)?;
+    let service = instance_name(SERVICE, profile);
+    let (profile_args, profile_note) = match profile {
+        crate::profile::DEFAULT => (String::new(), String::new()),
+        named => (
+            format!(" --profile {named}"),
+            format!(" for profile {named}"),
+        ),
+    };
     let values = [
         ("bin", bin.as_str()),
         ("schedule", schedule.as_str()),
         ("randomized_delay", randomized_delay.as_str()),
         ("persistent", persistent.as_str()),
         ("token_file", token_file.as_str()),
+        ("service", service.as_str()),
+        ("profile_args", profile_args.as_str()),
+        ("profile_note", profile_note.as_str()),
     ];
 
     let mut units = Vec::new();
@@ -239,7 +294,7 @@ fn render_parsed(
             }
         }
         units.push(Unit {
-            name,
+            name: instance_name(&name, profile),
             text: blocks.join("\n"),
         });
     }
@@ -249,6 +304,7 @@ fn render_parsed(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::profile::DEFAULT as DEFAULT_NAME;
 
     fn params() -> Params {
         Params {
@@ -257,6 +313,17 @@ mod tests {
             randomized_delay: "5m".into(),
             persistent: true,
             token_file: "/home/alice/.vault-token".into(),
+            profile: "default".into(),
+        }
+    }
+
+    fn lab() -> Params {
+        Params {
+            schedule: "hourly".into(),
+            persistent: false,
+            token_file: "/home/alice/.vault-token-lab".into(),
+            profile: "lab".into(),
+            ..params()
         }
     }
 
@@ -344,6 +411,89 @@ Type=oneshot
 Description=Run the configured failure hook for %i
 "
         );
+    }
+
+    // A named profile: its own instance units pointing at each other, its token file watched,
+    // `--profile` on the command line, the profile in every description; the failure hook is
+    // the shared template, the same bytes as the default profile's.
+    #[test]
+    fn a_named_profile_renders_complete_instance_units() {
+        let units = render(&lab()).unwrap();
+        assert_eq!(
+            units.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(),
+            [
+                "vault-token-renew@lab.service",
+                "vault-token-renew@lab.timer",
+                "vault-token-renew@lab.path",
+                FAILURE_TEMPLATE
+            ]
+        );
+        let service = unit(&units, "vault-token-renew@lab.service");
+        assert!(
+            service.contains(
+                "\nExecStart=/home/alice/.cargo/bin/vault-token-renew --profile lab renew\n"
+            ),
+            "{service}"
+        );
+        assert!(
+            service.contains("\nDescription=Renew my periodic Vault/OpenBao token for profile lab in /home/alice/.vault-token-lab (heal or refuse a foreign one)\n"),
+            "{service}"
+        );
+        assert!(
+            service.contains("\nOnFailure=vault-token-renew-failure@%n.service\n"),
+            "{service}"
+        );
+        assert_eq!(
+            unit(&units, "vault-token-renew@lab.timer"),
+            "\
+[Install]
+WantedBy=timers.target
+
+[Timer]
+OnCalendar=hourly
+Persistent=false
+RandomizedDelaySec=5m
+Unit=vault-token-renew@lab.service
+
+[Unit]
+Description=Renew my periodic Vault/OpenBao token for profile lab (hourly)
+"
+        );
+        assert_eq!(
+            unit(&units, "vault-token-renew@lab.path"),
+            "\
+[Install]
+WantedBy=paths.target
+
+[Path]
+PathChanged=/home/alice/.vault-token-lab
+Unit=vault-token-renew@lab.service
+
+[Unit]
+Description=Heal /home/alice/.vault-token-lab for profile lab as soon as a login replaces it
+OnFailure=vault-token-renew-failure@%n.service
+"
+        );
+        assert_eq!(
+            unit(&units, FAILURE_TEMPLATE),
+            unit(&render(&params()).unwrap(), FAILURE_TEMPLATE)
+        );
+        assert_eq!(Names::of("lab").timer, "vault-token-renew@lab.timer");
+        assert_eq!(Names::of("default").timer, TIMER);
+    }
+
+    #[test]
+    fn a_profile_name_that_cannot_be_a_unit_name_is_refused() {
+        for bad in ["Lab", "a b", "a/b", ""] {
+            let p = Params {
+                profile: bad.into(),
+                ..lab()
+            };
+            assert!(
+                matches!(render(&p), Err(UnitsError::BadProfile(_))),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
@@ -454,8 +604,18 @@ Wants=b.target
             token_file: dir.path().join(".vault-token"),
             ..params()
         };
+        // The default profile and a named one side by side, as a two-profile install leaves them.
+        let lab = Params {
+            token_file: dir.path().join(".vault-token-lab"),
+            profile: "lab".into(),
+            ..p.clone()
+        };
+        let mut both = render(&p).unwrap();
+        both.extend(render(&lab).unwrap());
+        both.sort_by(|a, b| a.name.cmp(&b.name));
+        both.dedup_by(|a, b| a.name == b.name);
         let mut files = Vec::new();
-        for u in render(&p).unwrap() {
+        for u in both {
             let path = dir.path().join(&u.name);
             std::fs::write(&path, &u.text).unwrap();
             files.push(path);
@@ -473,9 +633,9 @@ Wants=b.target
     }
 
     // The no-drift check against the home-manager module: nix/tests/golden holds the unit files
-    // home-manager renders from units.json (checked by the Nix side), with the inputs behind them.
-    // The same inputs through this renderer must give the same bytes. Skips until that directory
-    // exists in the tree.
+    // home-manager renders from units.json (checked by the Nix side), with the inputs behind them:
+    // the default profile's and each named profile's. The same inputs through this renderer must
+    // give the same bytes. Skips until that directory exists in the tree.
     #[test]
     fn renders_the_same_bytes_as_the_home_manager_golden_files() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("nix/tests/golden");
@@ -489,6 +649,13 @@ Wants=b.target
             units: Vec<String>,
             exec_suffix: String,
             module_additions: BTreeMap<String, Sections>,
+            #[serde(default)]
+            profiles: BTreeMap<String, Profile>,
+        }
+        #[derive(Deserialize)]
+        struct Profile {
+            placeholders: Placeholders,
+            units: Vec<String>,
         }
         #[derive(Deserialize)]
         struct Placeholders {
@@ -499,47 +666,72 @@ Wants=b.target
             token_file: PathBuf,
         }
         let inputs: Inputs = serde_json::from_str(&inputs).unwrap();
-        let ph = inputs.placeholders;
-        let params = Params {
-            bin: ph.bin.clone(),
-            schedule: ph.schedule,
-            randomized_delay: ph.randomized_delay,
-            persistent: ph.persistent,
-            token_file: ph.token_file,
-        };
-        let mut parsed = parse(UNITS_JSON).unwrap();
-        for (name, sections) in &mut parsed {
-            for (section, keys) in inputs
-                .module_additions
-                .get(name.as_str())
-                .cloned()
-                .unwrap_or_default()
-            {
-                sections.entry(section).or_default().extend(keys);
+        assert!(
+            !inputs.profiles.is_empty(),
+            "inputs.json has a named profile"
+        );
+        let default = (DEFAULT_NAME.to_owned(), inputs.placeholders, inputs.units);
+        let named = inputs
+            .profiles
+            .into_iter()
+            .map(|(name, p)| (name, p.placeholders, p.units));
+        for (profile, ph, expected_units) in std::iter::once(default).chain(named) {
+            let params = Params {
+                bin: ph.bin.clone(),
+                schedule: ph.schedule,
+                randomized_delay: ph.randomized_delay,
+                persistent: ph.persistent,
+                token_file: ph.token_file,
+                profile: profile.clone(),
+            };
+            let mut parsed = parse(UNITS_JSON).unwrap();
+            for (name, sections) in &mut parsed {
+                let additions = inputs.module_additions.get(&instance_name(name, &profile));
+                for (section, keys) in additions.cloned().unwrap_or_default() {
+                    sections.entry(section).or_default().extend(keys);
+                }
+            }
+            // A named profile's module output has no template: the default profile writes it.
+            let units: Vec<_> = render_parsed(parsed, &params)
+                .unwrap()
+                .into_iter()
+                .filter(|u| profile == DEFAULT_NAME || !u.name.contains("@."))
+                .collect();
+            assert_eq!(
+                units.iter().map(|u| &u.name).collect::<Vec<_>>(),
+                expected_units.iter().collect::<Vec<_>>()
+            );
+            let exec = format!("ExecStart={} ", ph.bin.display());
+            for unit in units {
+                let text: String = unit
+                    .text
+                    .lines()
+                    .map(|l| match l.starts_with(&exec) {
+                        true => format!("{l}{}\n", inputs.exec_suffix),
+                        false => format!("{l}\n"),
+                    })
+                    .collect();
+                let golden = std::fs::read_to_string(dir.join(&unit.name)).unwrap();
+                assert_eq!(
+                    text, golden,
+                    "{} differs from the home-manager golden file",
+                    unit.name
+                );
             }
         }
-        let units = render_parsed(parsed, &params).unwrap();
-        assert_eq!(
-            units.iter().map(|u| &u.name).collect::<Vec<_>>(),
-            inputs.units.iter().collect::<Vec<_>>()
-        );
-        let exec = format!("ExecStart={} ", ph.bin.display());
-        for unit in units {
-            let text: String = unit
-                .text
-                .lines()
-                .map(|l| match l.starts_with(&exec) {
-                    true => format!("{l}{}\n", inputs.exec_suffix),
-                    false => format!("{l}\n"),
-                })
-                .collect();
-            let golden = std::fs::read_to_string(dir.join(&unit.name)).unwrap();
-            assert_eq!(
-                text, golden,
-                "{} differs from the home-manager golden file",
-                unit.name
-            );
+    }
+
+    #[test]
+    fn the_failure_hook_finds_the_profile_in_each_profile_unit_name() {
+        for profile in ["lab", "work-prod"] {
+            let names = Names::of(profile);
+            for unit in [&names.service, &names.timer, &names.path] {
+                assert_eq!(crate::profile::of_unit(unit), Some(profile), "{unit}");
+            }
         }
+        let default = Names::of(crate::profile::DEFAULT);
+        assert_eq!(default.timer, TIMER, "the default keeps today's names");
+        assert_eq!(crate::profile::of_unit(&default.service), None);
     }
 
     #[test]

@@ -666,6 +666,36 @@ scenarios! {
         let run = w.run_env(&["mint"], &[("VAULT_TOKEN", &admin.token)]);
         assert_eq!(run.code, 0, "the default period outlasts a daily timer: {run:?}");
     }
+
+    // A named profile's token is kept alive by its own timer, vault-token-renew@lab.timer: that
+    // is the one its period is held to (by mint and doctor), not the default profile's (absent).
+    fn a_profiles_mint_and_doctor_are_held_to_the_profiles_own_timer(w) {
+        let lab_file = w.home.path().join(".vault-token-lab");
+        w.write_config(&format!("[profiles.lab]\ntoken_file = \"{}\"\n", lab_file.display()));
+        let timer_dir = w.home.path().join(".config/systemd/user");
+        std::fs::create_dir_all(&timer_dir).unwrap();
+        std::fs::write(
+            timer_dir.join("vault-token-renew@lab.timer"),
+            "[Timer]\nOnCalendar=daily\nRandomizedDelaySec=5m\nPersistent=true\n",
+        )
+        .unwrap();
+        let admin = w.seed_oidc_login();
+
+        let run = w.run_env(&["--profile", "lab", "mint", "--period", "1h"], &[("VAULT_TOKEN", &admin.token)]);
+        assert_eq!(run.code, 2, "{run:?}");
+        assert!(run.stderr.contains("mint refused: --period 1h"), "{run:?}");
+        assert!(run.stderr.contains("OnCalendar=daily"), "{run:?}");
+        assert!(!lab_file.exists(), "nothing minted");
+
+        let run = w.run_env(&["--profile", "lab", "mint"], &[("VAULT_TOKEN", &admin.token)]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(lab_file.exists() && w.file_content().is_none(), "the lab profile's file, not the default's");
+
+        // doctor compares the profile's period with the same timer.
+        let run = w.run(&["--profile", "lab", "doctor"]);
+        let period = run.stdout.lines().find(|l| l.contains("period")).unwrap_or_default();
+        assert!(period.contains("OnCalendar=daily"), "{}", run.stdout);
+    }
 }
 
 scenarios! {

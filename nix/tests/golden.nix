@@ -32,6 +32,8 @@ let
   withoutWatch = evaluate { services.vault-token-renew.watch.enable = lib.mkForce false; };
 
   files = withWatch.config.xdg.configFile;
+  # The default profile's units and each named profile's (inputs.profiles).
+  allUnits = inputs.units ++ lib.concatMap (p: p.units) (lib.attrValues (inputs.profiles or { }));
   unitFile = name: files."systemd/user/${name}".source;
 
   # Structural expectations that need no file comparison, checked at evaluation time.
@@ -39,6 +41,10 @@ let
     {
       ok = files ? "systemd/user/timers.target.wants/vault-token-renew.timer";
       what = "the timer is linked into timers.target.wants (Install.WantedBy)";
+    }
+    {
+      ok = files ? "systemd/user/timers.target.wants/vault-token-renew@lab.timer";
+      what = "a named profile's timer is linked into timers.target.wants";
     }
     {
       ok = files ? "systemd/user/paths.target.wants/vault-token-renew.path";
@@ -82,7 +88,7 @@ pkgs.runCommand "vault-token-renew-golden-units"
         echo "golden: ${name} differs from nix/tests/golden/${name} (diff above: - golden, + module)" >&2
         status=1
       fi
-    '') inputs.units}
+    '') allUnits}
 
     # The config file: compared as data, since the TOML writer's layout is not ours to pin.
     python3 - ${files."vault-token-renew/config.toml".source} "$expectedConfigPath" <<'EOF'

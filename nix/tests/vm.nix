@@ -14,6 +14,8 @@
 #   (8) linger = true (user bob): the activation step enables lingering through polkit, and
 #       bob's user manager and timer come up without a login
 #   (6) linger denied (polkit gone): activation warns with the sudo command and still succeeds
+#   (9) two servers, two profiles: profiles.lab (a second dev server, its own token file) runs
+#       from vault-token-renew@lab.*; a heal in each profile, and nothing crosses
 {
   self,
   server,
@@ -27,6 +29,11 @@ let
   period = "768h";
   logFile = "/home/alice/.local/state/vault-token-renew.log";
   hookFile = "/home/alice/failure-hook-ran";
+  # Path (9): the second server and the profile that keeps a token on it.
+  labAddress = "http://127.0.0.1:8300";
+  labDisplayName = "testvm-alice-lab";
+  labTokenFile = "/home/alice/.vault-token-lab";
+  labLogFile = "/home/alice/.local/state/vault-token-renew-lab.log";
 in
 {
   name = "vault-token-renew-${server}";
@@ -43,21 +50,22 @@ in
 
       virtualisation.memorySize = 1536;
 
-      systemd.services.dev-server = {
-        description = "${server} dev server (in-memory, unsealed, root token \"root\")";
+      # Two servers, for the two profiles of path (9).
+      systemd.services = lib.genAttrs [ "dev-server" "dev-server-lab" ] (unit: {
+        description = "${server} dev server ${unit} (in-memory, unsealed, root token \"root\")";
         wantedBy = [ "multi-user.target" ];
         after = [ "network.target" ];
         serviceConfig = {
           ExecStart = lib.concatStringsSep " " [
             "${serverPackage}/bin/${cli} server -dev"
             "-dev-root-token-id=root"
-            "-dev-listen-address=127.0.0.1:8200"
+            "-dev-listen-address=127.0.0.1:${if unit == "dev-server" then "8200" else "8300"}"
             "-dev-no-store-token"
           ];
           DynamicUser = true;
           Restart = "on-failure";
         };
-      };
+      });
 
       environment.systemPackages = [
         serverPackage
@@ -103,6 +111,15 @@ in
           onFailure = "printf '%s\\n' \"$FAILED_UNIT\" > ${hookFile}";
           # Path (7) waits for a caught-up run: keep the random delay short.
           randomizedDelay = "1s";
+          # Path (9): a token on the second server, in a file of its own, logged apart so the
+          # other paths' "last log line" stays the default profile's.
+          profiles.lab = {
+            vaultAddress = labAddress;
+            displayName = labDisplayName;
+            tokenFile = labTokenFile;
+            logFile = labLogFile;
+            policies = [ "lab-admin" ];
+          };
         };
         # A calendar timer elapses anywhere within AccuracySec= (default 1 min,
         # systemd.timer(5)); a key units.json does not set is simply added.
@@ -136,6 +153,11 @@ in
       PERIOD = 768 * 3600
       OUR_DN = "token-${displayName}"
       SERVICE = "vault-token-renew.service"
+      LAB = "${labAddress}"
+      LAB_TOKEN_FILE = "${labTokenFile}"
+      LAB_LOG = "${labLogFile}"
+      LAB_DN = "token-${labDisplayName}"
+      LAB_SERVICE = "vault-token-renew@lab.service"
       # Explicit, rather than trusting that every shell read /etc/profile.
       SERVER = "export VAULT_ADDR=${address} BAO_ADDR=${address}; "
       ROOT = SERVER + "export VAULT_TOKEN=root BAO_TOKEN=root; "
@@ -186,6 +208,24 @@ in
                   if not cls.startswith("manager"):
                       found.append((cells[0], cls))
           return found
+
+
+      def on_lab(cmd):
+          """cmd against the second server (its address overrides SERVER's)."""
+          return f"export VAULT_ADDR={LAB} BAO_ADDR={LAB}; " + cmd
+
+
+      def display_names(root_env):
+          """Display names of every live token on a server (root's view, accessors only)."""
+          accessors = json.loads(machine.succeed(
+              root_env + f"{CLI} list -format=json auth/token/accessors"
+          ))
+          return [
+              machine.succeed(
+                  root_env + f"{CLI} token lookup -format=json -accessor {a} | jq -r .data.display_name"
+              ).strip()
+              for a in accessors
+          ]
 
 
       def accessor_alive(accessor):
@@ -363,6 +403,70 @@ in
           machine.sleep(10)
           assert len(log_lines()) == len(settled), "the path unit must not loop on our own swap"
           machine.wait_for_unit("vault-token-renew.path", "alice")
+
+      with subtest("(9) two servers, two profiles: a heal in each, nothing crosses"):
+          LAB_ROOT = on_lab("export VAULT_TOKEN=root BAO_TOKEN=root; ")
+          machine.wait_for_unit("dev-server-lab.service")
+          machine.wait_for_open_port(8300)
+          machine.wait_until_succeeds(on_lab(f"{CLI} status"))
+          machine.succeed(LAB_ROOT + f"""{CLI} policy write lab-admin - <<'EOF'
+      path "auth/token/*" {{ capabilities = ["create", "read", "update", "delete", "list", "sudo"] }}
+      path "sys/capabilities-self" {{ capabilities = ["update"] }}
+      EOF""")
+          machine.succeed(LAB_ROOT + f"{CLI} auth enable -path=oidc userpass")
+          machine.succeed(LAB_ROOT + f"{CLI} write auth/oidc/users/alice password=pw token_policies=default,lab-admin")
+          # The lab profile's units are there beside the default's, the timer running.
+          machine.wait_for_unit("vault-token-renew@lab.timer", "alice")
+          timers = as_alice("systemctl --user list-timers --all --no-pager")
+          assert "vault-token-renew@lab.timer" in timers and "vault-token-renew.timer" in timers, timers
+          as_alice("systemctl --user stop vault-token-renew.path")  # (5)'s; this path logs in by hand
+
+          # A login to the lab server, written to the lab profile's file (the CLI's helper only
+          # writes ~/.vault-token), is healed by the lab profile's service.
+          default_before = file_token()
+          default_digest = file_digest()
+          default_lines = len(log_lines())
+          as_alice(on_lab(
+              f"umask 077; {CLI} login -token-only -no-store -method=userpass -path=oidc"
+              f" username=alice password=pw > {LAB_TOKEN_FILE}"
+          ))
+          lab_login = json.loads(as_alice(on_lab(
+              f"VAULT_TOKEN=$(cat {LAB_TOKEN_FILE}) BAO_TOKEN=$(cat {LAB_TOKEN_FILE})"
+              f" {CLI} token lookup -format=json | jq -c '.data | {{accessor, display_name}}'"
+          )))
+          assert lab_login["display_name"] == "oidc-alice", lab_login
+          status, out = machine.execute(alice_cmd(f"systemctl --user start {LAB_SERVICE}"))
+          assert status == 0, out
+          lab_line = as_alice(f"tail -n 1 {LAB_LOG}")
+          assert " HEALED: " in lab_line and "dn=oidc-alice" in lab_line, lab_line
+          lab_token = json.loads(as_alice(on_lab(
+              f"VAULT_TOKEN=$(cat {LAB_TOKEN_FILE}) BAO_TOKEN=$(cat {LAB_TOKEN_FILE})"
+              f" {CLI} token lookup -format=json | jq -c '.data | {{accessor, display_name, policies, orphan}}'"
+          )))
+          assert lab_token["display_name"] == LAB_DN and lab_token["orphan"] is True, lab_token
+          assert "lab-admin" in lab_token["policies"], lab_token
+          as_alice(f"test $(stat -c %a {LAB_TOKEN_FILE}) = 600")
+          # Nothing crossed: the default profile's file, token, log and server are as they were.
+          assert file_digest() == default_digest, "the lab heal must not touch the default token file"
+          assert accessor_alive(default_before["accessor"]), "the lab heal must not revoke the default token"
+          assert len(log_lines()) == default_lines, "the lab run must not log into the default profile's log"
+          assert LAB_DN not in display_names(ROOT), "nothing of the lab profile's on the first server"
+          assert OUR_DN not in display_names(LAB_ROOT), "nothing of the default profile's on the lab server"
+          as_alice("test -d /home/alice/.local/state/vault-token-renew/profiles/lab")
+
+          # And a heal in the default profile leaves the lab profile's token and file alone.
+          lab_digest = as_alice(f"sha256sum {LAB_TOKEN_FILE}").split()[0]
+          login("oidc")
+          status, out = start_service()
+          assert status == 0, out
+          assert " HEALED: " in last_log_line(), last_log_line()
+          assert file_token()["display_name"] == OUR_DN
+          assert as_alice(f"sha256sum {LAB_TOKEN_FILE}").split()[0] == lab_digest
+          lab_alive = machine.execute(
+              LAB_ROOT + f"{CLI} token lookup -accessor {lab_token['accessor']} >/dev/null 2>&1"
+          )[0] == 0
+          assert lab_alive, "the default heal's sweep must not revoke the lab profile's token"
+          assert as_alice(f"tail -n 1 {LAB_LOG}") == lab_line, "the default run must not log into lab's log"
 
       with subtest("(8) linger = true: the activation step enables lingering for bob"):
           machine.wait_for_unit("home-manager-bob.service")

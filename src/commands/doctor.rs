@@ -160,12 +160,13 @@ fn token_file(ctx: &Context<'_>) -> Check {
     }
 }
 
+/// The selected profile's timer (`vault-token-renew@<profile>.timer` for a named one).
 fn timer(profile: &str) -> Check {
     const WHAT: &str = "timer";
-    let unit = crate::profile::unit(profile, "timer");
+    let unit = crate::units::Names::of(profile).timer;
     let install = match profile {
         crate::profile::DEFAULT => "vault-token-renew install".to_owned(),
-        name => format!("vault-token-renew install --profile {name}"),
+        name => format!("vault-token-renew --profile {name} install"),
     };
     match quick("systemctl", &["--user", "is-enabled", &unit]) {
         None => check(
@@ -227,7 +228,9 @@ fn linger(user: &str) -> Check {
 fn period(ctx: &Context<'_>, env: &Env) -> Check {
     const WHAT: &str = "period";
     let period = crate::schedule::human(ctx.settings.period);
-    let Some(timer) = user_unit_dir(env).and_then(|d| UnitOptions::installed(&d)) else {
+    let names = crate::units::Names::of(&ctx.settings.profile);
+    let Some(timer) = user_unit_dir(env).and_then(|d| UnitOptions::installed_for(&d, &names))
+    else {
         return check(
             Level::Unknown,
             WHAT,

@@ -45,7 +45,10 @@ pub(crate) fn period_outlasts_timer(period: Duration, timer: &UnitOptions) -> Re
 }
 
 pub async fn mint(ctx: &Context<'_>, env: &Env, args: &MintArgs) -> Report {
-    let timer = crate::unit_options::user_unit_dir(env).and_then(|d| UnitOptions::installed(&d));
+    // The selected profile's timer is the one that has to keep this token alive.
+    let names = crate::units::Names::of(&ctx.settings.profile);
+    let timer = crate::unit_options::user_unit_dir(env)
+        .and_then(|d| UnitOptions::installed_for(&d, &names));
     if let Some(timer) = &timer
         && let Err(why) = period_outlasts_timer(ctx.settings.period, timer)
     {

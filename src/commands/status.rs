@@ -333,7 +333,7 @@ fn blank(s: &Settings, token_file: String) -> Status {
         capabilities: BTreeMap::new(),
         error: None,
         last_log_lines: tail(&s.log_file, 5, &s.profile),
-        timer: timer_status(&crate::profile::unit(&s.profile, "timer")),
+        timer: timer_status(&crate::units::Names::of(&s.profile).timer),
         identity: IdentityView::of(&Identity::current(&s.token_file, &s.display_name)),
         copies: None,
     }

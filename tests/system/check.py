@@ -2,8 +2,9 @@
 """Judges the facts inside.sh recorded against OpenBao's own view of the tokens (state.py), and
 scans everything kept for token values (from the server's raw audit log).
 
-Prints one PASS/FAIL line per assertion, grouped by the steps of issue 3, and exits 1 if any failed.
-usage: check.py --out DIR --state-url URL --audit-log FILE
+Prints one PASS/FAIL line per assertion, grouped by the steps of issue 3 (and 2b: the second
+profile of issue 16, on a second server), and exits 1 if any failed.
+usage: check.py --out DIR --state-url URL --lab-state-url URL --audit-log FILE [--audit-log FILE]
 """
 import argparse
 import json
@@ -16,7 +17,8 @@ OURS = "token-devvm-alice"  # the default display name <short hostname>-<user>, 
 ap = argparse.ArgumentParser()
 ap.add_argument("--out", required=True, type=pathlib.Path)
 ap.add_argument("--state-url", required=True)
-ap.add_argument("--audit-log", required=True, type=pathlib.Path)
+ap.add_argument("--lab-state-url", required=True)
+ap.add_argument("--audit-log", required=True, type=pathlib.Path, action="append")
 args = ap.parse_args()
 out = args.out
 
@@ -40,9 +42,9 @@ def by_accessor(state):
     return {t["accessor"]: t for t in state.get("tokens", [])}
 
 
-def snapshot(name):
-    """OpenBao's view as inside.sh saved it right after a step."""
-    path = out / "check" / f"{name}.state.json"
+def snapshot(name, server="state"):
+    """OpenBao's view as inside.sh saved it right after a step (server "lab-state": the lab's)."""
+    path = out / "check" / f"{name}.{server}.json"
     try:
         return by_accessor(json.loads(path.read_text()))
     except (OSError, ValueError):
@@ -74,6 +76,10 @@ def ours_alive(step, accessor):
     check(step, "and this configuration's identity mark in its meta (what the sweep matches)",
           meta.get("minted-by", "").startswith("vault-token-renew/") and meta.get("user") == "alice"
           and all(meta.get(k) for k in ("machine", "config")), f"meta keys={sorted(meta)}")
+
+
+def alive_ours(view):
+    return {a for a, t in view.items() if t.get("alive") and t.get("display_name") == OURS}
 
 
 def lines(phase, name, word):
@@ -119,6 +125,26 @@ check(step, "the service ran and logged OK", bool(lines("check", "step1.log.txt"
       f.get("service_result") == "success", text("check", "step1.log.txt")[-300:])
 check(step, "the renewed token is the one minted at setup", f.get("token_accessor") == p.get("token_accessor"))
 ours_alive(step, f.get("token_accessor"))
+step = "1 boot, lab profile"
+check(step, "install --profile lab (its own server, file, log) succeeded and its mint made its first token",
+      p.get("install_lab_rc") == "0" and p.get("lab_mint_rc") == "0",
+      text("provision", "install-lab.txt")[-300:] + text("provision", "mint-lab.txt")[-300:])
+try:
+    lab_fired = float(f["lab_timer_last_unix"]) >= float(f["manager_start_unix"]) - 1
+except (KeyError, ValueError):
+    lab_fired = False
+check(step, "vault-token-renew@lab.timer is listed and its missed run was caught up in this boot",
+      lab_fired and f.get("lab_timer_state") == "active" and "vault-token-renew@lab.timer" in timers, str(f))
+check(step, "its service renewed the lab token into the lab log, with the path unit watching",
+      bool(lines("check", "step1.lab-log.txt", f"OK renewed (dn={OURS}")) and f.get("lab_service_result") == "success"
+      and f.get("lab_path_state") == "active", text("check", "step1.lab-log.txt")[-300:])
+check(step, "the renewed lab token is the one minted at setup",
+      f.get("lab_token_accessor") == p.get("lab_token_accessor"), str(f))
+tokens = snapshot("step1", "lab-state")
+ours_alive(step, f.get("lab_token_accessor"))
+tokens = snapshot("step1")
+check(step, "neither server holds the other profile's token",
+      f.get("lab_token_accessor") not in tokens and f.get("token_accessor") not in snapshot("step1", "lab-state"))
 
 # --- 2. OIDC-style clobber, healed by the path unit ------------------------------------------------
 g = facts("check", "step2")
@@ -137,6 +163,26 @@ check(step, "the stale copy of ours was revoked", not token(f.get("token_accesso
 check(step, "the file kept mode 0600", g.get("token_mode") == "600", g.get("token_mode"))
 check(step, "service succeeded, path unit still watching",
       g.get("service_result") == "success" and g.get("path_state") == "active", str(g))
+
+# --- 2b. a heal in the lab profile; nothing of the default's moves ------------------------------------
+b = facts("check", "step2b")
+step = "2b lab clobber"
+tokens = snapshot("step2b", "lab-state")
+check(step, "a login to the lab server into the lab file was healed by the lab profile's path unit",
+      b.get("login_rc") == "0" and bool(lines("check", "step2b.lab-log.txt", "HEALED: re-minted periodic token from foreign dn=oidc-alice"))
+      and b.get("lab_service_result") == "success" and b.get("lab_path_state") == "active",
+      text("check", "step2b.lab-log.txt")[-300:])
+check(step, "the lab file holds a new token, mode 0600",
+      b.get("lab_token_accessor") not in ("", None, f.get("lab_token_accessor")) and b.get("lab_token_mode") == "600", str(b))
+ours_alive(step, b.get("lab_token_accessor"))
+check(step, "the lab server's stale copy of ours was revoked, the login token left alive",
+      not token(f.get("lab_token_accessor")).get("alive", True) and token(b.get("login_accessor")).get("alive", False), str(b))
+check(step, "the lab profile keeps its state apart (state dir profiles/lab)", b.get("lab_state_dir") == "yes")
+default_view = snapshot("step2b")
+check(step, "nothing crossed: the default's file, token and log are as step 2 left them",
+      b.get("default_file_unchanged") == "yes" and b.get("default_log_lines_added") == "0"
+      and b.get("default_token_accessor") == g.get("token_accessor")
+      and alive_ours(default_view) == alive_ours(snapshot("step2")), str(b))
 
 # --- 3. kubernetes-style clobber: DRIFT, failed, hook ----------------------------------------------
 h = facts("check", "step3")
@@ -185,11 +231,23 @@ except (OSError, ValueError) as e:
     print(f"the token view at {args.state_url} failed: {e}")
 step = "5 uninstall"
 check(step, "uninstall succeeded", u.get("uninstall_rc") == "0", text("check", "step5.uninstall.txt")[-300:])
+check(step, "uninstalling the default left the lab profile's units, timer and the shared failure hook",
+      u.get("default_unit_files_left") == "0" and u.get("lab_unit_files_left") == "3"
+      and u.get("lab_timer_state") == "active" and u.get("hook_template_left") == "yes", str(u))
+check(step, "uninstall --profile lab succeeded and kept the lab token file",
+      u.get("uninstall_lab_rc") == "0" and u.get("lab_file_kept") == "yes", text("check", "step5.uninstall-lab.txt")[-300:])
 check(step, "no unit file left, no timer listed, nothing loaded",
       u.get("unit_files_left") == "0" and u.get("timer_listed") == "0" and u.get("loaded_units") == "0", str(u))
 check(step, "the token file is untouched", u.get("file_unchanged") == "yes")
 ours_alive(step, u.get("token_accessor"))
 check(step, "the config file is kept", u.get("config_kept") == "yes")
+try:
+    with urllib.request.urlopen(args.lab_state_url, timeout=10) as r:
+        tokens = by_accessor(json.load(r))
+except (OSError, ValueError) as e:
+    tokens = {}
+    print(f"the token view at {args.lab_state_url} failed: {e}")
+ours_alive(step + ", lab profile", b.get("lab_token_accessor"))
 
 # --- no token value anywhere in what the run kept -------------------------------------------------
 def client_tokens(node):
@@ -206,11 +264,12 @@ def client_tokens(node):
 
 
 values = set()
-try:
-    for entry in args.audit_log.read_text().splitlines():
-        values.update(client_tokens(json.loads(entry)))
-except (OSError, ValueError) as e:
-    check("leaks", "the server's audit log is readable", False, str(e))
+for audit_log in args.audit_log:
+    try:
+        for entry in audit_log.read_text().splitlines():
+            values.update(client_tokens(json.loads(entry)))
+    except (OSError, ValueError) as e:
+        check("leaks", f"the server's audit log {audit_log.name} is readable", False, str(e))
 leaked = []
 for path in sorted(p for p in out.rglob("*") if p.is_file()):
     data = path.read_bytes()
@@ -221,7 +280,8 @@ check("leaks", f"no token value (of {len(values)} the server issued or was sent)
 
 timing = facts("check", "timing")
 spans = []
-for s in ("step1_boot", "step2_oidc_clobber", "step3_kubernetes_clobber", "step4_server_down", "step5_uninstall"):
+for s in ("step1_boot", "step2_oidc_clobber", "step2b_lab_clobber", "step3_kubernetes_clobber", "step4_server_down",
+          "step5_uninstall"):
     try:
         spans.append(f"{s.split('_')[0]} {float(timing[s + '_end']) - float(timing[s + '_start']):.1f}s")
     except (KeyError, ValueError):

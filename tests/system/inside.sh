@@ -5,9 +5,12 @@
 # own view of the tokens. Never writes a token value anywhere.
 #
 # Phases (one boot each): provision (install, linger, first mint) then check (steps 1-5 of issue 3).
+# A second profile, "lab", keeps a second token on a second server (issue 16): installed and minted
+# in provision, its timer's run and a heal checked in step 1 and step 2b, removed in step 5.
 set -u
 # shellcheck source=/dev/null # written by run.sh for each boot
-. /etc/system-test/env # PHASE, SERVER_URL (the switchable forwarder in front of OpenBao), STATE_URL
+. /etc/system-test/env # PHASE, SERVER_URL (the switchable forwarder in front of OpenBao), STATE_URL,
+# LAB_SERVER_URL and LAB_STATE_URL (the lab profile's server and its token view)
 
 OUT=/out/$PHASE
 mkdir -p "$OUT"
@@ -17,6 +20,12 @@ LOG=$HOME_A/.local/state/vault-token-renew.log
 STAMP=$HOME_A/.local/share/systemd/timers/stamp-vault-token-renew.timer
 SERVICE=vault-token-renew.service
 DROPIN_DIR=$HOME_A/.config/systemd/user/vault-token-renew.timer.d
+# The lab profile: its own token file, log, units and timer stamp.
+LAB_TOKEN=$HOME_A/.vault-token-lab
+LAB_LOG=$HOME_A/.local/state/vault-token-renew-lab.log
+LAB_STAMP=$HOME_A/.local/share/systemd/timers/stamp-vault-token-renew@lab.timer
+LAB_SERVICE=vault-token-renew@lab.service
+LAB_DROPIN_DIR=$HOME_A/.config/systemd/user/vault-token-renew@lab.timer.d
 # shellcheck disable=SC2016 # expanded by the hook's shell, not here
 HOOK_CMD='printf "%s|%s\n" "$FAILED_UNIT" "$LAST_LOG_LINE" >> "$HOME/hook.log"'
 
@@ -26,9 +35,16 @@ uctl() { runuser -u alice -- env XDG_RUNTIME_DIR=/run/user/1000 systemctl --user
 now() { date +%s.%N; }
 fact() { printf '%s=%s\n' "$2" "$3" >>"$OUT/$1.facts"; }
 log_lines() { if [ -f "$LOG" ]; then wc -l <"$LOG"; else echo 0; fi; }
+lab_log_lines() { if [ -f "$LAB_LOG" ]; then wc -l <"$LAB_LOG"; else echo 0; fi; }
+lab_new_log_lines() { tail -n +"$(($1 + 1))" "$LAB_LOG" 2>/dev/null; }
+lab_log_grew() { [ "$(lab_log_lines)" -gt "$1" ]; }
+lab_logged_since() { lab_new_log_lines "$1" | grep -q "$2"; }
 new_log_lines() { tail -n +"$(($1 + 1))" "$LOG" 2>/dev/null; }
 # OpenBao's view of every token at this moment (accessors and metadata, never values; state.py).
-snapshot_state() { curl -sS -m 10 "$STATE_URL" >"$OUT/$1.state.json"; }
+snapshot_state() {
+	curl -sS -m 10 "$STATE_URL" >"$OUT/$1.state.json"
+	curl -sS -m 10 "$LAB_STATE_URL" >"$OUT/$1.lab-state.json"
+}
 token_hash() { sha256sum "$TOKEN" 2>/dev/null | cut -c1-16; }
 unit_prop() { uctl show -p "$2" --value "$1"; }
 
@@ -48,7 +64,8 @@ logged_since() { new_log_lines "$1" | grep -q "$2"; }
 service_failed() { [ "$(unit_prop $SERVICE ActiveState)" = failed ]; }
 # journald files a unit's stderr asynchronously, after the manager's own "Failed" lines at times.
 journal_has() { journalctl -b --no-pager -o cat _UID=1000 _SYSTEMD_USER_UNIT=$SERVICE | grep -q "$1"; }
-service_idle() { case "$(unit_prop $SERVICE ActiveState)" in inactive | failed) return 0 ;; *) return 1 ;; esac; }
+unit_idle() { case "$(unit_prop "$1" ActiveState)" in inactive | failed) return 0 ;; *) return 1 ;; esac; }
+service_idle() { unit_idle $SERVICE && unit_idle $LAB_SERVICE; }
 # A run can trigger another (the heal's own write is a change the path unit sees): wait for quiet.
 settle() {
 	wait_for 30 service_idle
@@ -56,13 +73,16 @@ settle() {
 	wait_for 30 service_idle
 }
 
-# The accessor of the file's token, from lookup-self; the token goes in a header file, never argv.
+# The accessor of a token file's token (default: ours on the first server), from lookup-self; the
+# token goes in a header file, never argv.
 file_accessor() {
-	local hdr=/run/st-header
-	(umask 077 && printf 'X-Vault-Token: %s\n' "$(cat "$TOKEN")" >"$hdr")
-	curl -sS -m 5 -H @"$hdr" "$SERVER_URL/v1/auth/token/lookup-self" | grep -o '"accessor":"[^"]*"' | head -1 | cut -d'"' -f4
+	local file=${1:-$TOKEN} server=${2:-$SERVER_URL} hdr=/run/st-header
+	(umask 077 && printf 'X-Vault-Token: %s\n' "$(cat "$file")" >"$hdr")
+	curl -sS -m 5 -H @"$hdr" "$server/v1/auth/token/lookup-self" | grep -o '"accessor":"[^"]*"' | head -1 | cut -d'"' -f4
 	rm -f "$hdr"
 }
+lab_accessor() { file_accessor "$LAB_TOKEN" "$LAB_SERVER_URL"; }
+lab_hash() { sha256sum "$LAB_TOKEN" 2>/dev/null | cut -c1-16; }
 
 # Logins as alice with the real CLI, which stores the token as `vault login` does (tmp file,
 # rename over ~/.vault-token). Userpass stands in for OIDC and kubernetes; seed.py sets these
@@ -75,6 +95,25 @@ mint_as_admin() {
 	local admin
 	admin=$(bao_as_alice login -token-only -method=userpass -path=oidc username=alice password=alice-password) || return
 	VAULT_TOKEN=$admin as_alice vault-token-renew mint
+}
+# The same for the lab profile, with the lab server's admin login.
+lab_mint_as_admin() {
+	local admin
+	admin=$(as_alice env BAO_ADDR="$LAB_SERVER_URL" bao login -token-only -method=userpass -path=oidc \
+		username=alice password=alice-password) || return
+	VAULT_TOKEN=$admin as_alice vault-token-renew --profile lab mint
+}
+# A login to the lab server into the lab profile's file: the CLI's helper only writes
+# ~/.vault-token, so the token goes through a private temp file renamed over it, as the helper does.
+lab_login_to_file() {
+	# shellcheck disable=SC2016 # expanded by the inner sh, from its arguments
+	as_alice sh -c 'umask 077 && BAO_ADDR="$1" bao login -token-only -method=userpass -path=oidc \
+		username=alice password=alice-password >"$2.tmp" && mv "$2.tmp" "$2"' sh "$LAB_SERVER_URL" "$LAB_TOKEN"
+}
+
+install_lab_cmd() {
+	as_alice vault-token-renew --profile lab install --watch --vault-addr "$LAB_SERVER_URL" \
+		--token-file "$LAB_TOKEN" --log-file "$LAB_LOG" --retries 1 --timeout 3s --randomized-delay 1s
 }
 
 install_cmd() {
@@ -101,25 +140,39 @@ provision() {
 	# 1 min); 1 s keeps step 1 short. Removed again before uninstall (step 5).
 	install -d -o alice -g alice "$DROPIN_DIR"
 	printf '[Timer]\nAccuracySec=1s\n' >"$DROPIN_DIR/test-accuracy.conf"
+	# The second profile, on the second server, beside the first.
+	install_lab_cmd >"$OUT/install-lab.txt" 2>&1
+	fact install install_lab_rc $?
+	install -d -o alice -g alice "$LAB_DROPIN_DIR"
+	printf '[Timer]\nAccuracySec=1s\n' >"$LAB_DROPIN_DIR/test-accuracy.conf"
 	uctl daemon-reload
 
-	# systemd's verdict on the units as installed (real binary path, real user manager).
+	# systemd's verdict on the units as installed (real binary path, real user manager), both
+	# profiles' side by side.
 	runuser -u alice -- env XDG_RUNTIME_DIR=/run/user/1000 systemd-analyze verify --user --man=no \
-		$HOME_A/.config/systemd/user/vault-token-renew*.service $HOME_A/.config/systemd/user/vault-token-renew.timer \
-		$HOME_A/.config/systemd/user/vault-token-renew.path >"$OUT/verify.stdout" 2>"$OUT/verify.stderr"
+		$HOME_A/.config/systemd/user/vault-token-renew*.service $HOME_A/.config/systemd/user/vault-token-renew*.timer \
+		$HOME_A/.config/systemd/user/vault-token-renew*.path >"$OUT/verify.stdout" 2>"$OUT/verify.stderr"
 	fact install verify_rc $?
 
 	mint_as_admin >"$OUT/mint.txt" 2>&1
 	fact install mint_rc $?
 	settle # the mint's write is a change the path unit sees
 	fact install token_accessor "$(file_accessor)"
+	lab_mint_as_admin >"$OUT/mint-lab.txt" 2>&1
+	fact install lab_mint_rc $?
+	settle
+	fact install lab_token_accessor "$(lab_accessor)"
 
 	# The machine "was off" over the schedule: the last trigger is three days old.
 	wait_for 10 test -e "$STAMP"
 	fact install stamp_existed "$(test -e "$STAMP" && echo yes || echo no)"
-	touch -d '3 days ago' "$STAMP"
-	chown alice: "$STAMP"
+	wait_for 10 test -e "$LAB_STAMP"
+	fact install lab_stamp_existed "$(test -e "$LAB_STAMP" && echo yes || echo no)"
+	touch -d '3 days ago' "$STAMP" "$LAB_STAMP"
+	chown alice: "$STAMP" "$LAB_STAMP"
 	fact install log_lines "$(log_lines)"
+	fact install lab_log_lines "$(lab_log_lines)"
+	cp "$LAB_LOG" "$OUT/lab-log.txt" 2>/dev/null
 	cp "$LOG" "$OUT/log.txt" 2>/dev/null
 	ls -la $HOME_A/.config/systemd/user/ >"$OUT/unit-dir.txt" 2>&1
 }
@@ -143,6 +196,17 @@ step1_boot() {
 	uctl list-timers --all --no-pager >"$OUT/$f.list-timers.txt" 2>&1
 	new_log_lines "$n0" >"$OUT/$f.log.txt"
 	fact $f token_accessor "$(file_accessor)"
+	# The lab profile's timer caught up too, on its own server, into its own log.
+	local lab_n0
+	lab_n0=$(grep -h '^lab_log_lines=' /out/provision/install.facts | cut -d= -f2)
+	wait_for 30 lab_log_grew "$lab_n0"
+	settle
+	fact $f lab_timer_state "$(unit_prop vault-token-renew@lab.timer ActiveState)"
+	fact $f lab_timer_last_unix "$(date -d "$(unit_prop vault-token-renew@lab.timer LastTriggerUSec)" +%s)"
+	fact $f lab_service_result "$(unit_prop $LAB_SERVICE Result)"
+	fact $f lab_path_state "$(unit_prop vault-token-renew@lab.path ActiveState)"
+	fact $f lab_token_accessor "$(lab_accessor)"
+	lab_new_log_lines "$lab_n0" >"$OUT/$f.lab-log.txt"
 	snapshot_state $f
 }
 
@@ -162,6 +226,29 @@ step2_oidc_clobber() {
 	fact $f path_state "$(unit_prop vault-token-renew.path ActiveState)"
 	fact $f token_accessor "$(file_accessor)"
 	fact $f token_mode "$(stat -c %a "$TOKEN")"
+	snapshot_state $f
+}
+
+# A heal in the lab profile (its path unit, its server, its file); nothing of the default's moves.
+step2b_lab_clobber() {
+	local f=step2b n0 lab_n0 before
+	n0=$(log_lines)
+	lab_n0=$(lab_log_lines)
+	before=$(token_hash)
+	lab_login_to_file >"$OUT/$f.login.txt" 2>&1
+	fact $f login_rc $?
+	fact $f login_accessor "$(lab_accessor)"
+	wait_for 20 lab_logged_since "$lab_n0" HEALED
+	settle
+	lab_new_log_lines "$lab_n0" >"$OUT/$f.lab-log.txt"
+	fact $f lab_service_result "$(unit_prop $LAB_SERVICE Result)"
+	fact $f lab_path_state "$(unit_prop vault-token-renew@lab.path ActiveState)"
+	fact $f lab_token_accessor "$(lab_accessor)"
+	fact $f lab_token_mode "$(stat -c %a "$LAB_TOKEN")"
+	fact $f lab_state_dir "$(test -d $HOME_A/.local/state/vault-token-renew/profiles/lab && echo yes || echo no)"
+	fact $f default_file_unchanged "$([ "$(token_hash)" = "$before" ] && echo yes || echo no)"
+	fact $f default_log_lines_added "$(($(log_lines) - n0))"
+	fact $f default_token_accessor "$(file_accessor)"
 	snapshot_state $f
 }
 
@@ -235,9 +322,17 @@ step4_server_down() {
 step5_uninstall() {
 	local f=step5 before
 	before=$(token_hash)
-	rm -rf "$DROPIN_DIR" # the test's own, not install's
+	rm -rf "$DROPIN_DIR" "$LAB_DROPIN_DIR" # the test's own, not install's
 	as_alice vault-token-renew uninstall >"$OUT/$f.uninstall.txt" 2>&1
 	fact $f uninstall_rc $?
+	# The default's uninstall leaves the lab profile installed and running.
+	fact $f lab_unit_files_left "$(find $HOME_A/.config/systemd/user -maxdepth 1 -name 'vault-token-renew@lab.*' | wc -l)"
+	fact $f lab_timer_state "$(unit_prop vault-token-renew@lab.timer ActiveState)"
+	fact $f hook_template_left "$(test -f $HOME_A/.config/systemd/user/vault-token-renew-failure@.service && echo yes || echo no)"
+	fact $f default_unit_files_left "$(find $HOME_A/.config/systemd/user -maxdepth 1 -name 'vault-token-renew.*' | wc -l)"
+	as_alice vault-token-renew --profile lab uninstall >"$OUT/$f.uninstall-lab.txt" 2>&1
+	fact $f uninstall_lab_rc $?
+	fact $f lab_file_kept "$(test -s "$LAB_TOKEN" && echo yes || echo no)"
 	fact $f token_accessor "$(file_accessor)"
 	uctl list-units --all --no-legend --no-pager 'vault-token-renew*' >"$OUT/$f.loaded-units.txt" 2>&1
 	fact $f file_unchanged "$([ "$(token_hash)" = "$before" ] && echo yes || echo no)"
@@ -251,7 +346,7 @@ step5_uninstall() {
 
 check() {
 	local s
-	for s in step1_boot step2_oidc_clobber step3_kubernetes_clobber step4_server_down step5_uninstall; do
+	for s in step1_boot step2_oidc_clobber step2b_lab_clobber step3_kubernetes_clobber step4_server_down step5_uninstall; do
 		echo "system-test: $s"
 		fact timing "${s}_start" "$(now)"
 		$s

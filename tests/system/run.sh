@@ -1,7 +1,8 @@
 #!/bin/bash
 # The real-systemd end-to-end test (see README.md). Host side: builds (or reuses) a Debian rootfs,
 # starts a real OpenBao dev server (seeded with the demo world), a switchable forwarder in front of
-# it and a view of its tokens, all on the host's loopback (the container shares it), boots the
+# it and a view of its tokens, and a second server ("lab", for a second profile) with its own view,
+# all on the host's loopback (the container shares it), boots the
 # container twice with systemd-nspawn — "provision" (alice installs, admin enables linger, first
 # mint) and "check" (issue 3's steps 1-5) — then judges the recorded facts with check.py. Stops
 # everything it started on exit, failure and interrupt included; every boot is bounded by `timeout`.
@@ -70,7 +71,8 @@ touch "$root/usr/local/bin/vault-token-renew" "$root/usr/local/bin/bao" # bind-m
 # The server's home holds its raw audit log (every token value, for the leak check): it stays
 # outside the kept output and is deleted on exit.
 bao_home=$run/openbao
-mkdir -p "$bao_home"
+lab_home=$run/openbao-lab
+mkdir -p "$bao_home" "$lab_home"
 pids=() boot_pid=''
 # shellcheck disable=SC2317 # reached through the trap
 cleanup() {
@@ -83,7 +85,7 @@ cleanup() {
 	fi
 	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
 	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-	rm -rf "$root" "$bao_home"
+	rm -rf "$root" "$bao_home" "$lab_home"
 	exit "$rc"
 }
 trap cleanup EXIT INT TERM
@@ -119,44 +121,64 @@ wait_file() {
 	return 1
 }
 
-printf 'audit "file" "system-test" {\n  options {\n    file_path = "%s"\n    log_raw = "true"\n  }\n}\n' \
-	"$bao_home/audit.log" >"$bao_home/audit.hcl"
-bao_url=''
-for _ in 1 2 3 4 5; do # another process can take the free port before bao does
-	port=$(free_port_pair)
-	# The root token by environment (-dev-root-token-id's variable), so that ps does not show it.
-	env -i HOME="$bao_home" PATH="$PATH" BAO_DEV_ROOT_TOKEN_ID="$root_token" "$bao" server -dev \
-		-dev-listen-address="127.0.0.1:$port" -dev-no-store-token -config="$bao_home/audit.hcl" \
-		-log-level=warn </dev/null >/dev/null 2>"$run/out/openbao.txt" &
-	pids+=($!)
-	for _ in $(seq 200); do
-		if [ "$(curl -s -o /dev/null -w '%{http_code}' -m 2 "http://127.0.0.1:$port/v1/sys/health")" = 200 ]; then
-			bao_url=http://127.0.0.1:$port
-			break 2
-		fi
-		kill -0 "${pids[-1]}" 2>/dev/null || break
-		sleep 0.1
+# start_bao HOME NAME: a dev server with HOME as its home (and raw audit log) on a free port,
+# seeded with the demo world; sets bao_url and bao_port. NAME labels its output files.
+start_bao() {
+	local home=$1 name=$2 port _
+	printf 'audit "file" "system-test" {\n  options {\n    file_path = "%s"\n    log_raw = "true"\n  }\n}\n' \
+		"$home/audit.log" >"$home/audit.hcl"
+	bao_url=''
+	for _ in 1 2 3 4 5; do # another process can take the free port before bao does
+		port=$(free_port_pair)
+		# The root token by environment (-dev-root-token-id's variable), so that ps does not show it.
+		env -i HOME="$home" PATH="$PATH" BAO_DEV_ROOT_TOKEN_ID="$root_token" "$bao" server -dev \
+			-dev-listen-address="127.0.0.1:$port" -dev-no-store-token -config="$home/audit.hcl" \
+			-log-level=warn </dev/null >/dev/null 2>"$run/out/$name.txt" &
+		pids+=($!)
+		for _ in $(seq 200); do
+			if [ "$(curl -s -o /dev/null -w '%{http_code}' -m 2 "http://127.0.0.1:$port/v1/sys/health")" = 200 ]; then
+				bao_url=http://127.0.0.1:$port
+				bao_port=$port
+				break 2
+			fi
+			kill -0 "${pids[-1]}" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill "${pids[-1]}" 2>/dev/null || true
 	done
-	kill "${pids[-1]}" 2>/dev/null || true
-done
-[ -n "$bao_url" ] || {
-	cat "$run/out/openbao.txt" >&2
-	echo "system-test: bao server -dev did not become healthy (its output above)" >&2
-	exit 1
+	[ -n "$bao_url" ] || {
+		cat "$run/out/$name.txt" >&2
+		echo "system-test: bao server -dev ($name) did not become healthy (its output above)" >&2
+		exit 1
+	}
+	SYSTEM_TEST_ROOT_TOKEN=$root_token python3 "$here/seed.py" "$bao_url" >"$run/out/seed-$name.txt" 2>&1 || {
+		cat "$run/out/seed-$name.txt" >&2
+		echo "system-test: seeding OpenBao ($name) failed (output above)" >&2
+		exit 1
+	}
 }
-SYSTEM_TEST_ROOT_TOKEN=$root_token python3 "$here/seed.py" "$bao_url" >"$run/out/seed.txt" 2>&1 || {
-	cat "$run/out/seed.txt" >&2
-	echo "system-test: seeding OpenBao failed (output above)" >&2
-	exit 1
+
+# start_state URL NAME: the token view of the server at URL; sets view_url.
+start_state() {
+	SYSTEM_TEST_ROOT_TOKEN=$root_token python3 "$here/state.py" "$1" "$run/out/ctl/$2-port" >"$run/out/$2.txt" 2>&1 &
+	pids+=($!)
+	wait_file "$run/out/ctl/$2-port" "${pids[-1]}" || {
+		cat "$run/out/$2.txt" >&2
+		echo "system-test: the token view $2 did not start (output above)" >&2
+		exit 1
+	}
+	view_url=http://127.0.0.1:$(cat "$run/out/ctl/$2-port")/state
 }
-SYSTEM_TEST_ROOT_TOKEN=$root_token python3 "$here/state.py" "$bao_url" "$run/out/ctl/state-port" >"$run/out/state.txt" 2>&1 &
-pids+=($!)
-wait_file "$run/out/ctl/state-port" "${pids[-1]}" || {
-	cat "$run/out/state.txt" >&2
-	echo "system-test: the token view did not start (output above)" >&2
-	exit 1
-}
-state_url=http://127.0.0.1:$(cat "$run/out/ctl/state-port")/state
+
+# The second server first: the default's port is what the forwarder below fronts.
+start_bao "$lab_home" openbao-lab
+lab_url=$bao_url
+start_bao "$bao_home" openbao
+port=$bao_port
+start_state "$bao_url" state
+state_url=$view_url
+start_state "$lab_url" state-lab
+lab_state_url=$view_url
 python3 "$here/proxy.py" 0 "$port" "$run/out/ctl/down" "$run/out/ctl/proxy-port" >"$run/out/proxy.txt" 2>&1 &
 pids+=($!)
 wait_file "$run/out/ctl/proxy-port" "${pids[-1]}" || {
@@ -165,13 +187,13 @@ wait_file "$run/out/ctl/proxy-port" "${pids[-1]}" || {
 	exit 1
 }
 server_url=http://127.0.0.1:$(cat "$run/out/ctl/proxy-port")
-say "OpenBao $("$bao" version | cut -d' ' -f2) at $bao_url, reached by the container through $server_url"
+say "OpenBao $("$bao" version | cut -d' ' -f2) at $bao_url, reached by the container through $server_url; the lab profile's at $lab_url"
 
 # --- 4. Two boots. -----------------------------------------------------------------------------------
 boot() {
 	local phase=$1 limit=$2 t rc=0
-	printf 'PHASE=%s\nSERVER_URL=%s\nSTATE_URL=%s\nPHASE_TIMEOUT=%s\n' \
-		"$phase" "$server_url" "$state_url" "$((limit - 20))" >"$root/etc/system-test/env"
+	printf 'PHASE=%s\nSERVER_URL=%s\nSTATE_URL=%s\nLAB_SERVER_URL=%s\nLAB_STATE_URL=%s\nPHASE_TIMEOUT=%s\n' \
+		"$phase" "$server_url" "$state_url" "$lab_url" "$lab_state_url" "$((limit - 20))" >"$root/etc/system-test/env"
 	mkdir -p "$run/out/$phase"
 	t=$(date +%s.%N)
 	# In the background so that an interrupt reaches cleanup at once, not after the boot.
@@ -195,7 +217,8 @@ boot check 180
 
 # --- 5. Judge. ---------------------------------------------------------------------------------------
 set +e
-python3 "$here/check.py" --out "$run/out" --state-url "$state_url" --audit-log "$bao_home/audit.log"
+python3 "$here/check.py" --out "$run/out" --state-url "$state_url" --lab-state-url "$lab_state_url" \
+	--audit-log "$bao_home/audit.log" --audit-log "$lab_home/audit.log"
 rc=$?
 set -e
 say "total $(elapsed "$t_start") s (rootfs $rootfs); facts, logs and journals kept in $run/out"

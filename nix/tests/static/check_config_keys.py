@@ -4,8 +4,8 @@
 Usage: check_config_keys.py MODULE_NIX CONFIG_RS
 The binary rejects unknown keys (exit 2), so a key the module writes but the binary does not
 know would break every run; a key the binary knows but the module cannot write is a setting
-home-manager users cannot reach. Keys are read from the `settings = … {` attribute set in the
-module and from the fields of `struct ConfigFile` in the binary's source.
+home-manager users cannot reach. Keys are read from the `settingsOf = p: … {` attribute set in the
+module (and `profiles` from the line writing the profiles' tables) and from the fields of `struct ConfigFile` in the binary's source.
 """
 
 import re
@@ -13,10 +13,14 @@ import sys
 
 
 def module_keys(text: str) -> set[str]:
-    block = re.search(r"^  settings = lib\.filterAttrs .*?\{\n(.*?)^  \};", text, re.M | re.S)
+    block = re.search(r"^  settingsOf =\n    p:\n    lib\.filterAttrs .*?\{\n(.*?)^    \};", text, re.M | re.S)
     if not block:
-        raise SystemExit("config keys: no `settings = lib.filterAttrs … { … };` block in the module")
-    return set(re.findall(r"^    ([a-z_]+) =", block.group(1), re.M))
+        raise SystemExit("config keys: no `settingsOf = p: lib.filterAttrs … { … };` block in the module")
+    keys = set(re.findall(r"^      ([a-z_]+) =", block.group(1), re.M))
+    # The profiles' tables, each written from the same settingsOf.
+    if re.search(r"^\s*profiles = lib\.mapAttrs \(_: p: p\.settings\) cfg\.profiles;", text, re.M):
+        keys.add("profiles")
+    return keys
 
 
 def binary_keys(text: str) -> set[str]:

@@ -2,8 +2,10 @@
 """The golden unit files still match units/units.json, as the home-manager module renders it.
 
 Usage: check_golden.py RENDERED_JSON GOLDEN_DIR
-RENDERED_JSON is nix/tests/static/render-units.nix evaluated to JSON: nix/units.nix's output,
-{ "services": { "<name>": { "<Section>": { "<Key>": value } } }, "timers": …, "paths": … }.
+RENDERED_JSON is nix/tests/static/render-units.nix evaluated to JSON: nix/units.nix's output per
+profile, { "<profile>": { "services": { "<name>": { "<Section>": { "<Key>": value } } }, "timers": …,
+"paths": … } }. A named profile's templates are left out, as the module leaves them out (the
+default profile writes the shared one).
 This applies the module's additions recorded in GOLDEN_DIR/inputs.json and writes each unit the
 way home-manager does (lib.generators.toINI with listsAsDuplicateKeys, as in home-manager's
 modules/systemd.nix): sections and keys in sorted order, `Key=value`, a blank line between
@@ -48,15 +50,19 @@ def main(rendered_path: str, golden_dir: str) -> list[str]:
     bin_path = inputs["placeholders"]["bin"]
 
     units = {}
-    for option, by_name in rendered.items():
-        for name, unit in by_name.items():
-            units[f"{name}.{KIND[option]}"] = unit
+    for profile, kinds in rendered.items():
+        for option, by_name in kinds.items():
+            for name, unit in by_name.items():
+                if profile != "default" and name.endswith("@"):
+                    continue
+                units[f"{name}.{KIND[option]}"] = unit
 
+    listed = inputs["units"] + [u for p in inputs.get("profiles", {}).values() for u in p["units"]]
     errors = []
-    if sorted(units) != sorted(inputs["units"]):
-        errors.append(f"units.json defines {sorted(units)}, inputs.json lists {sorted(inputs['units'])}: "
+    if sorted(units) != sorted(listed):
+        errors.append(f"units.json renders {sorted(units)}, inputs.json lists {sorted(listed)}: "
                       "add or remove the golden file and its entry")
-    for file_name in inputs["units"]:
+    for file_name in listed:
         unit = json.loads(json.dumps(units.get(file_name, {})))
         for section, keys in inputs.get("module_additions", {}).get(file_name, {}).items():
             unit.setdefault(section, {}).update(keys)

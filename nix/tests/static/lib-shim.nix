@@ -55,6 +55,14 @@ in
     else
       "'${builtins.replaceStrings [ "'" ] [ "'\\''" ] arg}'";
   hasPrefix = prefix: s: builtins.substring 0 (builtins.stringLength prefix) s == prefix;
+  hasSuffix =
+    suffix: s:
+    let
+      lenSuffix = builtins.stringLength suffix;
+      lenS = builtins.stringLength s;
+    in
+    lenS >= lenSuffix && builtins.substring (lenS - lenSuffix) lenSuffix s == suffix;
+  optionalString = cond: s: if cond then s else "";
 
   mkOption = attrs: attrs // { _type = "option"; };
   mkEnableOption = name: {
@@ -82,6 +90,7 @@ in
     nullOr = typeOf "nullOr";
     listOf = typeOf "listOf";
     attrsOf = typeOf "attrsOf";
+    submodule = typeOf "submodule";
     strMatching = typeOf "strMatching";
     externalPath = type "externalPath";
     ints = {

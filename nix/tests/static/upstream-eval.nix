@@ -137,13 +137,17 @@ let
     );
 
   failedAssertions = map (a: a.message) (lib.filter (a: !a.assertion) withWatch.assertions);
+  failedWith = extra: map (a: a.message) (lib.filter (a: !a.assertion) (evaluate extra).assertions);
+
+  # The default profile's units and each named profile's.
+  allUnits = inputs.units ++ lib.concatMap (p: p.units) (lib.attrValues (inputs.profiles or { }));
 
   checks =
     map (name: {
       what = "${name} equals nix/tests/golden/${name}";
       ok = unitText name == builtins.readFile (../golden + "/${name}");
       got = unitText name;
-    }) inputs.units
+    }) allUnits
     ++ [
       {
         what = "no assertion fails for the golden configuration";
@@ -161,6 +165,52 @@ let
           files ? "systemd/user/timers.target.wants/vault-token-renew.timer"
           && files ? "systemd/user/paths.target.wants/vault-token-renew.path";
         got = lib.attrNames files;
+      }
+      {
+        what = "a named profile's timer and path unit are linked into their targets";
+        ok =
+          files ? "systemd/user/timers.target.wants/vault-token-renew@lab.timer"
+          && files ? "systemd/user/paths.target.wants/vault-token-renew@lab.path";
+        got = lib.attrNames files;
+      }
+      {
+        what = "a named profile writes no template of its own: the failure hook is the default's";
+        ok = !(files ? "systemd/user/vault-token-renew-failure@@lab.service");
+        got = lib.attrNames files;
+      }
+      {
+        what = "two profiles on one token file are refused, naming both and how to fix it";
+        ok =
+          let
+            messages = failedWith {
+              services.vault-token-renew.profiles.lab.tokenFile = lib.mkForce "/home/alice/.vault-token";
+            };
+          in
+          lib.length messages == 1
+          && lib.hasInfix "services.vault-token-renew.tokenFile" (lib.head messages)
+          && lib.hasInfix "profiles.lab.tokenFile" (lib.head messages)
+          && lib.hasInfix " = " (lib.head messages);
+        got = failedWith {
+          services.vault-token-renew.profiles.lab.tokenFile = lib.mkForce "/home/alice/.vault-token";
+        };
+      }
+      {
+        what = "a profile without tokenFile, and a bad profile name, are refused with how to fix it";
+        ok =
+          let
+            missing = failedWith { services.vault-token-renew.profiles.work.vaultAddress = "https://w"; };
+            badName = failedWith {
+              services.vault-token-renew.profiles."Work Prod".tokenFile = "/home/alice/.t";
+            };
+          in
+          lib.length missing == 1
+          && lib.hasInfix "profiles.work.tokenFile" (lib.head missing)
+          && lib.length badName == 1
+          && lib.hasInfix "\"Work Prod\"" (lib.head badName);
+        got = [
+          (failedWith { services.vault-token-renew.profiles.work.vaultAddress = "https://w"; })
+          (failedWith { services.vault-token-renew.profiles."Work Prod".tokenFile = "/home/alice/.t"; })
+        ];
       }
       {
         what = "no path unit without watch.enable";
