@@ -157,6 +157,16 @@ impl ConfigFile {
             .collect()
     }
 
+    /// The profiles "every profile" means: the named ones, and the default when the top level
+    /// names a server (a file of named profiles only has no default token to keep).
+    pub fn configured_profiles(&self) -> Vec<String> {
+        let mut names = self.profile_names();
+        if self.vault_addr.is_none() {
+            names.retain(|n| n != crate::profile::DEFAULT);
+        }
+        names
+    }
+
     fn top_level_table(&self) -> toml::Table {
         let mut table = toml::Table::try_from(self).expect("a parsed config serialises");
         table.remove("profiles");

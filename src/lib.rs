@@ -109,7 +109,7 @@ fn every_profile(cli: &Cli, env: &Env) -> Result<Option<Vec<String>>, String> {
         return Ok(None);
     };
     match config::ConfigFile::load(&path, required) {
-        Ok(Some(file)) if !file.profiles.is_empty() => Ok(Some(file.profile_names())),
+        Ok(Some(file)) if !file.profiles.is_empty() => Ok(Some(file.configured_profiles())),
         _ => Ok(None),
     }
 }

@@ -217,6 +217,29 @@ scenarios! {
         assert_eq!(w.file_content().unwrap(), ours.token);
     }
 
+    /// A config of named profiles only (no server at the top level) has no default token to
+    /// keep: "every profile" means the named ones.
+    fn without_a_top_level_server_every_profile_means_the_named_ones(w) {
+        let config = w.home.path().join(".config/vault-token-renew/config.toml");
+        fs::write(
+            &config,
+            format!(
+                "display_name = \"devvm-alice\"\npolicies = [\"vault-admin\", \"sops-admin\"]\n\n[profiles.lab]\nvault_addr = \"{}\"\ntoken_file = \"~/.vault-token-lab\"\n",
+                w.server.url()
+            ),
+        )
+        .unwrap();
+        let ours = w.server.add_token(lab_marked(&w, ours_spec()));
+        write_lab_token(&w, &ours.token);
+        let run = w.run(&["status", "--json"]);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        let all: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(all.as_object().unwrap().keys().collect::<Vec<_>>(), ["lab"]);
+        let run = w.run(&["renew", "--all-profiles"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(w.log_lines().len(), 1, "{:?}", w.log_lines());
+    }
+
     /// Mistakes in naming or sharing profiles are usage errors that change nothing.
     fn profile_mistakes_change_nothing(w) {
         two_profiles(&w, &w.server.url());
