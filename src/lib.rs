@@ -14,6 +14,7 @@ pub mod install;
 pub mod journal;
 pub mod localfile;
 pub mod lock;
+pub mod manual;
 pub mod metrics;
 pub mod oidc;
 pub mod runlog;
