@@ -17,6 +17,7 @@ pub mod lock;
 pub mod manual;
 pub mod metrics;
 pub mod oidc;
+pub mod progress;
 pub mod runlog;
 pub mod schedule;
 pub mod secret;
@@ -43,6 +44,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     init_tracing(cli.global.verbose, cli.global.quiet);
     runlog::set_quiet(cli.global.quiet);
+    progress::set_quiet(cli.global.quiet);
     // Needs no settings: packagers run it in a build sandbox with no VAULT_ADDR.
     if let Some(Command::Generate(args)) = &cli.command {
         generate::run(args)?;
@@ -100,10 +102,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
                 dry_run: args.dry_run,
                 include_unmarked: args.include_unmarked,
             };
-            let report = runtime.block_on(commands::sweep_command(&ctx, opts));
+            let (report, plan) = runtime.block_on(commands::sweep_command(&ctx, opts));
             if opts.dry_run {
                 // A dry run changes nothing, the log and the metrics included: it only answers.
-                println!("{}", report.line(std::time::SystemTime::now()));
+                print_dry_run(&report, &plan, cli.global.format);
                 return Ok(report.outcome.into());
             }
             report
@@ -202,6 +204,28 @@ fn print_result(report: &runlog::Report, format: cli::Format) {
         "period_secs": report.token.and_then(|t| t.period_secs),
     });
     println!("{object}");
+}
+
+/// `sweep --dry-run`: what it would revoke or keep and why, then its line; or one JSON object.
+fn print_dry_run(
+    report: &runlog::Report,
+    plan: &[commands::sweep_plan::Planned],
+    format: cli::Format,
+) {
+    let line = report.line(std::time::SystemTime::now());
+    match format {
+        cli::Format::Text => println!("{}{line}", commands::sweep_plan::text(plan)),
+        cli::Format::Json => println!(
+            "{}",
+            serde_json::json!({
+                "result": metrics::result_label(report.outcome),
+                "exit_code": report.outcome.exit_code(),
+                "line": line,
+                "dry_run": true,
+                "plan": commands::sweep_plan::json(plan),
+            })
+        ),
+    }
 }
 
 /// The end of every renew, mint and sweep run: the log line, then the metrics file if configured.
