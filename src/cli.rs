@@ -165,8 +165,8 @@ pub struct MintArgs {
 
 #[derive(Debug, Args)]
 pub struct SweepArgs {
-    /// Only report: list what would be revoked and which same-named tokens lack our mark; revoke
-    /// nothing, write no log line
+    /// Only report: list each same-named token it would revoke or keep, with the rule that
+    /// decided; revoke nothing, write no log line
     #[arg(long)]
     pub dry_run: bool,
     /// Also revoke tokens with our display name but without this configuration's identity mark
