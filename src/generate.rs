@@ -339,10 +339,10 @@ mod tests {
         names
     }
 
-    /// Each command's help ends with examples and its exit codes, and its page has them as
-    /// EXAMPLES and EXIT STATUS (issue 14 point 9).
+    /// Each command's help puts the global options in their own section and ends with examples
+    /// and its exit codes, and its page has them as EXAMPLES and EXIT STATUS (issue 14 point 9).
     #[test]
-    fn every_command_has_examples_and_exit_codes_in_help_and_page() {
+    fn every_command_has_examples_exit_codes_and_global_options_in_help_and_page() {
         let cmd = built();
         let pages = pages().unwrap();
         for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
@@ -356,6 +356,12 @@ mod tests {
                 "{name}: {tail}"
             );
             assert!(tail.contains("\nExit codes: 0 "), "{name}: {tail}");
+            let help = sub.clone().render_help().to_string();
+            assert!(help.contains("\nGlobal options:\n"), "{name}: {help}");
+            assert!(
+                help.find("--vault-addr") > help.find("\nGlobal options:\n"),
+                "{name}: the settings flags are under Global options: {help}"
+            );
             let file = format!("vault-token-renew-{name}.1");
             let (_, page) = pages
                 .iter()
