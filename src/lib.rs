@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod decide;
+pub mod diagnostic;
 pub mod generate;
 pub mod hook;
 pub mod identity;
@@ -275,7 +276,6 @@ fn init_tracing(verbose: u8, quiet: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .without_time()
-        .with_target(false)
+        .event_format(diagnostic::Plain)
         .try_init();
 }

@@ -896,3 +896,53 @@ scenarios! {
         assert!(!w.last_log_line().contains("looked up"), "the log has no progress");
     }
 }
+
+scenarios! {
+    /// Issue 14 point 7: what the tool says on stderr besides its log line has one style,
+    /// `warning: …` / `error: …` / `debug: …`, whether tracing or a plain message says it; and a
+    /// missing token file points at the tool's own recovery command.
+    fn warnings_and_errors_share_one_style(w) {
+        let ours = w.seed_ours();
+        w.write_token(&ours.token);
+        // Plain http to a non-loopback address warns; 0.0.0.0 refuses at once.
+        let run = w.run(&["-v", "--vault-addr", "http://0.0.0.0:9", "--retries", "0", "renew"]);
+        assert_eq!(run.code, 4, "{run:?}");
+        let lines: Vec<&str> = run.stderr.lines().collect();
+        assert!(lines.iter().any(|l| l.starts_with("warning: http://0.0.0.0:9/ is plain http")), "{run:?}");
+        assert!(lines.iter().any(|l| l.starts_with("debug: ")), "{run:?}");
+        let log_line = |l: &&str| l.len() > 20 && l.as_bytes()[4] == b'-' && l[..20].ends_with('Z');
+        for line in &lines {
+            assert!(
+                ["warning: ", "error: ", "debug: ", "trace: "].iter().any(|p| line.starts_with(p)) || log_line(line),
+                "one style: {line:?} in {run:?}"
+            );
+        }
+        let run = w.run(&["--config", "/nonexistent/config.toml", "status"]);
+        assert_eq!(run.code, 2, "{run:?}");
+        assert!(run.stderr.starts_with("error: "), "{run:?}");
+
+        std::fs::remove_file(w.token_file()).unwrap();
+        let run = w.run(&["renew"]);
+        assert_eq!(run.code, 4, "{run:?}");
+        assert!(w.last_log_line().ends_with("does not exist; mint our token first: vault-token-renew mint --oidc"), "{}", w.last_log_line());
+    }
+
+    /// Issue 14 point 7: `--format json` gives one object for mint and sweep, as for renew.
+    fn format_json_is_one_object_for_mint_and_sweep(w) {
+        let login = w.seed_oidc_login();
+        let run = w.run_env(&["mint", "--format", "json"], &[("VAULT_TOKEN", login.token.as_str())]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert_eq!(run.stdout.lines().count(), 1, "{run:?}");
+        let mint: serde_json::Value = serde_json::from_str(&run.stdout).expect("one object");
+        assert_eq!(mint["exit_code"], 0, "{mint}");
+        assert_eq!(mint["period_secs"], PERIOD, "{mint}");
+        assert!(mint["line"].as_str().unwrap().contains(" HEALED") || mint["line"].as_str().unwrap().contains(" OK"), "{mint}");
+        let stale = w.seed_ours();
+        let run = w.run(&["sweep", "--format", "json"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        let sweep: serde_json::Value = serde_json::from_str(&run.stdout).expect("one object");
+        assert_eq!(sweep["result"], "ok", "{sweep}");
+        assert!(sweep["line"].as_str().unwrap().contains("revoked 1 stale periodic token(s)"), "{sweep}");
+        assert!(!w.server.token_alive(&stale.token));
+    }
+}
