@@ -814,11 +814,11 @@ scenarios! {
         let line = |s: &Seeded| plan_line(out, &s.accessor).unwrap_or_else(|| panic!("{} in {out}", s.accessor));
         assert_eq!(
             line(&recorded),
-            format!("would revoke {}: our display name and this configuration's mark, and not the token in the file; recorded as minted here (a replaced mint, or one whose answer was lost)", recorded.accessor)
+            format!("would revoke {}: our display name and this configuration's mark, and not the token in the file; recorded as minted here (a replaced mint, or one a crash stranded before it was installed)", recorded.accessor)
         );
         assert_eq!(
             line(&listed),
-            format!("would revoke {}: our display name and this configuration's mark, and not the token in the file; found in the accessor list", listed.accessor)
+            format!("would revoke {}: our display name and this configuration's mark, and not the token in the file; found in the accessor list (an older mint, or one whose answer was lost on the way)", listed.accessor)
         );
         assert_eq!(
             line(&theirs),

@@ -46,9 +46,9 @@ impl Planned {
             Rule::MarkedCopy { recorded } => format!(
                 "our display name and this configuration's mark, and not the token in the file; {}",
                 if recorded {
-                    "recorded as minted here (a replaced mint, or one whose answer was lost)"
+                    "recorded as minted here (a replaced mint, or one a crash stranded before it was installed)"
                 } else {
-                    "found in the accessor list"
+                    "found in the accessor list (an older mint, or one whose answer was lost on the way)"
                 }
             ),
             Rule::Unmarked {
