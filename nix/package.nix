@@ -15,6 +15,8 @@ let
       ../units/units.json
       # Golden unit files shared with the home-manager module's check (nix/tests/golden.nix).
       (lib.fileset.maybeMissing ../nix/tests/golden)
+      # The contract the code cites by section (tests/repository.rs checks every citation).
+      ../docs/vault-api-contract.md
     ];
   };
 

@@ -4,7 +4,7 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-const EXIT_CODES: &str = "\
+pub const EXIT_CODES: &str = "\
 Exit codes:
   0  OK or HEALED: the file holds our periodic token, renewed or freshly minted
   2  usage or configuration error: nothing was changed
@@ -66,6 +66,18 @@ Examples:
   vault-token-renew install --dry-run --schedule hourly --force   # show the diff first
 
 Exit codes: 0 installed; 2 usage error or a conflict with what is installed (nothing changed); 4 a write or systemctl failed";
+const COMPLETIONS_HELP: &str = "\
+Examples:
+  vault-token-renew completions bash > ~/.local/share/bash-completion/completions/vault-token-renew
+  vault-token-renew completions zsh > ~/.local/share/zsh/site-functions/_vault-token-renew   # then fpath+=(~/.local/share/zsh/site-functions)
+  vault-token-renew completions fish > ~/.config/fish/completions/vault-token-renew.fish
+
+Exit codes: 0 printed; 2 usage error (an unknown shell)";
+const ON_FAILURE_HELP: &str = "\
+Examples:
+  vault-token-renew on-failure vault-token-renew.service   # try the hook by hand
+
+Exit codes: 0 the hook succeeded, or none is configured; 2 usage error; 4 sh could not be started; otherwise the hook's own exit code";
 const UNINSTALL_HELP: &str = "\
 Examples:
   vault-token-renew uninstall --dry-run
@@ -114,9 +126,7 @@ pub enum Command {
     #[command(after_help = MINT_HELP)]
     Mint(MintArgs),
     /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell)
-    #[command(
-        after_help = "Examples:\n  vault-token-renew completions bash > ~/.local/share/bash-completion/completions/vault-token-renew\n  vault-token-renew completions zsh > ~/.local/share/zsh/site-functions/_vault-token-renew   # then fpath+=(~/.local/share/zsh/site-functions)\n  vault-token-renew completions fish > ~/.config/fish/completions/vault-token-renew.fish"
-    )]
+    #[command(after_help = COMPLETIONS_HELP)]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
@@ -131,6 +141,7 @@ pub enum Command {
     #[command(after_help = UNINSTALL_HELP)]
     Uninstall(UninstallArgs),
     /// Run the configured failure hook for UNIT (what the failure template unit runs)
+    #[command(after_help = ON_FAILURE_HELP)]
     OnFailure {
         /// The unit that failed, passed to the hook as FAILED_UNIT
         unit: String,
@@ -170,8 +181,8 @@ pub struct RenewArgs {
 
 #[derive(Debug, Args)]
 pub struct SweepArgs {
-    /// Only report: list what would be revoked and which same-named tokens lack our mark; revoke
-    /// nothing, write no log line
+    /// Only report: list each same-named token it would revoke or keep, with the rule that
+    /// decided; revoke nothing, write no log line
     #[arg(long)]
     pub dry_run: bool,
     /// Also revoke tokens with our display name but without this configuration's identity mark

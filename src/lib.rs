@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod decide;
+pub mod diagnostic;
 pub mod generate;
 pub mod hook;
 pub mod identity;
@@ -16,9 +17,11 @@ pub mod install_profile;
 pub mod journal;
 pub mod localfile;
 pub mod lock;
+pub mod manual;
 pub mod metrics;
 pub mod oidc;
 pub mod profile;
+pub mod progress;
 pub mod runlog;
 pub mod schedule;
 pub mod secret;
@@ -45,6 +48,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     init_tracing(cli.global.verbose, cli.global.quiet);
     runlog::set_quiet(cli.global.quiet);
+    progress::set_quiet(cli.global.quiet);
     // Needs no settings: packagers run it in a build sandbox with no VAULT_ADDR.
     if let Some(Command::Generate(args)) = &cli.command {
         generate::run(args)?;
@@ -215,10 +219,10 @@ fn run_profile(
                 dry_run: args.dry_run,
                 include_unmarked: args.include_unmarked,
             };
-            let report = runtime.block_on(commands::sweep_command(&ctx, opts));
+            let (report, plan) = runtime.block_on(commands::sweep_command(&ctx, opts));
             if opts.dry_run {
                 // A dry run changes nothing, the log and the metrics included: it only answers.
-                println!("{}", report.line(std::time::SystemTime::now()));
+                print_dry_run(&report, &plan, cli.global.format, &settings.profile);
                 return Ok(report.outcome.exit_code());
             }
             report
@@ -311,6 +315,30 @@ fn print_result(report: &runlog::Report, format: cli::Format, profile: &str) {
     println!("{object}");
 }
 
+/// `sweep --dry-run`: what it would revoke or keep and why, then its line; or one JSON object.
+fn print_dry_run(
+    report: &runlog::Report,
+    plan: &[commands::sweep_plan::Planned],
+    format: cli::Format,
+    profile: &str,
+) {
+    let line = report.line(std::time::SystemTime::now());
+    match format {
+        cli::Format::Text => println!("{}{line}", commands::sweep_plan::text(plan)),
+        cli::Format::Json => println!(
+            "{}",
+            serde_json::json!({
+                "result": metrics::result_label(report.outcome),
+                "exit_code": report.outcome.exit_code(),
+                "line": line,
+                "dry_run": true,
+                "plan": commands::sweep_plan::json(plan),
+                "profile": profile,
+            })
+        ),
+    }
+}
+
 /// The end of every renew, mint and sweep run: the log line, then the metrics file if configured.
 fn finish(report: &runlog::Report, settings: &Settings, started: std::time::SystemTime) {
     record(
@@ -370,7 +398,6 @@ fn init_tracing(verbose: u8, quiet: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .without_time()
-        .with_target(false)
+        .event_format(diagnostic::Plain)
         .try_init();
 }

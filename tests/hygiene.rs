@@ -271,7 +271,7 @@ scenarios! {
         assert!(
             c.texts
                 .iter()
-                .any(|(_, t)| t.contains("DEBUG") || t.contains("TRACE")),
+                .any(|(_, t)| t.lines().any(|l| l.starts_with("debug: ") || l.starts_with("trace: "))),
             "the verbose level was on"
         );
         let mut leaks = Vec::new();

@@ -807,3 +807,172 @@ scenarios! {
         assert!(run.stderr.contains(" DRIFT: "), "a failure is never quiet: {run:?}");
     }
 }
+
+/// A same-named token minted on another machine sharing this config.
+fn seed_another_machines(w: &World) -> Seeded {
+    let mut elsewhere = w.our_identity();
+    elsewhere.machine = "another-machine".into();
+    let mut spec = TokenSpec::periodic("devvm-alice", &OUR_POLICIES, PERIOD);
+    spec.meta = Some(elsewhere.mint_meta("devvm-alice", "devvm", "their-nonce"));
+    w.server.add_token(spec)
+}
+
+/// The line of a dry run's listing that names `accessor`.
+fn plan_line<'a>(stdout: &'a str, accessor: &str) -> Option<&'a str> {
+    stdout.lines().find(|l| l.contains(accessor))
+}
+
+scenarios! {
+    /// Issue 14: `sweep --dry-run` lists each token it would revoke or keep with the rule that
+    /// decided, revokes nothing and logs nothing; the file's token and other names are not listed.
+    fn sweep_dry_run_lists_each_token_with_its_rule(w) {
+        let current = w.seed_ours();
+        w.write_token(&current.token);
+        let recorded = w.seed_ours();
+        let listed = w.seed_ours();
+        let theirs = seed_another_machines(&w);
+        let older = w
+            .server
+            .add_token(TokenSpec::periodic("devvm-alice", &OUR_POLICIES, PERIOD));
+        let other_name = w.seed_kubernetes_login();
+        std::fs::create_dir_all(w.state_dir()).unwrap();
+        std::fs::write(w.record_file(), format!("{}\n", recorded.accessor)).unwrap();
+
+        let run = w.run(&["sweep", "--dry-run", "--include-unmarked"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        let out = &run.stdout;
+        let line = |s: &Seeded| plan_line(out, &s.accessor).unwrap_or_else(|| panic!("{} in {out}", s.accessor));
+        assert_eq!(
+            line(&recorded),
+            format!("would revoke {}: our display name and this configuration's mark, and not the token in the file; recorded as minted here (a replaced mint, or one a crash stranded before it was installed)", recorded.accessor)
+        );
+        assert_eq!(
+            line(&listed),
+            format!("would revoke {}: our display name and this configuration's mark, and not the token in the file; found in the accessor list (an older mint, or one whose answer was lost on the way)", listed.accessor)
+        );
+        assert_eq!(
+            line(&theirs),
+            format!("would revoke {}: our display name but another machine's; revoked only because of --include-unmarked", theirs.accessor)
+        );
+        assert!(line(&older).contains(": our display name but no identity mark"), "{out}");
+        assert!(plan_line(out, &current.accessor).is_none(), "the file's token is not listed: {out}");
+        assert!(plan_line(out, &other_name.accessor).is_none(), "another name is not listed: {out}");
+        assert!(out.lines().last().unwrap().contains("dry run, nothing changed"), "the summary line ends it: {out}");
+
+        let run = w.run(&["sweep", "--dry-run"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert_eq!(
+            plan_line(&run.stdout, &theirs.accessor).unwrap(),
+            format!("would keep {}: our display name but another machine's; left alive (--include-unmarked would revoke it)", theirs.accessor)
+        );
+        assert!(plan_line(&run.stdout, &listed.accessor).unwrap().starts_with("would revoke "));
+
+        let run = w.run(&["sweep", "--dry-run", "--format", "json"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON object");
+        assert_eq!(json["dry_run"], true, "{json}");
+        let mut plan: Vec<(String, String, String)> = json["plan"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["accessor"].as_str().unwrap().into(), p["action"].as_str().unwrap().into(), p["rule"].as_str().unwrap().into()))
+            .collect();
+        plan.sort();
+        let mut want = vec![
+            (recorded.accessor.clone(), "revoke".to_string(), "marked-copy-recorded".to_string()),
+            (listed.accessor.clone(), "revoke".into(), "marked-copy-listed".into()),
+            (theirs.accessor.clone(), "keep".into(), "same-name-other-machine".into()),
+            (older.accessor.clone(), "keep".into(), "same-name-unmarked".into()),
+        ];
+        want.sort();
+        assert_eq!(plan, want);
+
+        for s in [&current, &recorded, &listed, &theirs, &older, &other_name] {
+            assert!(w.server.token_alive(&s.token), "a dry run revokes nothing");
+        }
+        assert!(w.log_lines().is_empty(), "a dry run writes no log line");
+    }
+
+    /// Issue 14: a sweep on a terminal shows how far it got (`sweep: N/M looked up`), redrawn in
+    /// place and erased at the end; through a pipe (the timer, the journal) stderr has none of it.
+    fn sweep_shows_progress_on_a_terminal_only(w) {
+        let current = w.seed_ours();
+        w.write_token(&current.token);
+        for _ in 0..40 {
+            w.seed_kubernetes_login();
+        }
+        let stale = w.seed_ours();
+
+        let piped = w.run(&["sweep", "--dry-run"]);
+        assert_eq!(piped.code, 0, "{piped:?}");
+        assert!(!piped.stderr.contains("looked up") && !piped.stderr.contains('\r'), "{piped:?}");
+        assert!(!piped.stdout.contains("looked up"), "{piped:?}");
+
+        // util-linux `script` runs the sweep on a pseudo-terminal and copies what it shows.
+        let mut cmd = w.command_of(
+            std::path::Path::new("script"),
+            &["-q", "-e", "-c", &format!("{BIN} sweep"), "/dev/null"],
+        );
+        let tty = w.finish(cmd.output().expect("util-linux script"));
+        assert_eq!(tty.code, 0, "{tty:?}");
+        let shown = &tty.stdout;
+        let first = shown.find("\r\x1b[Ksweep: ").unwrap_or_else(|| panic!("a progress line: {shown:?}"));
+        assert!(shown[first..].contains(" looked up"), "{shown:?}");
+        let erased = shown.rfind("\r\x1b[K").unwrap();
+        let after = &shown[erased + "\r\x1b[K".len()..];
+        assert!(!after.contains("looked up"), "erased before the result: {shown:?}");
+        assert!(after.contains("OK ") && after.contains("revoked 1 stale"), "{shown:?}");
+        assert!(!w.server.token_alive(&stale.token));
+        assert!(!w.last_log_line().contains("looked up"), "the log has no progress");
+    }
+}
+
+scenarios! {
+    /// Issue 14 point 7: what the tool says on stderr besides its log line has one style,
+    /// `warning: …` / `error: …` / `debug: …`, whether tracing or a plain message says it; and a
+    /// missing token file points at the tool's own recovery command.
+    fn warnings_and_errors_share_one_style(w) {
+        let ours = w.seed_ours();
+        w.write_token(&ours.token);
+        // Plain http to a non-loopback address warns; 0.0.0.0 refuses at once.
+        let run = w.run(&["-v", "--vault-addr", "http://0.0.0.0:9", "--retries", "0", "renew"]);
+        assert_eq!(run.code, 4, "{run:?}");
+        let lines: Vec<&str> = run.stderr.lines().collect();
+        assert!(lines.iter().any(|l| l.starts_with("warning: http://0.0.0.0:9/ is plain http")), "{run:?}");
+        assert!(lines.iter().any(|l| l.starts_with("debug: ")), "{run:?}");
+        let log_line = |l: &&str| l.len() > 20 && l.as_bytes()[4] == b'-' && l[..20].ends_with('Z');
+        for line in &lines {
+            assert!(
+                ["warning: ", "error: ", "debug: ", "trace: "].iter().any(|p| line.starts_with(p)) || log_line(line),
+                "one style: {line:?} in {run:?}"
+            );
+        }
+        let run = w.run(&["--config", "/nonexistent/config.toml", "status"]);
+        assert_eq!(run.code, 2, "{run:?}");
+        assert!(run.stderr.starts_with("error: "), "{run:?}");
+
+        std::fs::remove_file(w.token_file()).unwrap();
+        let run = w.run(&["renew"]);
+        assert_eq!(run.code, 4, "{run:?}");
+        assert!(w.last_log_line().ends_with("does not exist; mint our token first: vault-token-renew mint --oidc"), "{}", w.last_log_line());
+    }
+
+    /// Issue 14 point 7: `--format json` gives one object for mint and sweep, as for renew.
+    fn format_json_is_one_object_for_mint_and_sweep(w) {
+        let login = w.seed_oidc_login();
+        let run = w.run_env(&["mint", "--format", "json"], &[("VAULT_TOKEN", login.token.as_str())]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert_eq!(run.stdout.lines().count(), 1, "{run:?}");
+        let mint: serde_json::Value = serde_json::from_str(&run.stdout).expect("one object");
+        assert_eq!(mint["exit_code"], 0, "{mint}");
+        assert_eq!(mint["period_secs"], PERIOD, "{mint}");
+        assert!(mint["line"].as_str().unwrap().contains(" HEALED") || mint["line"].as_str().unwrap().contains(" OK"), "{mint}");
+        let stale = w.seed_ours();
+        let run = w.run(&["sweep", "--format", "json"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        let sweep: serde_json::Value = serde_json::from_str(&run.stdout).expect("one object");
+        assert_eq!(sweep["result"], "ok", "{sweep}");
+        assert!(sweep["line"].as_str().unwrap().contains("revoked 1 stale periodic token(s)"), "{sweep}");
+        assert!(!w.server.token_alive(&stale.token));
+    }
+}

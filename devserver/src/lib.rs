@@ -1,5 +1,5 @@
 //! `vault-devserver`: an in-memory Vault/OpenBao token-store double that follows
-//! `../shared/docs/vault-api-contract.md` rule for rule (each rule cites its section), with test
+//! `docs/vault-api-contract.md` rule for rule (each rule cites its section), with test
 //! controls (seeding, faults, a clock, request records) both in-process and over HTTP.
 //!
 //! ```no_run

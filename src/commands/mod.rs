@@ -9,6 +9,7 @@ mod renew;
 pub mod show_config;
 mod status;
 mod sweep;
+pub mod sweep_plan;
 
 pub use doctor::doctor;
 pub use mint::mint;

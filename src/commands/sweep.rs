@@ -8,14 +8,16 @@
 //! list accessors, from the full list, streamed through a bounded number of concurrent requests
 //! so memory stays flat however many tokens the server holds.
 
+use super::sweep_plan::{Planned, Rule};
 use super::{Context, fail_line};
 use crate::decide::{Candidate, Verdict, allows, classify, judge};
 use crate::identity::Mark;
 use crate::runlog::{Outcome, Report, escape};
 use crate::secret::Token;
+use crate::vault::types::TokenInfo;
 use crate::vault::{AccessorList, Revoked, VaultError};
 use futures_util::stream::{self, StreamExt};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub const ACCESSORS: &str = "auth/token/accessors";
@@ -60,6 +62,8 @@ pub struct SweepReport {
     pub would_revoke: Vec<String>,
     /// Same-named tokens left alive because they lack this configuration's mark.
     pub unmarked: Vec<(String, Mark)>,
+    /// A dry run: every same-named token it would revoke or keep, with the rule that decided.
+    pub plan: Vec<Planned>,
     pub dry_run: bool,
 }
 
@@ -126,7 +130,8 @@ struct Job {
 
 enum Fate {
     Revoked,
-    WouldRevoke,
+    /// A dry run, and the rule that would revoke it.
+    WouldRevoke(Rule),
     /// Already gone: unknown to the server, or revoked by someone else meanwhile.
     Gone,
     /// The one we keep, or another display name.
@@ -200,6 +205,9 @@ pub async fn sweep(
     // The listed accessors, as the answer arrives; a list that breaks off ends the stream and
     // leaves its error here.
     let list_error: RefCell<Option<VaultError>> = RefCell::new(None);
+    // For the progress line: accessors handed out so far, and whether that is all of them.
+    let queued = Cell::new(recorded.len());
+    let listed_all = Cell::new(listed.is_none());
     let listed_jobs = stream::unfold(listed, |list| async {
         let mut list: AccessorList = list?;
         loop {
@@ -207,15 +215,20 @@ pub async fn sweep(
                 Ok(Some(accessor)) if accessor == keep_accessor || recorded.contains(&accessor) => {
                 }
                 Ok(Some(accessor)) => {
+                    queued.set(queued.get() + 1);
                     let job = Job {
                         accessor,
                         recorded: false,
                     };
                     return Some((job, Some(list)));
                 }
-                Ok(None) => return None,
+                Ok(None) => {
+                    listed_all.set(true);
+                    return None;
+                }
                 Err(e) => {
                     *list_error.borrow_mut() = Some(e);
+                    listed_all.set(true);
                     return None;
                 }
             }
@@ -228,18 +241,37 @@ pub async fn sweep(
     let jobs = stream::iter(recorded_jobs).chain(listed_jobs);
 
     let mut forget = BTreeSet::new();
+    let mut progress = crate::progress::Progress::on_stderr("sweep");
     jobs.map(|job| run(ctx, token, keep_accessor, opts, job))
         .buffer_unordered(ctx.settings.sweep_concurrency.max(1))
         .for_each(|(job, fate)| {
             report.examined += 1;
+            progress.update(report.examined, listed_all.get().then(|| queued.get()));
             // A recorded accessor that is settled (gone, or proven not a stale copy of ours) need
             // not be looked up again; a failure is retried next time.
-            let settled = !matches!(fate, Fate::Failed | Fate::WouldRevoke);
+            let settled = !matches!(fate, Fate::Failed | Fate::WouldRevoke(_));
             match fate {
                 Fate::Revoked => report.revoked += 1,
-                Fate::WouldRevoke => report.would_revoke.push(job.accessor.clone()),
+                Fate::WouldRevoke(rule) => {
+                    report.would_revoke.push(job.accessor.clone());
+                    report.plan.push(Planned {
+                        accessor: job.accessor.clone(),
+                        rule,
+                    });
+                }
                 Fate::Failed => report.failed += 1,
-                Fate::Unmarked(mark) => report.unmarked.push((job.accessor.clone(), mark)),
+                Fate::Unmarked(mark) => {
+                    report.unmarked.push((job.accessor.clone(), mark));
+                    if opts.dry_run {
+                        report.plan.push(Planned {
+                            accessor: job.accessor.clone(),
+                            rule: Rule::Unmarked {
+                                mark,
+                                included: false,
+                            },
+                        });
+                    }
+                }
                 Fate::Gone | Fate::NotStale => {}
             }
             if job.recorded && settled && !opts.dry_run {
@@ -248,6 +280,7 @@ pub async fn sweep(
             async {}
         })
         .await;
+    progress.finish();
 
     if let Some(e) = list_error.into_inner() {
         report.problem = Some(format!(
@@ -276,9 +309,18 @@ async fn run(
     let fate = match ctx.client.lookup_accessor(token, &job.accessor).await {
         Ok(None) => Fate::Gone,
         Ok(Some(info)) => match classify(&info, &ctx.our_name, keep_accessor, &ctx.identity) {
-            Candidate::Stale => revoke(ctx, token, &job.accessor, opts).await,
-            Candidate::Unmarked(_) if opts.include_unmarked => {
-                revoke(ctx, token, &job.accessor, opts).await
+            Candidate::Stale => {
+                let rule = Rule::MarkedCopy {
+                    recorded: job.recorded,
+                };
+                revoke(ctx, token, &job.accessor, opts, rule).await
+            }
+            Candidate::Unmarked(mark) if opts.include_unmarked => {
+                let rule = Rule::Unmarked {
+                    mark,
+                    included: true,
+                };
+                revoke(ctx, token, &job.accessor, opts, rule).await
             }
             Candidate::Unmarked(mark) => Fate::Unmarked(mark),
             Candidate::Keep | Candidate::NotOurs => Fate::NotStale,
@@ -291,9 +333,15 @@ async fn run(
     (job, fate)
 }
 
-async fn revoke(ctx: &Context<'_>, token: &Token, accessor: &str, opts: SweepOptions) -> Fate {
+async fn revoke(
+    ctx: &Context<'_>,
+    token: &Token,
+    accessor: &str,
+    opts: SweepOptions,
+    rule: Rule,
+) -> Fate {
     if opts.dry_run {
-        return Fate::WouldRevoke;
+        return Fate::WouldRevoke(rule);
     }
     match ctx.client.revoke_accessor(token, accessor).await {
         Ok(Revoked::Now) => Fate::Revoked,
@@ -308,20 +356,32 @@ async fn revoke(ctx: &Context<'_>, token: &Token, accessor: &str, opts: SweepOpt
     }
 }
 
-/// `vault-token-renew sweep`: sweep with the file's token, which must be ours.
-pub async fn sweep_command(ctx: &Context<'_>, opts: SweepOptions) -> Report {
-    let _lock = match super::take_run_lock(ctx) {
-        Ok(lock) => lock,
-        Err(report) => return report,
-    };
-    let snapshot = match ctx.file.read() {
-        Ok(s) => s,
-        Err(e) => return Report::new(Outcome::Fail, e.to_string()),
-    };
-    let info = match ctx.client.lookup_self(&snapshot.token).await {
-        Ok(info) => info,
-        Err(e) => return fail_line(ctx.settings, "looking up the token in the file failed", &e),
-    };
+/// `vault-token-renew sweep`: sweep with the file's token, which must be ours. Also returns a
+/// dry run's plan (what it would revoke or keep, and why); empty otherwise.
+pub async fn sweep_command(ctx: &Context<'_>, opts: SweepOptions) -> (Report, Vec<Planned>) {
+    match sweep_with_file_token(ctx, opts).await {
+        Ok((mut report, info)) => {
+            let plan = std::mem::take(&mut report.plan);
+            (command_report(&report, &info, opts), plan)
+        }
+        Err(report) => (report, vec![]),
+    }
+}
+
+async fn sweep_with_file_token(
+    ctx: &Context<'_>,
+    opts: SweepOptions,
+) -> Result<(SweepReport, TokenInfo), Report> {
+    let _lock = super::take_run_lock(ctx)?;
+    let snapshot = ctx
+        .file
+        .read()
+        .map_err(|e| Report::new(Outcome::Fail, e.to_string()))?;
+    let info = ctx
+        .client
+        .lookup_self(&snapshot.token)
+        .await
+        .map_err(|e| fail_line(ctx.settings, "looking up the token in the file failed", &e))?;
     if judge(
         &info,
         &ctx.our_name,
@@ -329,16 +389,21 @@ pub async fn sweep_command(ctx: &Context<'_>, opts: SweepOptions) -> Report {
         ctx.settings.token_role.as_deref(),
     ) != Verdict::Ours
     {
-        return Report::new(
+        return Err(Report::new(
             Outcome::Drift,
             format!(
                 "{} is dn={} — not our token, so no sweep (it would keep the wrong accessor); run `vault-token-renew` to heal first",
                 ctx.file.path().display(),
                 super::dn(&info.display_name)
             ),
-        );
+        ));
     }
     let report = sweep(ctx, &snapshot.token, &info.accessor, opts).await;
+    Ok((report, info))
+}
+
+/// The sweep command's log line.
+fn command_report(report: &SweepReport, info: &TokenInfo, opts: SweepOptions) -> Report {
     let outcome = if report.problem.is_some() || report.failed > 0 {
         Outcome::Fail
     } else {

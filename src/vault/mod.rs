@@ -1,4 +1,4 @@
-//! A small typed layer over the Vault/OpenBao endpoints in `../shared/docs/vault-api-contract.md`.
+//! A small typed layer over the Vault/OpenBao endpoints in `docs/vault-api-contract.md` (at the repository root).
 
 mod accessor_list;
 mod client;
