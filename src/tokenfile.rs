@@ -20,7 +20,7 @@ const TEMP_MARK: &str = ".vault-token-renew-";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenFileError {
-    #[error("token file {0} does not exist; mint our token first: vault-token-renew mint --oidc")]
+    #[error("token file {0} does not exist; mint our token first")]
     Missing(PathBuf),
     #[error("token file {0} is a dangling symlink; remove it, or point it at the token file")]
     DanglingSymlink(PathBuf),
@@ -30,7 +30,7 @@ pub enum TokenFileError {
         "token file {path} is larger than {limit} bytes, so it holds no token; move it aside and mint again"
     )]
     TooLarge { path: PathBuf, limit: u64 },
-    #[error("token file {0} is empty; mint our token: vault-token-renew mint --oidc")]
+    #[error("token file {0} is empty; mint our token")]
     Empty(PathBuf),
     #[error(
         "token file {path} does not hold a token (a non-printable byte at offset {offset}); move it aside and mint again"

@@ -240,6 +240,26 @@ scenarios! {
         assert_eq!(w.log_lines().len(), 1, "{:?}", w.log_lines());
     }
 
+    /// The advice a named profile gives mints into that profile's file, never the default's.
+    fn a_profiles_advice_names_the_profile(w) {
+        two_profiles(&w, &w.server.url());
+        let run = w.run(&["--profile", "lab"]);
+        assert_eq!(run.code, 4, "no token file yet: {}", run.stderr);
+        assert!(
+            w.last_log_line().ends_with("does not exist; mint our token first: vault-token-renew --profile lab mint --oidc"),
+            "{}",
+            w.last_log_line()
+        );
+        write_lab_token(&w, &w.seed_kubernetes_login().token);
+        let run = w.run(&["--profile", "lab"]);
+        assert_eq!(run.code, 3, "{}", run.stderr);
+        assert!(w.last_log_line().ends_with("Manual re-mint: vault-token-renew --profile lab mint --oidc"), "{}", w.last_log_line());
+        let run = w.run(&["--profile", "lab", "status", "--json"]);
+        let status: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let advice = status["advice"].as_str().unwrap();
+        assert!(advice.contains("vault-token-renew --profile lab mint --oidc"), "{advice}");
+    }
+
     /// Mistakes in naming or sharing profiles are usage errors that change nothing.
     fn profile_mistakes_change_nothing(w) {
         two_profiles(&w, &w.server.url());

@@ -142,7 +142,11 @@ fn token_file(ctx: &Context<'_>) -> Check {
     const WHAT: &str = "token file";
     let path = ctx.file.path().display();
     match ctx.file.read() {
-        Err(e) => check(Level::Fail, WHAT, e.to_string()),
+        Err(e) => check(
+            Level::Fail,
+            WHAT,
+            super::read_failure(&e, &ctx.settings.profile),
+        ),
         Ok(snap) => match snap.loose_mode {
             Some(mode) => check(
                 Level::Fail,

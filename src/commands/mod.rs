@@ -29,9 +29,31 @@ use std::time::Duration;
 /// How long a run waits for another run's lock before giving up.
 pub const LOCK_WAIT: Duration = Duration::from_secs(60);
 
+/// The command a person runs for `profile`: `vault-token-renew [--profile NAME] <args>`.
+pub fn command_for(profile: &str, args: &str) -> String {
+    match profile {
+        crate::profile::DEFAULT => format!("vault-token-renew {args}"),
+        name => format!("vault-token-renew --profile {name} {args}"),
+    }
+    .trim_end()
+    .to_owned()
+}
+
+/// What a failed read of the token file says, with the command that puts our token there when
+/// the file is missing or empty.
+pub fn read_failure(e: &crate::tokenfile::TokenFileError, profile: &str) -> String {
+    use crate::tokenfile::TokenFileError::{Empty, Missing};
+    match e {
+        Missing(_) | Empty(_) => format!("{e}: {}", manual_mint(profile)),
+        _ => e.to_string(),
+    }
+}
+
 /// The command a person runs to put our token back by hand: our own OIDC login, which clobbers
-/// nothing and leaves no login token behind.
-pub const MANUAL_MINT: &str = "vault-token-renew mint --oidc";
+/// nothing and leaves no login token behind (for a named profile, into that profile's file).
+pub fn manual_mint(profile: &str) -> String {
+    command_for(profile, "mint --oidc")
+}
 
 pub struct Context<'a> {
     pub settings: &'a Settings,

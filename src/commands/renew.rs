@@ -2,7 +2,7 @@
 
 use super::heal::{MintError, mint_and_install};
 use super::sweep::{SweepOptions, sweep};
-use super::{Context, MANUAL_MINT, dn, fail_line};
+use super::{Context, dn, fail_line, manual_mint, read_failure};
 use crate::decide::{ForeignReason, Verdict, foreign_words, judge};
 use crate::runlog::{Outcome, Report, escape};
 use crate::tokenfile::Snapshot;
@@ -21,7 +21,7 @@ pub async fn renew(ctx: &Context<'_>) -> Report {
     }
     let snapshot = match ctx.file.read() {
         Ok(s) => s,
-        Err(e) => return Report::new(Outcome::Fail, e.to_string()),
+        Err(e) => return Report::new(Outcome::Fail, read_failure(&e, &ctx.settings.profile)),
     };
     if let Some(mode) = snapshot.loose_mode {
         tracing::warn!(
@@ -43,9 +43,10 @@ pub async fn renew(ctx: &Context<'_>) -> Report {
             return Report::new(
                 Outcome::Fail,
                 format!(
-                    "the token in {} is not valid ({}) — it expired or was revoked; mint a new one: {MANUAL_MINT}",
+                    "the token in {} is not valid ({}) — it expired or was revoked; mint a new one: {}",
                     ctx.file.path().display(),
-                    escape(&e.server_reason(), 200)
+                    escape(&e.server_reason(), 200),
+                    manual_mint(&ctx.settings.profile)
                 ),
             );
         }
@@ -153,6 +154,7 @@ async fn heal(
 
 async fn heal_outcome(ctx: &Context<'_>, snapshot: &Snapshot, who: &str) -> Report {
     let file = ctx.file.path().display();
+    let remint = manual_mint(&ctx.settings.profile);
     match mint_and_install(
         ctx,
         &snapshot.token,
@@ -177,20 +179,20 @@ async fn heal_outcome(ctx: &Context<'_>, snapshot: &Snapshot, who: &str) -> Repo
         Err(MintError::NoPolicies) => Report::new(
             Outcome::Drift,
             format!(
-                "{file} is {who} — cannot heal: no policies to mint are configured (set `policies` in {} or pass --policy); investigate what wrote it. Manual re-mint: {MANUAL_MINT}",
+                "{file} is {who} — cannot heal: no policies to mint are configured (set `policies` in {} or pass --policy); investigate what wrote it. Manual re-mint: {remint}",
                 ctx.settings.config_file.display()
             ),
         ),
         Err(MintError::NoAuthority(asked)) => Report::new(
             Outcome::Drift,
             format!(
-                "{file} is {who} — cannot heal: its capabilities allow no mint path, so no mint was sent ({asked}); a heal needs update+sudo on auth/token/create-orphan or auth/token/create, or update on auth/token/create/<token_role>; investigate what wrote it. Manual re-mint: {MANUAL_MINT}"
+                "{file} is {who} — cannot heal: its capabilities allow no mint path, so no mint was sent ({asked}); a heal needs update+sudo on auth/token/create-orphan or auth/token/create, or update on auth/token/create/<token_role>; investigate what wrote it. Manual re-mint: {remint}"
             ),
         ),
         Err(MintError::Denied(e)) => Report::new(
             Outcome::Drift,
             format!(
-                "{file} is {who} — heal denied, foreign token lacks create authority ({}); investigate what wrote it. Manual re-mint: {MANUAL_MINT}",
+                "{file} is {who} — heal denied, foreign token lacks create authority ({}); investigate what wrote it. Manual re-mint: {remint}",
                 escape(&e.server_reason(), 300)
             ),
         ),

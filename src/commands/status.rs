@@ -4,7 +4,7 @@
 //! is for scripts and only ever gains fields (documented in docs/runbook.md).
 
 use super::sweep::{SweepOptions, sweep};
-use super::{Context, MANUAL_MINT, dn};
+use super::{Context, command_for, dn, manual_mint, read_failure};
 use crate::cli::StatusArgs;
 use crate::decide::{ForeignReason, Verdict, choose_mint_path, judge, mint_candidates};
 use crate::identity::{Identity, TOOL};
@@ -344,8 +344,8 @@ async fn continue_collect(ctx: &Context<'_>, check_paths: &[String], mut st: Sta
     let snapshot = match ctx.file.read() {
         Ok(snap) => snap,
         Err(e) => {
-            st.error = Some(e.to_string());
-            st.advice = Some(format!("mint our token: {MANUAL_MINT}"));
+            st.error = Some(read_failure(&e, &s.profile));
+            st.advice = Some(format!("mint our token: {}", manual_mint(&s.profile)));
             return st;
         }
     };
@@ -356,7 +356,8 @@ async fn continue_collect(ctx: &Context<'_>, check_paths: &[String], mut st: Sta
             if e.is_invalid_token() {
                 st.state = "invalid";
                 st.advice = Some(format!(
-                    "the token expired or was revoked; mint a new one: {MANUAL_MINT}"
+                    "the token expired or was revoked; mint a new one: {}",
+                    manual_mint(&s.profile)
                 ));
             } else if e.is_permission_denied() {
                 // A live token without the `default` policy: we always mint with it.
@@ -380,6 +381,7 @@ async fn continue_collect(ctx: &Context<'_>, check_paths: &[String], mut st: Sta
                 st.advice = Some(foreign_advice(
                     "a live token that may not look itself up, so not ours (no `default` policy?)",
                     can,
+                    &s.profile,
                 ));
             } else {
                 st.state = "unreachable";
@@ -438,12 +440,14 @@ async fn continue_collect(ctx: &Context<'_>, check_paths: &[String], mut st: Sta
         Verdict::Ours => {
             st.state = "ours";
             if info.ttl < LOW_TTL {
-                st.advice = Some(
-                    "our token is close to expiry: is the timer running? `systemctl --user list-timers vault-token-renew.timer`".into(),
-                );
+                st.advice = Some(format!(
+                    "our token is close to expiry: is the timer running? `systemctl --user list-timers {}`",
+                    crate::units::Names::of(&s.profile).timer
+                ));
             } else if info.renewable == Some(false) {
                 st.advice = Some(format!(
-                    "our token is not renewable; mint a new one: {MANUAL_MINT}"
+                    "our token is not renewable; mint a new one: {}",
+                    manual_mint(&s.profile)
                 ));
             } else if let Some(mode) = &st.loose_mode {
                 st.advice = Some(format!(
@@ -480,7 +484,7 @@ async fn continue_collect(ctx: &Context<'_>, check_paths: &[String], mut st: Sta
                 s.token_role.as_deref(),
                 caps.as_ref(),
             );
-            st.advice = Some(foreign_advice(&why, can));
+            st.advice = Some(foreign_advice(&why, can, &s.profile));
         }
     }
     st
@@ -515,19 +519,21 @@ fn heal_ability(
 }
 
 /// The next step for a foreign token: heal only when the token can mint ours.
-fn foreign_advice(why: &str, can: HealAbility) -> String {
+fn foreign_advice(why: &str, can: HealAbility, profile: &str) -> String {
+    let remint = manual_mint(profile);
+    let heal = command_for(profile, "");
     match can {
         HealAbility::Can(path) => format!(
-            "the file holds a foreign token ({why}) that may mint through {path}; run `vault-token-renew` to heal it, or: {MANUAL_MINT}"
+            "the file holds a foreign token ({why}) that may mint through {path}; run `{heal}` to heal it, or: {remint}"
         ),
         HealAbility::Unknown => format!(
-            "the file holds a foreign token ({why}) whose mint authority is unknown; `vault-token-renew` tries a heal, or mint ours with a login: {MANUAL_MINT}"
+            "the file holds a foreign token ({why}) whose mint authority is unknown; `{heal}` tries a heal, or mint ours with a login: {remint}"
         ),
         HealAbility::Cannot => format!(
-            "the file holds a foreign token ({why}) that cannot mint ours (no mint path is allowed), so a heal would fail; mint ours with a login: {MANUAL_MINT}, and find what wrote the file"
+            "the file holds a foreign token ({why}) that cannot mint ours (no mint path is allowed), so a heal would fail; mint ours with a login: {remint}, and find what wrote the file"
         ),
         HealAbility::NoPolicies => format!(
-            "the file holds a foreign token ({why}); no policies to mint are configured (set `policies` or pass --policy), then: {MANUAL_MINT}"
+            "the file holds a foreign token ({why}); no policies to mint are configured (set `policies` or pass --policy), then: {remint}"
         ),
     }
 }
@@ -991,9 +997,14 @@ mod tests {
         let weak = caps("auth/token/create-orphan", &["deny"]);
         let can = heal_ability(true, None, Some(&weak));
         assert_eq!(can, HealAbility::Cannot);
-        let advice = foreign_advice("x", can);
+        let advice = foreign_advice("x", can.clone(), "default");
         assert!(!advice.contains("to heal it"), "{advice}");
         assert!(advice.contains("vault-token-renew mint --oidc"), "{advice}");
+        let advice = foreign_advice("x", can, "lab");
+        assert!(
+            advice.contains("vault-token-renew --profile lab mint --oidc"),
+            "a named profile's advice mints into its own file: {advice}"
+        );
         let admin = caps("auth/token/create", &["update", "sudo"]);
         assert_eq!(
             heal_ability(true, None, Some(&admin)),
