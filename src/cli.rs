@@ -148,6 +148,10 @@ pub enum Command {
     },
 }
 
+/// The Vault CLI's defaults for `vault login -method=oidc` (contract §9).
+pub const OIDC_DEFAULT_MOUNT: &str = "oidc";
+pub const OIDC_DEFAULT_PORT: u16 = 8250;
+
 #[derive(Debug, Args)]
 pub struct MintArgs {
     /// Log in with OIDC in-process (as `vault login -method=oidc` does) and mint with that login's
@@ -155,13 +159,13 @@ pub struct MintArgs {
     #[arg(long)]
     pub oidc: bool,
     /// Mount path of the OIDC auth method
-    #[arg(long, value_name = "PATH", default_value = crate::oidc::DEFAULT_MOUNT, requires = "oidc")]
+    #[arg(long, value_name = "PATH", default_value = OIDC_DEFAULT_MOUNT, requires = "oidc")]
     pub oidc_mount: String,
     /// OIDC role [default: the mount's default_role]
     #[arg(long, value_name = "ROLE", requires = "oidc")]
     pub oidc_role: Option<String>,
     /// Loopback port of the callback, http://localhost:<port>/oidc/callback (0: any free port)
-    #[arg(long, value_name = "PORT", default_value_t = crate::oidc::DEFAULT_PORT, requires = "oidc")]
+    #[arg(long, value_name = "PORT", default_value_t = OIDC_DEFAULT_PORT, requires = "oidc")]
     pub oidc_port: u16,
     /// Do not start a browser; only print the login URL
     #[arg(long, requires = "oidc")]

@@ -20,9 +20,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use zeroize::Zeroizing;
 
-/// The Vault CLI's defaults (contract §9).
-pub const DEFAULT_MOUNT: &str = "oidc";
-pub const DEFAULT_PORT: u16 = 8250;
 /// The Vault CLI gives up after two minutes too.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(120);
 const BODY_LIMIT: usize = 1 << 20;

@@ -19,7 +19,8 @@ pub fn check_name(name: &str) -> Result<(), String> {
     {
         return Err(format!(
             "{:?} is not a profile name: use up to 32 lower-case letters, digits, - and _, starting with a letter or digit",
-            crate::runlog::escape(name, 40)
+            // Debug quoting escapes control characters; the cut keeps a pasted blob short.
+            name.chars().take(40).collect::<String>()
         ));
     }
     Ok(())

@@ -92,6 +92,12 @@ impl Env {
 }
 
 impl Env {
+    /// The user's unit directory, as the user manager and `install` see it.
+    pub fn user_unit_dir(&self) -> Option<PathBuf> {
+        self.xdg_dir("XDG_CONFIG_HOME", ".config")
+            .map(|d| d.join("systemd/user"))
+    }
+
     /// `$<var>` when it is absolute, else `~/<fallback>`; None without a home.
     pub fn xdg_dir(&self, var: &str, fallback: &str) -> Option<PathBuf> {
         match self.get(var).filter(|v| v.starts_with('/')) {

@@ -82,12 +82,6 @@ impl UnitOptions {
     }
 }
 
-/// The user's unit directory, as the user manager and `install` see it.
-pub fn user_unit_dir(env: &crate::settings::Env) -> Option<std::path::PathBuf> {
-    env.xdg_dir("XDG_CONFIG_HOME", ".config")
-        .map(|d| d.join("systemd/user"))
-}
-
 /// The options a rerun installs: the flags over the installed ones over the defaults. A flag
 /// that changes an installed value is refused without `force`, naming both values.
 pub fn merge(

@@ -6,7 +6,7 @@
 use super::Context;
 use super::mint::period_outlasts_timer;
 use crate::settings::Env;
-use crate::unit_options::{UnitOptions, user_unit_dir};
+use crate::unit_options::UnitOptions;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -233,7 +233,9 @@ fn period(ctx: &Context<'_>, env: &Env) -> Check {
     const WHAT: &str = "period";
     let period = crate::schedule::human(ctx.settings.period);
     let names = crate::units::Names::of(&ctx.settings.profile);
-    let Some(timer) = user_unit_dir(env).and_then(|d| UnitOptions::installed_for(&d, &names))
+    let Some(timer) = env
+        .user_unit_dir()
+        .and_then(|d| UnitOptions::installed_for(&d, &names))
     else {
         return check(
             Level::Unknown,

@@ -47,7 +47,8 @@ pub(crate) fn period_outlasts_timer(period: Duration, timer: &UnitOptions) -> Re
 pub async fn mint(ctx: &Context<'_>, env: &Env, args: &MintArgs) -> Report {
     // The selected profile's timer is the one that has to keep this token alive.
     let names = crate::units::Names::of(&ctx.settings.profile);
-    let timer = crate::unit_options::user_unit_dir(env)
+    let timer = env
+        .user_unit_dir()
         .and_then(|d| UnitOptions::installed_for(&d, &names));
     if let Some(timer) = &timer
         && let Err(why) = period_outlasts_timer(ctx.settings.period, timer)
