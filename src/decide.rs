@@ -1,7 +1,7 @@
 //! The pure decisions: is this token ours, which accessors are stale, what a server error means.
 
 use crate::identity::{Identity, Mark};
-use crate::vault::types::TokenInfo;
+use crate::wire::TokenInfo;
 use std::collections::BTreeMap;
 
 /// How the server stores a display name given at create time (contract §3 "display_name"):

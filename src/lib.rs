@@ -33,6 +33,7 @@ pub mod trust;
 pub mod unit_options;
 pub mod units;
 pub mod vault;
+pub mod wire;
 
 use clap::Parser;
 use cli::{Cli, Command};

@@ -10,7 +10,7 @@
 use crate::runlog::escape;
 use crate::secret::Token;
 use crate::vault::Client;
-use crate::vault::types::{AuthBlock, Envelope, ErrorBody};
+use crate::wire::{AuthBlock, Envelope, ErrorBody};
 use serde::de::IgnoredAny;
 use std::collections::HashMap;
 use std::io::Read;

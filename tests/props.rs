@@ -7,7 +7,7 @@ use serde::de::IgnoredAny;
 use std::time::{Duration, UNIX_EPOCH};
 use vault_token_renew::runlog::{MAX_LINE, Outcome, Report, escape};
 use vault_token_renew::tokenfile::{ParseError, TokenFile, parse_token};
-use vault_token_renew::vault::types::{AuthBlock, Envelope, ErrorBody, Keys, RenewAuth, TokenInfo};
+use vault_token_renew::wire::{AuthBlock, Envelope, ErrorBody, Keys, RenewAuth, TokenInfo};
 
 /// Arbitrary JSON, shaped like (and often unlike) Vault's envelopes.
 fn json() -> impl Strategy<Value = serde_json::Value> {

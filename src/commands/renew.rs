@@ -7,7 +7,7 @@ use crate::decide::{ForeignReason, Verdict, foreign_words, judge};
 use crate::runlog::{Outcome, Report, escape};
 use crate::tokenfile::Snapshot;
 use crate::vault::NEW_TOKEN_GRACE;
-use crate::vault::types::TokenInfo;
+use crate::wire::TokenInfo;
 use std::time::Duration;
 
 pub async fn renew(ctx: &Context<'_>) -> Report {

@@ -3,10 +3,10 @@
 use super::accessor_list::AccessorList;
 use super::error::{Failure, VaultError, describe_reqwest};
 use super::tls::{self, TlsError};
-use super::types::{AuthBlock, Envelope, ErrorBody, RenewAuth, TokenInfo};
 use crate::decide::MintPath;
 use crate::secret::Token;
 use crate::settings::Settings;
+use crate::wire::{AuthBlock, Envelope, ErrorBody, RenewAuth, TokenInfo};
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use serde::de::{DeserializeOwned, IgnoredAny};

@@ -5,7 +5,6 @@ mod client;
 mod error;
 mod settle;
 mod tls;
-pub mod types;
 
 pub use accessor_list::AccessorList;
 pub use client::{Client, MintRequest, Minted, REVOKE_GRACE, Renewed, Revoked};

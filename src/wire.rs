@@ -1,5 +1,6 @@
-//! Response shapes of the few endpoints we use (contract §1–§7). Only the fields the tool
-//! reads are declared; `data.id` (the token itself, echoed by lookup-self) is never deserialised.
+//! The server's JSON: response shapes of the few endpoints we use (contract §1–§7). Only the
+//! fields the tool reads are declared; `data.id` (the token itself, echoed by lookup-self) is
+//! never deserialised. Its own room, below both the client and the decisions that read it.
 
 use crate::secret::Token;
 use serde::{Deserialize, Deserializer};
