@@ -65,3 +65,83 @@ fn every_contract_section_cited_exists() {
         );
     }
 }
+
+/// The crate's top-level modules (`src/<room>.rs` or `src/<room>/`) and the rooms each one's
+/// non-test code names as `crate::<room>` or `use <room>::`.
+fn room_imports() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let src = Path::new(ROOT).join("src");
+    let mut files = vec![];
+    text_files(&src, &mut files);
+    let room_of = |path: &Path| -> Option<String> {
+        let rel = path.strip_prefix(&src).ok()?;
+        let first = rel.components().next()?.as_os_str().to_str()?;
+        let room = first.strip_suffix(".rs").unwrap_or(first);
+        (!matches!(room, "lib" | "main")).then(|| room.to_owned())
+    };
+    let rooms: std::collections::BTreeSet<String> =
+        files.iter().filter_map(|(p, _)| room_of(p)).collect();
+    let mut imports =
+        std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+    for (path, text) in &files {
+        let Some(room) = room_of(path) else { continue };
+        // Test code may look anywhere; only what ships must import downward.
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().ends_with("_tests.rs"))
+        {
+            continue;
+        }
+        let shipped = text
+            .split("#[cfg(test)]\nmod tests")
+            .next()
+            .unwrap_or_default();
+        let named = imports.entry(room.clone()).or_default();
+        for other in &rooms {
+            let used = shipped.contains(&format!("crate::{other}::"))
+                || shipped.contains(&format!("crate::{other};"))
+                || shipped.contains(&format!("crate::{{{other}"));
+            if other != &room && used {
+                named.insert(other.clone());
+            }
+        }
+    }
+    imports
+}
+
+/// Rooms import downward only: no module of the crate reaches, directly or through others, back
+/// to itself. A cycle is named, with the path that closes it.
+#[test]
+fn the_crates_rooms_import_each_other_without_a_cycle() {
+    let imports = room_imports();
+    assert!(imports.len() > 20, "found the rooms: {imports:?}");
+    assert!(
+        imports["settings"].contains("config"),
+        "reads imports: {imports:?}"
+    );
+    fn reach(
+        from: &str,
+        to: &str,
+        imports: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        path: &mut Vec<String>,
+    ) -> bool {
+        for next in imports.get(from).into_iter().flatten() {
+            if path.contains(next) {
+                continue;
+            }
+            path.push(next.clone());
+            if next == to || reach(next, to, imports, path) {
+                return true;
+            }
+            path.pop();
+        }
+        false
+    }
+    for room in imports.keys() {
+        let mut path = vec![room.clone()];
+        assert!(
+            !reach(room, room, &imports, &mut path),
+            "import cycle: {}",
+            path.join(" → ")
+        );
+    }
+}
