@@ -1,6 +1,6 @@
-//! One test for each rule that hand mutation showed no test guarded (issue 13): each fails when
-//! its rule is broken on purpose. The fault matrix runs with retries off, so the retry rules
-//! are checked here with retries on.
+//! One test for each rule that hand mutation or cargo-mutants (docs/security.md) showed no
+//! fast test guarded (issue 13): each fails when its rule is broken on purpose. The fault matrix
+//! runs with retries off, so the retry rules are checked here with retries on.
 
 mod common;
 
@@ -175,4 +175,75 @@ fn the_log_file_is_private() {
     assert_eq!(run.code, 0, "{run:?}");
     let mode = fs::metadata(w.log_file()).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
+}
+
+/// A run killed mid-write leaves its temp file (a copy of a token) beside the token file: the
+/// next run removes it and says so.
+#[test]
+fn a_temp_file_left_by_a_killed_run_is_removed_and_reported() {
+    let w = World::new();
+    let ours = w.seed_ours();
+    w.write_token(&ours.token);
+    // The name a write of `.vault-token` gives its temp file: `.<name>.vault-token-renew-<pid>-<hex>.tmp`.
+    let leftover = w
+        .home
+        .path()
+        .join("..vault-token.vault-token-renew-4242-00000000deadbeef.tmp");
+    fs::write(&leftover, "left by a killed run").unwrap();
+    let run = w.run(&["renew"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(!leftover.exists(), "the temp file was removed");
+    assert!(
+        run.stderr
+            .contains("removed 1 temp file(s) left by an interrupted run"),
+        "{run:?}"
+    );
+    let again = w.run(&["renew"]);
+    assert!(
+        !again.stderr.contains("temp file"),
+        "nothing to remove, nothing said: {again:?}"
+    );
+}
+
+/// When the server cannot say which mint paths the token may use (a 500), no mint is sent
+/// blind: the heal fails, the file keeps the login.
+#[test]
+fn a_failed_capabilities_question_sends_no_mint() {
+    let w = World::new();
+    let login = w.seed_oidc_login();
+    w.write_token(&login.token);
+    w.server.inject_fault(Fault {
+        method: Some(Method::POST),
+        path: "sys/capabilities-self".into(),
+        kind: FaultKind::status(500),
+        times: 1,
+    });
+    let run = w.run(&["renew", "--retries", "0"]);
+    assert_eq!(run.code, 4, "{run:?}");
+    let line = w.last_log_line();
+    assert!(
+        line.contains("asking the server which mint paths the token may use failed")
+            && line.contains("no mint was sent"),
+        "{line}"
+    );
+    assert_eq!(mint_requests(&w), 0);
+    assert_eq!(w.file_content().unwrap(), login.token);
+}
+
+/// An authority the server no longer knows (revoked) is told apart at the capabilities
+/// question: `mint` is denied without sending a mint.
+#[test]
+fn a_revoked_authority_is_denied_before_any_mint_is_sent() {
+    let w = World::new();
+    let login = w.seed_oidc_login();
+    w.server.revoke(&login.token);
+    let run = w.run_env(&["mint"], &[("VAULT_TOKEN", &login.token)]);
+    assert_eq!(run.code, 4, "{run:?}");
+    let line = w.last_log_line();
+    assert!(
+        line.contains("mint denied: the token from $VAULT_TOKEN may not create"),
+        "{line}"
+    );
+    assert_eq!(mint_requests(&w), 0, "no mint sent with a revoked token");
+    assert!(w.file_content().is_none(), "no token file written");
 }
