@@ -247,3 +247,52 @@ fn a_revoked_authority_is_denied_before_any_mint_is_sent() {
     assert_eq!(mint_requests(&w), 0, "no mint sent with a revoked token");
     assert!(w.file_content().is_none(), "no token file written");
 }
+
+/// A renewal the server capped below the token's period (its max TTL is lower) is OK, and the
+/// line says what to tune.
+#[test]
+fn a_renewal_capped_below_the_period_says_so() {
+    let w = World::new();
+    let ours = w.seed_ours();
+    w.write_token(&ours.token);
+    w.server.inject_fault(Fault {
+        method: Some(Method::POST),
+        path: "auth/token/renew-self".into(),
+        kind: FaultKind::Status {
+            code: 200,
+            body: Some(r#"{"auth":{"lease_duration":3600,"renewable":true}}"#.into()),
+        },
+        times: 1,
+    });
+    let run = w.run(&["renew"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let line = w.last_log_line();
+    assert!(
+        line.contains(&format!(
+            "ttl=3600s) — note: the server capped the TTL below the {PERIOD}s period"
+        )),
+        "{line}"
+    );
+}
+
+/// A stale copy of ours on record (a heal killed after its install) is swept by the next plain
+/// renewal, which keeps our own token.
+#[test]
+fn a_renewal_sweeps_a_stale_copy_on_record() {
+    let w = World::new();
+    let ours = w.seed_ours();
+    let stale = w.seed_ours();
+    w.write_token(&ours.token);
+    fs::create_dir_all(w.state_dir()).unwrap();
+    fs::write(w.record_file(), format!("{}\n", stale.accessor)).unwrap();
+    let run = w.run(&["renew"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let line = w.last_log_line();
+    assert!(
+        line.contains(" OK renewed ")
+            && line.contains("leftover mints: revoked 1 stale periodic token(s)"),
+        "{line}"
+    );
+    assert!(!w.server.token_alive(&stale.token));
+    assert!(w.server.token_alive(&ours.token));
+}
