@@ -274,8 +274,63 @@ mod tests {
             errors: vec!["1 error occurred:\n\t* permission denied\n\n".into()],
         };
         assert!(denied.is_permission_denied() && !denied.is_invalid_token());
+        let unknown = VaultError::Status {
+            endpoint: "auth/token/lookup-self",
+            status: 403,
+            errors: vec!["permission denied".into()],
+        };
+        assert!(unknown.is_invalid_token(), "a bare denial: no such token");
+        assert!(!status(400).is_invalid_token());
         assert!(!status(400).is_permission_denied());
         assert!(!transport(Failure::Connect).is_permission_denied());
+    }
+
+    /// reqwest's error for a request to a one-shot local server that sends `reply` and hangs up,
+    /// or, without a reply, to a port nothing listens on.
+    fn reqwest_error(reply: Option<&'static [u8]>) -> reqwest::Error {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v1/sys/health", listener.local_addr().unwrap());
+        match reply {
+            None => drop(listener),
+            Some(reply) => {
+                std::thread::spawn(move || {
+                    let (mut conn, _) = listener.accept().unwrap();
+                    let _ = conn.read(&mut [0; 4096]);
+                    conn.write_all(reply).unwrap();
+                });
+            }
+        }
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            match reqwest::Client::new().get(&url).send().await {
+                Err(e) => e,
+                Ok(answer) => answer.bytes().await.unwrap_err(),
+            }
+        })
+    }
+
+    #[test]
+    fn a_refused_connection_says_so_with_its_cause() {
+        let e = reqwest_error(None);
+        let detail = describe_reqwest(&e);
+        let cause = detail.strip_prefix("connection failed: ").unwrap();
+        assert!(!cause.is_empty(), "{detail}");
+        let error = VaultError::transport("sys/health", &e);
+        assert!(error.never_reached_server(), "{error:?}");
+    }
+
+    #[test]
+    fn an_answer_that_breaks_off_says_so() {
+        let e = reqwest_error(Some(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"da"));
+        let detail = describe_reqwest(&e);
+        assert!(detail.starts_with("the answer broke off: "), "{detail}");
+        let error = VaultError::transport("sys/health", &e);
+        assert!(!error.never_reached_server(), "{error:?}");
     }
 
     #[test]
