@@ -544,6 +544,21 @@ mod tests {
         );
     }
 
+    /// A file removed meanwhile (someone deleted it to log in afresh) is a change too: not
+    /// recreated behind their back.
+    #[test]
+    fn replace_refuses_when_the_file_was_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let tf = file_with(dir.path(), b"s.old");
+        let snap = tf.read().unwrap();
+        fs::remove_file(tf.path()).unwrap();
+        let err = tf
+            .replace_if_unchanged(&snap.current, &Token::new("s.new".into()))
+            .unwrap_err();
+        assert!(matches!(err, TokenFileError::Changed(_)), "{err}");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
     /// The temp file as `replace_if_unchanged` leaves it just before the commit.
     fn temp_with(dir: &Path, content: &[u8]) -> PathBuf {
         let temp = dir.join("..vault-token.vault-token-renew-1-00.tmp");
@@ -664,6 +679,42 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_long_token_and_a_file_of_exactly_the_limit_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = "b".repeat(2000);
+        let snap = file_with(dir.path(), long.as_bytes()).read().unwrap();
+        assert_eq!(snap.token.expose(), long);
+        let mut padded = b"s.abc".to_vec();
+        padded.resize(MAX_TOKEN_FILE_BYTES as usize, b'\n');
+        let snap = file_with(dir.path(), &padded).read().unwrap();
+        assert_eq!(snap.token.expose(), "s.abc");
+    }
+
+    /// Only a path that does not exist is a missing token file; one that cannot be looked at or
+    /// opened is an error with its cause, never taken for "absent" (which `mint` would fill).
+    #[test]
+    fn an_unreachable_path_is_unreadable_not_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let through_a_file = file_with(dir.path(), b"s.abc").path().join("x");
+        let err = TokenFile::new(through_a_file).read().err().unwrap();
+        assert!(matches!(err, TokenFileError::Read { .. }), "{err}");
+
+        let socket = dir.path().join("socket");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let err = TokenFile::new(socket).read().err().unwrap();
+        assert!(matches!(err, TokenFileError::Read { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_symlink_loop_is_unreadable_not_dangling() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".vault-token");
+        std::os::unix::fs::symlink(&path, &path).unwrap();
+        let err = TokenFile::new(path).read().err().unwrap();
+        assert!(matches!(err, TokenFileError::Read { .. }), "{err}");
     }
 
     #[test]
