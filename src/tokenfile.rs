@@ -559,6 +559,42 @@ mod tests {
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
+    #[test]
+    fn a_private_file_is_not_loose_and_a_relative_one_lives_in_the_current_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let tf = file_with(dir.path(), b"s.abc");
+        fs::set_permissions(tf.path(), fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(tf.read().unwrap().loose_mode, None);
+        fs::set_permissions(tf.path(), fs::Permissions::from_mode(0o640)).unwrap();
+        assert_eq!(tf.read().unwrap().loose_mode, Some(0o640));
+        // `--token-file tok`: the temp file and the directory to sync are `.`, not "".
+        assert_eq!(parent_dir(Path::new("tok")), Path::new("."));
+        assert_eq!(parent_dir(Path::new("/home/a/tok")), Path::new("/home/a"));
+    }
+
+    #[test]
+    fn a_token_of_exactly_the_limit_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let tf = file_with(dir.path(), &vec![b'b'; MAX_TOKEN_FILE_BYTES as usize]);
+        let snap = tf.read().unwrap();
+        tf.replace_if_unchanged(&snap.current, &Token::new("s.new".into()))
+            .unwrap();
+        assert_eq!(fs::read(tf.path()).unwrap(), b"s.new");
+    }
+
+    /// What a swap took out is compared as it is: a link there is not followed to a file that
+    /// happens to hold the expected token.
+    #[test]
+    fn what_a_swap_took_out_is_not_read_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        fs::write(&target, b"s.abc").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(read_trimmed(&target) == Current::Present(Zeroizing::new(b"s.abc".to_vec())));
+        assert!(read_trimmed(&link) == Current::Absent);
+    }
+
     /// The temp file as `replace_if_unchanged` leaves it just before the commit.
     fn temp_with(dir: &Path, content: &[u8]) -> PathBuf {
         let temp = dir.join("..vault-token.vault-token-renew-1-00.tmp");
