@@ -296,3 +296,33 @@ fn a_renewal_sweeps_a_stale_copy_on_record() {
     assert!(!w.server.token_alive(&stale.token));
     assert!(w.server.token_alive(&ours.token));
 }
+
+/// A look-up that fails leaves that copy for the next sweep, and the run says so and fails.
+#[test]
+fn a_sweep_with_a_failed_look_up_says_the_next_sweep_retries() {
+    let w = World::new();
+    let ours = w.seed_ours();
+    let stale = w.seed_ours();
+    w.write_token(&ours.token);
+    fs::create_dir_all(w.state_dir()).unwrap();
+    fs::write(w.record_file(), format!("{}\n", stale.accessor)).unwrap();
+    w.server.inject_fault(Fault {
+        method: Some(Method::POST),
+        path: "auth/token/lookup-accessor".into(),
+        kind: FaultKind::status(500),
+        times: 1,
+    });
+    let run = w.run(&["sweep", "--retries", "0", "--sweep-concurrency", "1"]);
+    assert_eq!(run.code, 4, "{run:?}");
+    let line = w.last_log_line();
+    assert!(
+        line.contains("1 look-up(s) or revoke(s) failed, the next sweep retries"),
+        "{line}"
+    );
+    assert!(
+        w.server.token_alive(&stale.token),
+        "left for the next sweep"
+    );
+    let recorded = fs::read_to_string(w.record_file()).unwrap();
+    assert!(recorded.contains(&stale.accessor), "still on record");
+}
