@@ -326,3 +326,43 @@ fn a_sweep_with_a_failed_look_up_says_the_next_sweep_retries() {
     let recorded = fs::read_to_string(w.record_file()).unwrap();
     assert!(recorded.contains(&stale.accessor), "still on record");
 }
+
+/// A dry run revokes nothing, so a token that may look up accessors but not revoke them can
+/// still show what a sweep would do; a real sweep with it refuses and changes nothing.
+#[test]
+fn a_dry_run_needs_no_revoke_capability() {
+    let w = World::new();
+    let ours = w.seed_ours();
+    let stale = w.seed_ours();
+    w.write_token(&ours.token);
+    fs::create_dir_all(w.state_dir()).unwrap();
+    fs::write(w.record_file(), format!("{}\n", stale.accessor)).unwrap();
+    let may_look_up_only = r#"{"data":{"auth/token/accessors":["deny"],"auth/token/accessors/":["deny"],"auth/token/lookup-accessor":["update"],"auth/token/revoke-accessor":["deny"]}}"#;
+    let answer_capabilities = || {
+        w.server.inject_fault(Fault {
+            method: Some(Method::POST),
+            path: "sys/capabilities-self".into(),
+            kind: FaultKind::Status {
+                code: 200,
+                body: Some(may_look_up_only.into()),
+            },
+            times: 1,
+        })
+    };
+
+    answer_capabilities();
+    let run = w.run(&["sweep", "--dry-run"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("would revoke 1 stale"), "{run:?}");
+
+    answer_capabilities();
+    let run = w.run(&["sweep"]);
+    assert_eq!(run.code, 4, "{run:?}");
+    assert!(
+        w.last_log_line()
+            .contains("the token may not revoke by accessor, so nothing was swept"),
+        "{}",
+        w.last_log_line()
+    );
+    assert!(w.server.token_alive(&stale.token));
+}
