@@ -354,6 +354,10 @@ fn a_dry_run_needs_no_revoke_capability() {
     let run = w.run(&["sweep", "--dry-run"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains("would revoke 1 stale"), "{run:?}");
+    assert!(
+        run.stdout.contains(" examined 1)"),
+        "the recorded copy is all it may find: {run:?}"
+    );
 
     answer_capabilities();
     let run = w.run(&["sweep"]);
