@@ -315,6 +315,7 @@ fn a_sweep_with_a_failed_look_up_says_the_next_sweep_retries() {
     let run = w.run(&["sweep", "--retries", "0", "--sweep-concurrency", "1"]);
     assert_eq!(run.code, 4, "{run:?}");
     let line = w.last_log_line();
+    assert!(line.contains(" FAIL: sweep incomplete: swept ("), "{line}");
     assert!(
         line.contains("1 look-up(s) or revoke(s) failed, the next sweep retries"),
         "{line}"
