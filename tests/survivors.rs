@@ -371,3 +371,22 @@ fn a_dry_run_needs_no_revoke_capability() {
     );
     assert!(w.server.token_alive(&stale.token));
 }
+
+/// The line stays within `MAX_LINE` bytes even when the cut falls inside a multi-byte
+/// character (our own `—` separators), and no line or paragraph separator survives in it.
+#[test]
+fn a_long_line_is_cut_within_its_bound_and_stays_one_line() {
+    use vault_token_renew::runlog::{MAX_LINE, Outcome, Report, one_line};
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    for pad in 0..3 {
+        let message = format!("{}{}", "x".repeat(pad), "—".repeat(MAX_LINE));
+        let line = Report::new(Outcome::Fail, message).line(at);
+        assert!(line.len() <= MAX_LINE, "{pad}: {} bytes", line.len());
+        assert!(line.len() >= MAX_LINE - 6, "{pad}: {} bytes", line.len());
+        assert!(line.ends_with("—…"), "{pad}");
+    }
+    for separator in ['\u{2028}', '\u{2029}', '\n', '\u{85}'] {
+        let text = one_line(&format!("a{separator}b"));
+        assert!(!text.contains(separator), "{separator:?}: {text}");
+    }
+}
