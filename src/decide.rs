@@ -607,6 +607,16 @@ mod tests {
         assert!(verify_minted(&t, OURS, &required, 2764800, &MintPath::CreateNoParent).is_err());
     }
 
+    #[test]
+    fn a_token_made_through_a_role_is_not_one_made_by_create() {
+        let required = req(&["vault-admin"]);
+        let mut t = token(OURS, &["vault-admin"], &[]);
+        t.path = "auth/token/create/someone-elses-role".into();
+        let err =
+            verify_minted(&t, OURS, &required, 2764800, &MintPath::CreateNoParent).unwrap_err();
+        assert!(err.contains("someone-elses-role"), "{err}");
+    }
+
     fn caps(entries: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
         entries
             .iter()

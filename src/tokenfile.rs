@@ -540,6 +540,57 @@ mod tests {
         );
     }
 
+    /// A file removed meanwhile (someone deleted it to log in afresh) is a change too: not
+    /// recreated behind their back.
+    #[test]
+    fn replace_refuses_when_the_file_was_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let tf = file_with(dir.path(), b"s.old");
+        let snap = tf.read().unwrap();
+        fs::remove_file(tf.path()).unwrap();
+        let err = tf
+            .replace_if_unchanged(&snap.current, &Token::new("s.new".into()))
+            .unwrap_err();
+        assert!(matches!(err, TokenFileError::Changed(_)), "{err}");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_private_file_is_not_loose_and_a_relative_one_lives_in_the_current_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let tf = file_with(dir.path(), b"s.abc");
+        fs::set_permissions(tf.path(), fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(tf.read().unwrap().loose_mode, None);
+        fs::set_permissions(tf.path(), fs::Permissions::from_mode(0o640)).unwrap();
+        assert_eq!(tf.read().unwrap().loose_mode, Some(0o640));
+        // `--token-file tok`: the temp file and the directory to sync are `.`, not "".
+        assert_eq!(parent_dir(Path::new("tok")), Path::new("."));
+        assert_eq!(parent_dir(Path::new("/home/a/tok")), Path::new("/home/a"));
+    }
+
+    #[test]
+    fn a_token_of_exactly_the_limit_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let tf = file_with(dir.path(), &vec![b'b'; MAX_TOKEN_FILE_BYTES as usize]);
+        let snap = tf.read().unwrap();
+        tf.replace_if_unchanged(&snap.current, &Token::new("s.new".into()))
+            .unwrap();
+        assert_eq!(fs::read(tf.path()).unwrap(), b"s.new");
+    }
+
+    /// What a swap took out is compared as it is: a link there is not followed to a file that
+    /// happens to hold the expected token.
+    #[test]
+    fn what_a_swap_took_out_is_not_read_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        fs::write(&target, b"s.abc").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(read_trimmed(&target) == Current::Present(Zeroizing::new(b"s.abc".to_vec())));
+        assert!(read_trimmed(&link) == Current::Absent);
+    }
+
     /// The temp file as `replace_if_unchanged` leaves it just before the commit.
     fn temp_with(dir: &Path, content: &[u8]) -> PathBuf {
         let temp = dir.join("..vault-token.vault-token-renew-1-00.tmp");
@@ -660,6 +711,42 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_long_token_and_a_file_of_exactly_the_limit_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = "b".repeat(2000);
+        let snap = file_with(dir.path(), long.as_bytes()).read().unwrap();
+        assert_eq!(snap.token.expose(), long);
+        let mut padded = b"s.abc".to_vec();
+        padded.resize(MAX_TOKEN_FILE_BYTES as usize, b'\n');
+        let snap = file_with(dir.path(), &padded).read().unwrap();
+        assert_eq!(snap.token.expose(), "s.abc");
+    }
+
+    /// Only a path that does not exist is a missing token file; one that cannot be looked at or
+    /// opened is an error with its cause, never taken for "absent" (which `mint` would fill).
+    #[test]
+    fn an_unreachable_path_is_unreadable_not_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let through_a_file = file_with(dir.path(), b"s.abc").path().join("x");
+        let err = TokenFile::new(through_a_file).read().err().unwrap();
+        assert!(matches!(err, TokenFileError::Read { .. }), "{err}");
+
+        let socket = dir.path().join("socket");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let err = TokenFile::new(socket).read().err().unwrap();
+        assert!(matches!(err, TokenFileError::Read { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_symlink_loop_is_unreadable_not_dangling() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".vault-token");
+        std::os::unix::fs::symlink(&path, &path).unwrap();
+        let err = TokenFile::new(path).read().err().unwrap();
+        assert!(matches!(err, TokenFileError::Read { .. }), "{err}");
     }
 
     #[test]

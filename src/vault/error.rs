@@ -220,6 +220,119 @@ mod tests {
         assert!(unwrap_multierror("  ").is_empty());
     }
 
+    fn transport(failure: Failure) -> VaultError {
+        VaultError::Transport {
+            endpoint: "auth/token/create-orphan",
+            failure,
+            detail: "x".into(),
+        }
+    }
+
+    #[test]
+    fn a_reasonless_status_reads_without_a_dangling_colon() {
+        assert_eq!(
+            status(403).to_string(),
+            "auth/token/lookup-self answered HTTP 403"
+        );
+        assert_eq!(status(403).server_reason(), "HTTP 403");
+    }
+
+    #[test]
+    fn only_an_answered_request_has_a_status_and_a_kind() {
+        assert_eq!(status(403).status(), Some(403));
+        assert_eq!(status(404).status(), Some(404));
+        assert_eq!(status(403).kind(), Some(ServerErrorKind::PermissionDenied));
+        assert_eq!(status(400).kind(), Some(ServerErrorKind::Refused));
+        assert_eq!(transport(Failure::Other).status(), None);
+        assert_eq!(transport(Failure::Other).kind(), None);
+    }
+
+    /// A mint is repeated only when this is true, so it must hold for a refused connection or
+    /// handshake and for nothing that may have reached the server.
+    #[test]
+    fn only_a_refused_connection_or_handshake_never_reached_the_server() {
+        assert!(transport(Failure::Connect).never_reached_server());
+        assert!(transport(Failure::Tls).never_reached_server());
+        assert!(!transport(Failure::Timeout).never_reached_server());
+        assert!(!transport(Failure::Other).never_reached_server());
+        assert!(!status(503).never_reached_server());
+    }
+
+    #[test]
+    fn a_tls_failure_is_not_worth_repeating_other_transport_failures_are() {
+        assert!(!transport(Failure::Tls).is_transient());
+        assert!(transport(Failure::Connect).is_transient());
+        assert!(transport(Failure::Timeout).is_transient());
+        assert!(transport(Failure::Other).is_transient());
+    }
+
+    #[test]
+    fn an_acl_denial_is_a_permission_denial_of_a_live_token() {
+        let denied = VaultError::Status {
+            endpoint: "sys/capabilities-self",
+            status: 403,
+            errors: vec!["1 error occurred:\n\t* permission denied\n\n".into()],
+        };
+        assert!(denied.is_permission_denied() && !denied.is_invalid_token());
+        let unknown = VaultError::Status {
+            endpoint: "auth/token/lookup-self",
+            status: 403,
+            errors: vec!["permission denied".into()],
+        };
+        assert!(unknown.is_invalid_token(), "a bare denial: no such token");
+        assert!(!status(400).is_invalid_token());
+        assert!(!status(400).is_permission_denied());
+        assert!(!transport(Failure::Connect).is_permission_denied());
+    }
+
+    /// reqwest's error for a request to a one-shot local server that sends `reply` and hangs up,
+    /// or, without a reply, to a port nothing listens on.
+    fn reqwest_error(reply: Option<&'static [u8]>) -> reqwest::Error {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v1/sys/health", listener.local_addr().unwrap());
+        match reply {
+            None => drop(listener),
+            Some(reply) => {
+                std::thread::spawn(move || {
+                    let (mut conn, _) = listener.accept().unwrap();
+                    let _ = conn.read(&mut [0; 4096]);
+                    conn.write_all(reply).unwrap();
+                });
+            }
+        }
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            match reqwest::Client::new().get(&url).send().await {
+                Err(e) => e,
+                Ok(answer) => answer.bytes().await.unwrap_err(),
+            }
+        })
+    }
+
+    #[test]
+    fn a_refused_connection_says_so_with_its_cause() {
+        let e = reqwest_error(None);
+        let detail = describe_reqwest(&e);
+        let cause = detail.strip_prefix("connection failed: ").unwrap();
+        assert!(!cause.is_empty(), "{detail}");
+        let error = VaultError::transport("sys/health", &e);
+        assert!(error.never_reached_server(), "{error:?}");
+    }
+
+    #[test]
+    fn an_answer_that_breaks_off_says_so() {
+        let e = reqwest_error(Some(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"da"));
+        let detail = describe_reqwest(&e);
+        assert!(detail.starts_with("the answer broke off: "), "{detail}");
+        let error = VaultError::transport("sys/health", &e);
+        assert!(!error.never_reached_server(), "{error:?}");
+    }
+
     #[test]
     fn a_standby_that_has_not_caught_up_is_worth_asking_again() {
         assert!(status(412).is_transient(), "412 index state not present");
