@@ -155,20 +155,23 @@ fn bound(text: &str, max: usize) -> String {
     format!("{}…", &text[..cut])
 }
 
-/// The named profile this run is for; its lines carry `[<name>] ` after the time, so profiles can
-/// share a log file. The default profile's lines stay as they always were.
-static PROFILE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+thread_local! {
+    /// The named profile this run is for; its lines carry `[<name>] ` after the time, so
+    /// profiles can share a log file. The default profile's lines stay as they always were.
+    /// Per thread: a run is one thread (a current-thread runtime), and tests run side by side.
+    static PROFILE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
 
 pub fn set_profile(profile: &str) {
     let named = (profile != crate::profile::DEFAULT).then(|| profile.to_owned());
-    *PROFILE.lock().unwrap_or_else(|e| e.into_inner()) = named;
+    PROFILE.with(|p| *p.borrow_mut() = named);
 }
 
 fn profile_tag() -> String {
-    match &*PROFILE.lock().unwrap_or_else(|e| e.into_inner()) {
+    PROFILE.with(|p| match &*p.borrow() {
         Some(name) => format!("[{name}] "),
         None => String::new(),
-    }
+    })
 }
 
 /// Whether a log line was written for `profile` (an untagged line is the default profile's).
@@ -335,8 +338,9 @@ mod tests {
     #[test]
     fn a_named_profile_tags_its_lines_and_tail_keeps_each_profile_apart() {
         let at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        // `set_profile` is process-wide and tests run in parallel: give the tag directly.
-        let lab = Report::new(Outcome::Ok, "renewed").line_tagged(at, "[lab] ");
+        set_profile("lab");
+        let lab = Report::new(Outcome::Ok, "renewed").line(at);
+        set_profile(crate::profile::DEFAULT);
         let default = Report::new(Outcome::Drift, "x").line(at);
         assert_eq!(lab, "2023-11-14T22:13:20Z [lab] OK renewed");
         assert_eq!(default, "2023-11-14T22:13:20Z DRIFT: x");
