@@ -6,7 +6,6 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::process::ExitCode;
 use std::time::SystemTime;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,12 +35,6 @@ impl Outcome {
             Outcome::Fail => 4,
             Outcome::Usage => crate::EXIT_USAGE,
         }
-    }
-}
-
-impl From<Outcome> for ExitCode {
-    fn from(o: Outcome) -> ExitCode {
-        ExitCode::from(o.exit_code())
     }
 }
 
