@@ -110,6 +110,11 @@ impl ConfigFile {
         // profile runs.
         for (name, table) in &file.profiles {
             crate::profile::check_name(name).map_err(|why| format!("[profiles.{name}]: {why}"))?;
+            if name == crate::profile::DEFAULT {
+                return Err(format!(
+                    "[profiles.{name}]: `{name}` is the top level's own profile; put its keys at the top level of the file"
+                ));
+            }
             if table.contains_key("profiles") {
                 return Err(format!(
                     "[profiles.{name}] holds `profiles`: profiles do not nest; define every profile at the top level as [profiles.<name>]"

@@ -1222,6 +1222,10 @@ period = "48h"
                 "[profiles.lab.profiles.x]\ntoken_file = \"x\"\n",
                 "do not nest",
             ),
+            (
+                "[profiles.default]\ntoken_file = \"x\"\n",
+                "put its keys at the top level",
+            ),
         ] {
             let (_dir, a) = with_config(text, None);
             let err = Settings::resolve(&a, &env(&[("VAULT_ADDR", "http://x")]))
