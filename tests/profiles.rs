@@ -258,6 +258,18 @@ scenarios! {
         let status: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
         let advice = status["advice"].as_str().unwrap();
         assert!(advice.contains("vault-token-renew --profile lab mint --oidc"), "{advice}");
+        let run = w.run(&["--profile", "lab", "sweep"]);
+        assert_eq!(run.code, 3, "{}", run.stderr);
+        assert!(w.last_log_line().contains("run `vault-token-renew --profile lab` to heal first"), "{}", w.last_log_line());
+
+        // Our token, with a stale copy alive: status points at the profile's own sweep.
+        let ours = w.server.add_token(lab_marked(&w, ours_spec()));
+        w.server.add_token(lab_marked(&w, ours_spec()));
+        write_lab_token(&w, &ours.token);
+        let run = w.run(&["--profile", "lab", "status", "--json"]);
+        let status: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let advice = status["advice"].as_str().unwrap_or_default();
+        assert!(advice.contains("`vault-token-renew --profile lab sweep` revokes them"), "{advice}");
     }
 
     /// Mistakes in naming or sharing profiles are usage errors that change nothing.

@@ -157,7 +157,8 @@ fn token_file(ctx: &Context<'_>) -> Check {
                 Level::Ok,
                 WHAT,
                 format!(
-                    "{path} is private (mode 0600); `vault-token-renew status` checks the token in it"
+                    "{path} is private (mode 0600); `{}` checks the token in it",
+                    super::command_for(&ctx.settings.profile, "status")
                 ),
             ),
         },

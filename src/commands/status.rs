@@ -458,18 +458,20 @@ async fn continue_collect(ctx: &Context<'_>, check_paths: &[String], mut st: Sta
                 st.healthy = true;
                 // Healthy today, but nothing will renew it: say so before it matters.
                 st.advice = match &st.timer {
-                    Some(t) if !t.installed => Some(
-                        "no timer renews this token: run `vault-token-renew install` (or enable the home-manager module)".into(),
-                    ),
-                    Some(t) if t.active_state != "active" => Some(
-                        "the renewal timer is not running: `systemctl --user enable --now vault-token-renew.timer`".into(),
-                    ),
+                    Some(t) if !t.installed => Some(format!(
+                        "no timer renews this token: run `{}` (or enable the home-manager module)",
+                        command_for(&s.profile, "install")
+                    )),
+                    Some(t) if t.active_state != "active" => Some(format!(
+                        "the renewal timer is not running: `systemctl --user enable --now {}`",
+                        crate::units::Names::of(&s.profile).timer
+                    )),
                     _ => None,
                 };
             }
             let copies = find_copies(ctx, &snapshot.token, &info.accessor).await;
             if st.advice.is_none() {
-                st.advice = copies_advice(&copies);
+                st.advice = copies_advice(&copies, &s.profile);
             }
             st.copies = Some(copies);
         }
@@ -562,15 +564,16 @@ async fn find_copies(ctx: &Context<'_>, token: &crate::secret::Token, keep: &str
     }
 }
 
-fn copies_advice(copies: &Copies) -> Option<String> {
+fn copies_advice(copies: &Copies, profile: &str) -> Option<String> {
+    let sweep = command_for(profile, "sweep");
     if !copies.stale.is_empty() {
         return Some(format!(
-            "{} stale cop(ies) of our token are alive: `vault-token-renew sweep` revokes them",
+            "{} stale cop(ies) of our token are alive: `{sweep}` revokes them",
             copies.stale.len()
         ));
     }
     (!copies.unmarked.is_empty()).then(|| format!(
-        "{} token(s) carry our display name but not this configuration's mark (another machine or configuration sharing the name, or older mints); they are left alone — if they are yours to remove, `vault-token-renew sweep --dry-run` lists them and `sweep --include-unmarked` revokes them",
+        "{} token(s) carry our display name but not this configuration's mark (another machine or configuration sharing the name, or older mints); they are left alone — if they are yours to remove, `{sweep} --dry-run` lists them and `{sweep} --include-unmarked` revokes them",
         copies.unmarked.len()
     ))
 }

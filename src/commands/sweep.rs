@@ -65,6 +65,8 @@ pub struct SweepReport {
     /// A dry run: every same-named token it would revoke or keep, with the rule that decided.
     pub plan: Vec<Planned>,
     pub dry_run: bool,
+    /// The named profile swept (None: the default), for the commands the summary suggests.
+    pub profile: Option<String>,
 }
 
 /// At most this many accessors are named in a line.
@@ -84,12 +86,16 @@ impl SweepReport {
         };
         if !self.unmarked.is_empty() {
             text.push_str(&format!(
-                "; left {} token(s) with our display name but not this configuration's mark{} (`vault-token-renew sweep --include-unmarked` revokes them)",
+                "; left {} token(s) with our display name but not this configuration's mark{} (`{}` revokes them)",
                 self.unmarked.len(),
                 named(
                     self.unmarked
                         .iter()
                         .map(|(a, m)| format!("{} {}", escape(a, 100), m.describe()))
+                ),
+                super::command_for(
+                    self.profile.as_deref().unwrap_or(crate::profile::DEFAULT),
+                    "sweep --include-unmarked"
                 )
             ));
         }
@@ -148,8 +154,10 @@ pub async fn sweep(
     keep_accessor: &str,
     opts: SweepOptions,
 ) -> SweepReport {
+    let profile = &ctx.settings.profile;
     let mut report = SweepReport {
         dry_run: opts.dry_run,
+        profile: (profile != crate::profile::DEFAULT).then(|| profile.clone()),
         ..SweepReport::default()
     };
     if keep_accessor.is_empty() {
@@ -373,10 +381,12 @@ async fn sweep_with_file_token(
     opts: SweepOptions,
 ) -> Result<(SweepReport, TokenInfo), Report> {
     let _lock = super::take_run_lock(ctx)?;
-    let snapshot = ctx
-        .file
-        .read()
-        .map_err(|e| Report::new(Outcome::Fail, e.to_string()))?;
+    let snapshot = ctx.file.read().map_err(|e| {
+        Report::new(
+            Outcome::Fail,
+            super::read_failure(&e, &ctx.settings.profile),
+        )
+    })?;
     let info = ctx
         .client
         .lookup_self(&snapshot.token)
@@ -392,9 +402,10 @@ async fn sweep_with_file_token(
         return Err(Report::new(
             Outcome::Drift,
             format!(
-                "{} is dn={} — not our token, so no sweep (it would keep the wrong accessor); run `vault-token-renew` to heal first",
+                "{} is dn={} — not our token, so no sweep (it would keep the wrong accessor); run `{}` to heal first",
                 ctx.file.path().display(),
-                super::dn(&info.display_name)
+                super::dn(&info.display_name),
+                super::command_for(&ctx.settings.profile, "")
             ),
         ));
     }
