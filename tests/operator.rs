@@ -379,12 +379,12 @@ fn metrics_are_written_when_the_server_is_down_too() {
     assert_eq!(w.run(&["renew"]).code, 0);
     let (_, s) = scrape(&path);
     let expire = metric(&s, "token_expire_timestamp_seconds", None);
-    w.server.inject_fault(Fault {
-        method: None,
-        path: "auth/token/lookup-self".into(),
-        kind: FaultKind::Sealed,
-        times: 100,
-    });
+    w.server.inject_fault(Fault::new(
+        None,
+        "auth/token/lookup-self",
+        FaultKind::Sealed,
+        100,
+    ));
     assert_eq!(w.run(&["renew"]).code, 4);
     let (_, s) = scrape(&path);
     assert_eq!(metric(&s, "last_run_result", Some("fail")), 1.0);

@@ -30,12 +30,12 @@ fn a_mint_answered_500_is_never_sent_again_even_with_retries_on() {
     let w = World::new();
     let login = w.seed_oidc_login();
     w.write_token(&login.token);
-    w.server.inject_fault(Fault {
-        method: Some(Method::POST),
-        path: "auth/token/create*".into(),
-        kind: FaultKind::status(500),
-        times: 1,
-    });
+    w.server.inject_fault(Fault::new(
+        Some(Method::POST),
+        "auth/token/create*",
+        FaultKind::status(500),
+        1,
+    ));
     let run = w.run(&["renew", "--retries", "3"]);
     assert_eq!(run.code, 4, "{run:?}");
     assert_eq!(
@@ -53,12 +53,12 @@ fn refusals_are_not_retried() {
         let ours = w.seed_ours();
         w.write_token(&ours.token);
         backdate_token_file(&w);
-        w.server.inject_fault(Fault {
-            method: Some(Method::POST),
-            path: "auth/token/renew-self".into(),
-            kind: FaultKind::status(status),
-            times: 1000,
-        });
+        w.server.inject_fault(Fault::new(
+            Some(Method::POST),
+            "auth/token/renew-self",
+            FaultKind::status(status),
+            1000,
+        ));
         let run = w.run(&["renew", "--retries", "3"]);
         assert_ne!(run.code, 0, "{status}: {run:?}");
         assert_eq!(
@@ -78,15 +78,15 @@ fn the_heal_checks_the_minted_token_before_installing_it() {
     // The second lookup-self is the check of the minted token; its answer says "not periodic".
     let wrong = r#"{"data":{"accessor":"crafted","display_name":"token-devvm-alice","policies":["vault-admin","sops-admin"],"ttl":3600,"explicit_max_ttl":0,"orphan":true,"path":"auth/token/create-orphan","renewable":true}}"#;
     w.server.inject_fault_after(
-        Fault {
-            method: Some(Method::GET),
-            path: "auth/token/lookup-self".into(),
-            kind: FaultKind::Status {
+        Fault::new(
+            Some(Method::GET),
+            "auth/token/lookup-self",
+            FaultKind::Status {
                 code: 200,
                 body: Some(wrong.into()),
             },
-            times: 1,
-        },
+            1,
+        ),
         1,
     );
     let run = w.run(&["renew"]);
@@ -151,12 +151,12 @@ fn an_accessor_list_larger_than_the_cap_is_refused() {
     let w = World::new();
     let ours = w.seed_ours();
     w.write_token(&ours.token);
-    w.server.inject_fault(Fault {
-        method: Some(Method::GET),
-        path: "auth/token/accessors*".into(),
-        kind: FaultKind::Huge((64 << 20) + 4096),
-        times: 1,
-    });
+    w.server.inject_fault(Fault::new(
+        Some(Method::GET),
+        "auth/token/accessors*",
+        FaultKind::Huge((64 << 20) + 4096),
+        1,
+    ));
     let run = w.run(&["sweep", "--retries", "0"]);
     let line = w.last_log_line();
     assert!(
@@ -212,12 +212,12 @@ fn a_failed_capabilities_question_sends_no_mint() {
     let w = World::new();
     let login = w.seed_oidc_login();
     w.write_token(&login.token);
-    w.server.inject_fault(Fault {
-        method: Some(Method::POST),
-        path: "sys/capabilities-self".into(),
-        kind: FaultKind::status(500),
-        times: 1,
-    });
+    w.server.inject_fault(Fault::new(
+        Some(Method::POST),
+        "sys/capabilities-self",
+        FaultKind::status(500),
+        1,
+    ));
     let run = w.run(&["renew", "--retries", "0"]);
     assert_eq!(run.code, 4, "{run:?}");
     let line = w.last_log_line();
@@ -255,15 +255,15 @@ fn a_renewal_capped_below_the_period_says_so() {
     let w = World::new();
     let ours = w.seed_ours();
     w.write_token(&ours.token);
-    w.server.inject_fault(Fault {
-        method: Some(Method::POST),
-        path: "auth/token/renew-self".into(),
-        kind: FaultKind::Status {
+    w.server.inject_fault(Fault::new(
+        Some(Method::POST),
+        "auth/token/renew-self",
+        FaultKind::Status {
             code: 200,
             body: Some(r#"{"auth":{"lease_duration":3600,"renewable":true}}"#.into()),
         },
-        times: 1,
-    });
+        1,
+    ));
     let run = w.run(&["renew"]);
     assert_eq!(run.code, 0, "{run:?}");
     let line = w.last_log_line();
@@ -306,12 +306,12 @@ fn a_sweep_with_a_failed_look_up_says_the_next_sweep_retries() {
     w.write_token(&ours.token);
     fs::create_dir_all(w.state_dir()).unwrap();
     fs::write(w.record_file(), format!("{}\n", stale.accessor)).unwrap();
-    w.server.inject_fault(Fault {
-        method: Some(Method::POST),
-        path: "auth/token/lookup-accessor".into(),
-        kind: FaultKind::status(500),
-        times: 1,
-    });
+    w.server.inject_fault(Fault::new(
+        Some(Method::POST),
+        "auth/token/lookup-accessor",
+        FaultKind::status(500),
+        1,
+    ));
     let run = w.run(&["sweep", "--retries", "0", "--sweep-concurrency", "1"]);
     assert_eq!(run.code, 4, "{run:?}");
     let line = w.last_log_line();
@@ -340,15 +340,15 @@ fn a_dry_run_needs_no_revoke_capability() {
     fs::write(w.record_file(), format!("{}\n", stale.accessor)).unwrap();
     let may_look_up_only = r#"{"data":{"auth/token/accessors":["deny"],"auth/token/accessors/":["deny"],"auth/token/lookup-accessor":["update"],"auth/token/revoke-accessor":["deny"]}}"#;
     let answer_capabilities = || {
-        w.server.inject_fault(Fault {
-            method: Some(Method::POST),
-            path: "sys/capabilities-self".into(),
-            kind: FaultKind::Status {
+        w.server.inject_fault(Fault::new(
+            Some(Method::POST),
+            "sys/capabilities-self",
+            FaultKind::Status {
                 code: 200,
                 body: Some(may_look_up_only.into()),
             },
-            times: 1,
-        })
+            1,
+        ))
     };
 
     answer_capabilities();
