@@ -73,12 +73,8 @@ impl Report {
     }
 
     /// `OK renewed …` for OK; `HEALED: …`, `DRIFT: …`, `FAIL: …` for the others (the seed's words).
+    /// A named profile's lines carry its tag after the time (`… [lab] OK renewed …`).
     pub fn line(&self, at: SystemTime) -> String {
-        self.line_tagged(at, &profile_tag())
-    }
-
-    /// [`Report::line`] with the profile's tag given (`"[lab] "`, or empty for the default).
-    fn line_tagged(&self, at: SystemTime, tag: &str) -> String {
         let sep = if self.outcome == Outcome::Ok {
             " "
         } else {
@@ -88,7 +84,7 @@ impl Report {
         let line = format!(
             "{} {}{}{}{}",
             humantime::format_rfc3339_seconds(at),
-            tag,
+            profile_tag(),
             self.outcome.word(),
             sep,
             message
