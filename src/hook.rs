@@ -2,7 +2,6 @@
 //! template unit `vault-token-renew-failure@<unit>.service`, which runs this; it runs the config's
 //! `on_failure` shell command so a person hears about a DRIFT or FAIL without reading the journal.
 
-use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::process::Command;
 
@@ -52,22 +51,12 @@ pub fn run(unit: &str, command: Option<&str>, log_file: &Path, profile: &str) ->
     }
 }
 
-/// The last non-empty line of the log, read from its tail so a years-old log costs nothing.
-/// `None` when the log is missing or empty (the hook still runs, with an empty LAST_LOG_LINE).
-/// Only `profile`'s lines count: profiles may share one log file.
+/// The last non-empty line `profile` wrote to the log ([`crate::runlog::tail`]: read from the
+/// log's end, so a years-old log costs nothing). `None` when the log is missing or empty (the hook
+/// still runs, with an empty LAST_LOG_LINE). Only `profile`'s lines count: profiles may share one
+/// log file.
 pub fn last_log_line(path: &Path, profile: &str) -> Option<String> {
-    const TAIL: u64 = 64 * 1024;
-    let mut file = std::fs::File::open(path).ok()?;
-    let len = file.metadata().ok()?.len();
-    file.seek(SeekFrom::Start(len.saturating_sub(TAIL))).ok()?;
-    let mut buf = Vec::new();
-    file.read_to_end(&mut buf).ok()?;
-    let text = String::from_utf8_lossy(&buf);
-    text.lines()
-        .rev()
-        .map(str::trim_end)
-        .find(|l| !l.is_empty() && crate::runlog::is_for_profile(l, profile))
-        .map(str::to_owned)
+    crate::runlog::tail(path, 1, profile).pop()
 }
 
 #[cfg(test)]

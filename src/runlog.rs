@@ -234,24 +234,45 @@ fn append(log_file: &Path, line: &str) -> std::io::Result<()> {
     f.write_all(format!("{line}\n").as_bytes())
 }
 
-/// A log this large is not read by `status` (it is one short line a day).
-const MAX_TAIL_READ: u64 = 64 << 20;
+/// How much of the log's end is read: a line a day for months, whatever the log's age.
+const TAIL_BYTES: u64 = 64 * 1024;
 
-/// The last `n` lines of the log file, for `status`. They were escaped when written; control
-/// characters are escaped again in case something else wrote to the file.
+/// The last `n` non-empty lines `profile` wrote, from the end of the log file (for `status` and
+/// the failure hook). Opened non-blocking, so something other than a regular file at the path
+/// reads as no lines rather than hanging. They were escaped when written; control characters are
+/// escaped again in case something else wrote to the file.
 pub fn tail(log_file: &Path, n: usize, profile: &str) -> Vec<String> {
-    let Ok(bytes) = crate::localfile::read_regular(log_file, MAX_TAIL_READ) else {
+    let Ok(bytes) = read_end(log_file) else {
         return Vec::new();
     };
     let text = String::from_utf8_lossy(&bytes);
     let lines: Vec<&str> = text
         .lines()
-        .filter(|l| is_for_profile(l, profile))
+        .filter(|l| !l.trim().is_empty() && is_for_profile(l, profile))
         .collect();
     lines[lines.len().saturating_sub(n)..]
         .iter()
-        .map(|l| bound(&one_line(l), MAX_LINE))
+        .map(|l| bound(&one_line(l.trim_end()), MAX_LINE))
         .collect()
+}
+
+/// The last [`TAIL_BYTES`] of the file, starting at a whole line.
+fn read_end(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = crate::localfile::open_regular(path, OpenOptions::new().read(true))?;
+    let start = file.metadata()?.len().saturating_sub(TAIL_BYTES);
+    file.seek(SeekFrom::Start(start))?;
+    let mut bytes = Vec::new();
+    file.take(TAIL_BYTES).read_to_end(&mut bytes)?;
+    if start > 0 {
+        // Cut into a line: drop its tail.
+        let first_line = bytes
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(bytes.len(), |i| i + 1);
+        bytes.drain(..first_line);
+    }
+    Ok(bytes)
 }
 
 /// How the journal files a run: DRIFT, FAIL and usage errors at error priority.

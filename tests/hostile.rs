@@ -629,6 +629,17 @@ fn a_fifo_at_the_log_path_neither_hangs_the_run_nor_is_written() {
     assert!(run.stderr.contains("not a regular file"), "{run:?}");
 }
 
+/// The failure hook reads the log's last line: a FIFO there reads as no line, not a hang.
+#[test]
+fn a_fifo_at_the_log_path_does_not_hang_the_failure_hook() {
+    let w = World::new();
+    w.write_config("on_failure = \"printf 'last=%s' \\\"$LAST_LOG_LINE\\\"\"\n");
+    mkfifo(&w.log_file());
+    let run = run_unhung(&w, &["on-failure", "vault-token-renew.service"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stdout, "last=", "{run:?}");
+}
+
 #[test]
 fn a_fifo_at_the_record_or_metrics_path_does_not_hang_a_heal() {
     let mut w = World::new();
